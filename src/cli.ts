@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+import { ConfigError, type Config, loadConfig } from "./config.js";
+import { createLogger } from "./log.js";
+import { runStdio } from "./transports/stdio.js";
+
+const usage = `Usage: agent-onboard [serve|stdio]
+
+  serve   HTTP server: MCP at /mcp, REST API and web pages (default)
+  stdio   MCP over stdin/stdout, for desktop hosts
+
+Configuration comes from environment variables (ONBOARD_DB, ONBOARD_PORT, ...); see README.md.`;
+
+async function main(argv: string[]): Promise<number | undefined> {
+  const command = argv[0] ?? "serve";
+  if (command === "help" || command === "--help" || command === "-h") {
+    process.stderr.write(`${usage}\n`);
+    return 0;
+  }
+  if (command !== "serve" && command !== "stdio") {
+    process.stderr.write(`agent-onboard: unknown command "${command}"\n\n${usage}\n`);
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`agent-onboard: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const log = createLogger(config.logLevel);
+  if (command === "stdio") {
+    await runStdio(config, log);
+    return undefined;
+  }
+  const { runHttp } = await import("./transports/http.js");
+  await runHttp(config, log);
+  return undefined;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`agent-onboard: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,75 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+
+const hostnamePattern = /^[A-Za-z0-9.:[\]-]+$/;
+
+const positiveNumber = (unit: string) =>
+  z.coerce.number({ message: `must be a number of ${unit}` }).positive(`must be a positive number of ${unit}`);
+
+const envSchema = z.object({
+  ONBOARD_DB: z.string().min(1).default("./data/onboard.db"),
+  ONBOARD_HOST: z.string().regex(hostnamePattern, "must be a host name or IP address").default("127.0.0.1"),
+  ONBOARD_PORT: z.coerce
+    .number({ message: "must be a port number" })
+    .int("must be a whole port number")
+    .min(0, "must be between 0 and 65535")
+    .max(65535, "must be between 0 and 65535")
+    .default(8787),
+  ONBOARD_PUBLIC_URL: z
+    .url({ protocol: /^https?$/, message: "must be an http(s) URL such as https://onboard.example.com" })
+    .optional(),
+  ONBOARD_TOKEN: z.string().min(1).optional(),
+  ONBOARD_CREDENTIALS: z.string().min(1).optional(),
+  ONBOARD_ALLOWED_ORIGINS: z.string().optional(),
+  ONBOARD_ACCESS_TOKEN_TTL_HOURS: positiveNumber("hours").default(72),
+  ONBOARD_CLAIM_TOKEN_TTL_DAYS: positiveNumber("days").default(30),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export interface Config {
+  dbFile: string;
+  host: string;
+  port: number;
+  publicUrl: string;
+  token?: string;
+  credentialsFile: string;
+  allowedOrigins: string[];
+  accessTokenTtlMs: number;
+  claimTokenTtlMs: number;
+  logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
+}
+
+/** A bad environment variable; the CLI prints the message alone and exits 2. */
+export class ConfigError extends Error {}
+
+const HOUR = 3_600_000;
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty variables mean "unset", as in most shells' `VAR= cmd`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ""));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0]);
+    throw new ConfigError(`${name}: ${issue.message} (got ${JSON.stringify(env[name])})`);
+  }
+  const e = parsed.data;
+  const hostForUrl = e.ONBOARD_HOST.includes(":") ? `[${e.ONBOARD_HOST}]` : e.ONBOARD_HOST;
+  return {
+    dbFile: e.ONBOARD_DB,
+    host: e.ONBOARD_HOST,
+    port: e.ONBOARD_PORT,
+    publicUrl: (e.ONBOARD_PUBLIC_URL ?? `http://${hostForUrl}:${e.ONBOARD_PORT}`).replace(/\/+$/, ""),
+    token: e.ONBOARD_TOKEN,
+    credentialsFile:
+      e.ONBOARD_CREDENTIALS ?? join(homedir(), ".config", "agent-onboard", "credentials.json"),
+    allowedOrigins: (e.ONBOARD_ALLOWED_ORIGINS ?? "")
+      .split(",")
+      .map((origin) => origin.trim())
+      .filter(Boolean),
+    accessTokenTtlMs: e.ONBOARD_ACCESS_TOKEN_TTL_HOURS * HOUR,
+    claimTokenTtlMs: e.ONBOARD_CLAIM_TOKEN_TTL_DAYS * 24 * HOUR,
+    logLevel: e.LOG_LEVEL,
+  };
+}

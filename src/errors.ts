@@ -1,0 +1,27 @@
+/** The closed set of failures a caller can act on; every surface maps them from this table. */
+export const errorKinds = {
+  validation: { status: 400, name: "ValidationError" },
+  bad_request: { status: 400, name: "BadDataError" },
+  unauthenticated: { status: 401, name: "AuthenticationRequired" },
+  forbidden: { status: 403, name: "NoAccessError" },
+  not_found: { status: 404, name: "NotFoundError" },
+  conflict: { status: 409, name: "NameExistsError" },
+  gone: { status: 410, name: "GoneError" },
+} as const;
+
+export type ErrorCode = keyof typeof errorKinds;
+
+/** A failure whose message is safe to show the caller and says what to do next. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = errorKinds[code].name;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export const isAppError = (error: unknown): error is AppError => error instanceof AppError;

@@ -1,0 +1,200 @@
+import { randomBytes } from "node:crypto";
+import { and, eq, ne, or, sql } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../../db/client.js";
+import { accessTokens, claimTokens, memberships, organizations, users } from "../../db/schema.js";
+import { AppError } from "../errors.js";
+import { avatarUrl } from "./avatars.js";
+import type { Deps } from "./deps.js";
+import { listMemberships, organizationSummaryShape, toOrganizationSummary } from "./orgs.js";
+import { hashSecret, newSecret, newUid } from "./secrets.js";
+import { prepareAccessToken } from "./tokens.js";
+
+/** Pulumi's TokenInfo (seed 001). */
+export const tokenInfoShape = z.object({
+  name: z.string(),
+  organization: z.string(),
+  team: z.string(),
+});
+
+/** Pulumi's User (seeds 000 and 001). */
+export const userShape = z.object({
+  id: z.string(),
+  githubLogin: z.string(),
+  name: z.string(),
+  email: z.string(),
+  avatarUrl: z.string(),
+  organizations: z.array(organizationSummaryShape),
+  potentialOrganizations: z.array(organizationSummaryShape).optional(),
+  identities: z.array(z.string()),
+  siteAdmin: z.boolean().optional(),
+  registryAdmin: z.boolean().optional(),
+  tokenInfo: tokenInfoShape.optional(),
+  hasMFA: z.boolean(),
+  isOrgManaged: z.boolean(),
+  isManagedByMultiOrg: z.boolean(),
+  isAgent: z.boolean().optional(),
+});
+export type User = z.infer<typeof userShape>;
+
+/** Pulumi's AgentSignupResponse (seed 000) plus the claim URL built from its claim token. */
+export const agentSignupResponseShape = z.object({
+  accessToken: z.string(),
+  accessTokenValidUntil: z.string(),
+  claimToken: z.string(),
+  claimTokenValidUntil: z.string(),
+  userInfo: userShape,
+  claimUrl: z.string(),
+});
+export type AgentSignupResponse = z.infer<typeof agentSignupResponseShape>;
+
+export const agentSignupInput = z.object({
+  agentName: z
+    .string()
+    .trim()
+    .min(1, "agentName may not be empty; leave it out to be called \"Agent\".")
+    .max(100, "agentName is at most 100 characters.")
+    .optional()
+    .describe('A display name for this agent, shown to the human on the claim page (e.g. "Release helper").'),
+  agentModel: z
+    .string()
+    .trim()
+    .min(1, "agentModel may not be empty; leave it out if unknown.")
+    .max(100, "agentModel is at most 100 characters.")
+    .optional()
+    .describe('The model behind this agent (e.g. "claude-sonnet-4"), shown to the human on the claim page.'),
+});
+export type AgentSignupInput = z.infer<typeof agentSignupInput>;
+
+/** Usernames (githubLogin) as Pulumi allows them. */
+export const usernameShape = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{2,38}$/,
+    "A username is 3–39 characters: letters, digits, '-', '_' or '.', starting with a letter or digit.",
+  );
+
+export const emailShape = z
+  .email("That is not a valid email address; give one like name@example.com.")
+  .max(254, "An email address is at most 254 characters.")
+  .toLowerCase();
+
+export const claimUrlFor = (deps: Deps, claimToken: string) =>
+  `${deps.settings.publicUrl}/claim/${encodeURIComponent(claimToken)}`;
+
+export interface PreparedClaimToken {
+  claimToken: string;
+  validUntil: Date;
+  row: (userId: number) => typeof claimTokens.$inferInsert;
+}
+
+export function prepareClaimToken(deps: Deps): PreparedClaimToken {
+  const now = deps.clock();
+  const claimToken = newSecret();
+  const validUntil = new Date(now.getTime() + deps.settings.claimTokenTtlMs);
+  return {
+    claimToken,
+    validUntil,
+    row: (userId) => ({ userId, tokenHash: hashSecret(claimToken), createdAt: now, expiresAt: validUntil }),
+  };
+}
+
+const slugify = (text: string) =>
+  text
+    .toLowerCase()
+    .normalize("NFKD")
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 24);
+
+/** A readable, unique-enough login such as `agent-release-helper-k3x9q2`. */
+export function generateLogin(base: string | undefined, prefix = "agent"): string {
+  const suffix = randomBytes(6).toString("base64url").toLowerCase().replace(/[^a-z0-9]/g, "x");
+  const slug = base ? slugify(base) : "";
+  return [prefix, slug, suffix].filter(Boolean).join("-").replace(/--+/g, "-");
+}
+
+/** Inside a write transaction: refuses an email or login another user already has. */
+export function assertIdentityFree(db: Db, identity: { email?: string; login?: string }, exceptUserId = -1): void {
+  const clash = db
+    .select({ email: users.email, login: users.login })
+    .from(users)
+    .where(
+      and(
+        ne(users.id, exceptUserId),
+        or(
+          identity.email ? eq(users.email, identity.email) : sql`0`,
+          identity.login ? sql`lower(${users.login}) = lower(${identity.login})` : sql`0`,
+        ),
+      ),
+    )
+    .get();
+  if (!clash) return;
+  if (identity.email && clash.email === identity.email) {
+    throw new AppError("conflict", `A user with the email "${identity.email}" already exists. Use another email address.`);
+  }
+  throw new AppError("conflict", `The username "${identity.login}" is already taken. Choose another username.`);
+}
+
+/** Creates an agent account: user, personal organization (agent as admin), access token and claim token, all at once. */
+export async function agentSignup(deps: Deps, input: AgentSignupInput): Promise<AgentSignupResponse> {
+  const now = deps.clock();
+  const login = generateLogin(input.agentName);
+  const uid = newUid();
+  const claim = prepareClaimToken(deps);
+  const access = await prepareAccessToken(deps, uid);
+
+  const userId = deps.db.transaction((tx) => {
+    const org = tx.insert(organizations).values({ name: login, createdAt: now }).returning({ id: organizations.id }).get();
+    const user = tx
+      .insert(users)
+      .values({
+        uid,
+        login,
+        name: input.agentName ?? "Agent",
+        isAgent: true,
+        agentModel: input.agentModel,
+        defaultOrgId: org.id,
+        createdAt: now,
+      })
+      .returning({ id: users.id })
+      .get();
+    tx.insert(memberships).values({ userId: user.id, orgId: org.id, role: "admin", createdAt: now }).run();
+    tx.insert(claimTokens).values(claim.row(user.id)).run();
+    tx.insert(accessTokens).values(access.row(user.id)).run();
+    return user.id;
+  });
+  return {
+    accessToken: access.token,
+    accessTokenValidUntil: access.validUntil.toISOString(),
+    claimToken: claim.claimToken,
+    claimTokenValidUntil: claim.validUntil.toISOString(),
+    userInfo: getCurrentUser(deps, userId),
+    claimUrl: claimUrlFor(deps, claim.claimToken),
+  };
+}
+
+export function findUser(db: Db, userId: number) {
+  const user = db.select().from(users).where(eq(users.id, userId)).get();
+  if (!user) throw new AppError("unauthenticated", "Your account no longer exists. Call agent_signup to create a new one.");
+  return user;
+}
+
+/** Pulumi's GET /api/user for the given account. */
+export function getCurrentUser(deps: Deps, userId: number): User {
+  const user = findUser(deps.db, userId);
+  return {
+    id: user.uid,
+    githubLogin: user.login,
+    name: user.name,
+    email: user.email ?? "",
+    avatarUrl: avatarUrl(user.email ?? user.uid),
+    organizations: listMemberships(deps.db, userId).map(toOrganizationSummary),
+    identities: [],
+    siteAdmin: false,
+    hasMFA: false,
+    isOrgManaged: false,
+    isManagedByMultiOrg: false,
+    isAgent: user.isAgent,
+  };
+}

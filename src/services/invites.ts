@@ -1,0 +1,313 @@
+import { asc, eq } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../../db/client.js";
+import { accessTokens, claimTokens, inviteLinks, inviteLinkUsers, memberships, organizations, users } from "../../db/schema.js";
+import { AppError } from "../errors.js";
+import {
+  assertIdentityFree,
+  claimUrlFor,
+  emailShape,
+  generateLogin,
+  prepareClaimToken,
+  usernameShape,
+} from "./accounts.js";
+import { avatarUrl } from "./avatars.js";
+import type { Deps } from "./deps.js";
+import { organizationNameShape, requireAdmin, resolveMembership } from "./orgs.js";
+import { hashPassword, passwordProblem } from "./passwords.js";
+import { hashSecret, newSecret, newUid } from "./secrets.js";
+import { prepareAccessToken } from "./tokens.js";
+
+/** Invited users get Unleash's Viewer root role, with Unleash's id for it. */
+const viewerRole = {
+  id: 3,
+  type: "root",
+  name: "Viewer",
+  description:
+    "Users with the root viewer role can only read root resources in Unleash. Viewers can be added to specific projects as project members. Users with the viewer root role may not view API tokens.",
+  project: null,
+};
+
+/** Unleash's userSchema (seed 003). */
+export const unleashUserShape = z.object({
+  id: z.number().int(),
+  isAPI: z.boolean().optional(),
+  name: z.string().nullable().optional(),
+  email: z.string().optional(),
+  username: z.string().nullable().optional(),
+  imageUrl: z.string().optional(),
+  inviteLink: z.string().optional(),
+  loginAttempts: z.number().int().optional(),
+  emailSent: z.boolean().optional(),
+  rootRole: z.number().int().optional(),
+  seenAt: z.string().nullable().optional(),
+  createdAt: z.string().optional(),
+  accountType: z.string().optional(),
+  permissions: z.array(z.string()).optional(),
+  scimId: z.string().nullable().optional(),
+});
+export type UnleashUser = z.infer<typeof unleashUserShape>;
+
+/** Unleash's roleSchema, as embedded in an invite token (seed 002). */
+export const roleShape = z.object({
+  id: z.number().int(),
+  type: z.string(),
+  name: z.string(),
+  description: z.string().optional(),
+  project: z.string().nullable().optional(),
+});
+
+/** Unleash's publicSignupTokenSchema (seed 002). */
+export const inviteTokenShape = z.object({
+  secret: z.string(),
+  url: z.string().nullable(),
+  name: z.string(),
+  enabled: z.boolean(),
+  expiresAt: z.string(),
+  createdAt: z.string(),
+  createdBy: z.string().nullable(),
+  users: z.array(unleashUserShape).nullable().optional(),
+  role: roleShape,
+});
+export type InviteToken = z.infer<typeof inviteTokenShape>;
+
+export const createInviteLinkInput = z.object({
+  name: z
+    .string()
+    .trim()
+    .min(1, "name may not be empty; call the link something like \"Team onboarding\".")
+    .max(255, "name is at most 255 characters.")
+    .describe("A name for the link, only for display (e.g. \"Platform team\")."),
+  expiresAt: z
+    .iso.datetime({ offset: true, message: "expiresAt must be an ISO 8601 date-time such as 2030-01-31T12:00:00Z." })
+    .describe("When the link stops working, ISO 8601. At most one month ahead: later dates are moved back to one month from now."),
+  organization: organizationNameShape
+    .optional()
+    .describe("The organization to invite people to, by name. Defaults to your default organization. You must be its admin."),
+});
+export type CreateInviteLinkInput = z.infer<typeof createInviteLinkInput>;
+
+export const inviteUrlFor = (deps: Deps, secret: string) =>
+  `${deps.settings.publicUrl}/new-user?invite=${encodeURIComponent(secret)}`;
+
+function toUnleashUser(user: typeof users.$inferSelect): UnleashUser {
+  return {
+    id: user.id,
+    isAPI: false,
+    name: user.name,
+    email: user.email ?? undefined,
+    username: user.login,
+    imageUrl: avatarUrl(user.email ?? user.uid),
+    loginAttempts: 0,
+    emailSent: false,
+    rootRole: viewerRole.id,
+    seenAt: null,
+    createdAt: user.createdAt.toISOString(),
+    accountType: "User",
+    permissions: [],
+    scimId: null,
+  };
+}
+
+function addMonth(date: Date): Date {
+  const result = new Date(date);
+  result.setUTCMonth(result.getUTCMonth() + 1);
+  return result;
+}
+
+function toInviteToken(deps: Deps, link: typeof inviteLinks.$inferSelect, secret: string): InviteToken {
+  const creator = link.createdByUserId
+    ? deps.db.select({ email: users.email, login: users.login }).from(users).where(eq(users.id, link.createdByUserId)).get()
+    : undefined;
+  const joined = deps.db
+    .select({ user: users })
+    .from(inviteLinkUsers)
+    .innerJoin(users, eq(users.id, inviteLinkUsers.userId))
+    .where(eq(inviteLinkUsers.inviteLinkId, link.id))
+    .orderBy(asc(inviteLinkUsers.joinedAt), asc(users.id))
+    .all();
+  return {
+    secret,
+    url: inviteUrlFor(deps, secret),
+    name: link.name,
+    enabled: link.enabled && link.expiresAt > deps.clock(),
+    expiresAt: link.expiresAt.toISOString(),
+    createdAt: link.createdAt.toISOString(),
+    createdBy: creator ? (creator.email ?? creator.login) : null,
+    users: joined.map(({ user }) => toUnleashUser(user)),
+    role: viewerRole,
+  };
+}
+
+/** An admin creates a multi-use link that makes whoever follows it a Viewer member of the organization. */
+export function createInviteLink(deps: Deps, userId: number, input: CreateInviteLinkInput): InviteToken {
+  const membership = resolveMembership(deps.db, userId, input.organization);
+  requireAdmin(membership, "create invite links");
+  const now = deps.clock();
+  const requested = new Date(input.expiresAt);
+  const latest = addMonth(now);
+  const secret = newSecret();
+  const link = deps.db
+    .insert(inviteLinks)
+    .values({
+      orgId: membership.orgId,
+      secretHash: hashSecret(secret),
+      name: input.name,
+      enabled: true,
+      expiresAt: requested > latest ? latest : requested,
+      createdAt: now,
+      createdByUserId: userId,
+    })
+    .returning()
+    .get();
+  return toInviteToken(deps, link, secret);
+}
+
+/** Accepts the bare secret or the whole invite URL, as people paste either. */
+export function inviteSecretFrom(token: string): string {
+  const trimmed = token.trim();
+  if (/^https?:\/\//i.test(trimmed)) {
+    try {
+      const url = new URL(trimmed);
+      const invite = url.searchParams.get("invite");
+      if (invite) return invite;
+      const path = url.pathname.match(/\/invite(?:-link)?\/([^/]+)/);
+      if (path) return decodeURIComponent(path[1]!);
+    } catch {
+      // Not a URL after all: treat it as a secret, which will not match.
+    }
+  }
+  return trimmed;
+}
+
+const invalidInvite = () =>
+  new AppError(
+    "bad_request",
+    "This invite link is not valid: it may be mistyped, expired or disabled. Ask the person who invited you for a new link.",
+  );
+
+function findUsableLink(db: Db, secret: string, now: Date) {
+  const found = db
+    .select({ link: inviteLinks, orgName: organizations.name })
+    .from(inviteLinks)
+    .innerJoin(organizations, eq(organizations.id, inviteLinks.orgId))
+    .where(eq(inviteLinks.secretHash, hashSecret(secret)))
+    .get();
+  if (!found || !found.link.enabled || found.link.expiresAt <= now) throw invalidInvite();
+  return found;
+}
+
+/** Only structure is checked up front; the person's details are judged after the token, in Unleash's order. */
+export const redeemInviteInput = z.object({
+  token: z
+    .string()
+    .min(1, "token is required: pass the invite secret or the whole invite URL.")
+    .max(2048, "token is at most 2048 characters.")
+    .describe("The invite secret, or the whole invite URL (…/new-user?invite=…) exactly as it was shared."),
+  email: z.string().max(1024, "email is at most 1024 characters.").describe("Email address of the new user; stored lowercased, must be unused."),
+  name: z.string().max(255, "name is at most 255 characters.").describe("Display name of the new user."),
+  username: z
+    .string()
+    .max(255, "username is at most 255 characters.")
+    .optional()
+    .describe("Optional unique username (3–39 letters, digits, '-', '_' or '.'). Made from the email when left out."),
+  password: z
+    .string()
+    .max(1024, "password is at most 1024 characters.")
+    .optional()
+    .describe(
+      "Only when signing up a human: 10–128 characters with upper, lower, digit and symbol. " +
+        "Leave it out when you, the agent, join: you then get an access token and a claim URL for your human.",
+    ),
+});
+export type RedeemInviteInput = z.infer<typeof redeemInviteInput>;
+
+/** userSchema plus, for an agent that joined without a password, AgentSignupResponse's token fields. */
+export const redeemedUserShape = unleashUserShape.extend({
+  accessToken: z.string().optional(),
+  accessTokenValidUntil: z.string().optional(),
+  claimUrl: z.string().optional(),
+  claimTokenValidUntil: z.string().optional(),
+});
+export type RedeemedUser = z.infer<typeof redeemedUserShape>;
+
+export interface RedeemResult {
+  user: RedeemedUser;
+  organization: string;
+  /** Set when no password was given: the new account is the caller's to use. */
+  accessToken?: string;
+}
+
+function loginFromEmail(email: string): string {
+  const local = email.split("@")[0]!.replace(/[^a-z0-9_.-]+/g, "-").replace(/^[^a-z0-9]+/, "");
+  return generateLogin(local.slice(0, 20), "user");
+}
+
+/** Unleash's POST /invite/{token}/signup: validation, then the token, then the user. */
+export async function redeemInvite(deps: Deps, raw: RedeemInviteInput): Promise<RedeemResult> {
+  const input = redeemInviteInput.safeParse(raw);
+  if (!input.success) throw new AppError("validation", input.error.issues[0]!.message);
+  const secret = inviteSecretFrom(input.data.token);
+  findUsableLink(deps.db, secret, deps.clock());
+
+  const email = emailShape.safeParse(input.data.email.trim());
+  if (!email.success) throw new AppError("validation", email.error.issues[0]!.message, { field: "email" });
+  const name = input.data.name.trim();
+  if (!name) throw new AppError("validation", "name may not be empty: give the new user's display name.", { field: "name" });
+  let login: string;
+  if (input.data.username !== undefined) {
+    const username = usernameShape.safeParse(input.data.username.trim());
+    if (!username.success) throw new AppError("validation", username.error.issues[0]!.message, { field: "username" });
+    login = username.data;
+  } else {
+    login = loginFromEmail(email.data);
+  }
+  const password = input.data.password;
+  if (password !== undefined) {
+    const problem = passwordProblem(password);
+    if (problem) throw new AppError("validation", problem, { field: "password" });
+  }
+  const identity = { email: email.data, login };
+  assertIdentityFree(deps.db, identity);
+
+  const uid = newUid();
+  const passwordHash = password === undefined ? null : await hashPassword(password);
+  const access = password === undefined ? await prepareAccessToken(deps, uid) : undefined;
+  const claim = password === undefined ? prepareClaimToken(deps) : undefined;
+
+  const { user, orgName } = deps.db.transaction(
+    (tx) => {
+      const now = deps.clock();
+      // Checked again under the write lock: the link may have expired or been disabled meanwhile.
+      const { link, orgName } = findUsableLink(tx, secret, now);
+      assertIdentityFree(tx, identity);
+      const user = tx
+        .insert(users)
+        .values({ uid, login, name, email: email.data, passwordHash, isAgent: password === undefined, defaultOrgId: link.orgId, createdAt: now })
+        .returning()
+        .get();
+      tx.insert(memberships).values({ userId: user.id, orgId: link.orgId, role: "member", createdAt: now }).run();
+      tx.insert(inviteLinkUsers).values({ inviteLinkId: link.id, userId: user.id, joinedAt: now }).run();
+      if (access && claim) {
+        tx.insert(accessTokens).values(access.row(user.id)).run();
+        tx.insert(claimTokens).values(claim.row(user.id)).run();
+      }
+      return { user, orgName };
+    },
+    { behavior: "immediate" },
+  );
+
+  const unleashUser = toUnleashUser(user);
+  if (!access || !claim) return { user: unleashUser, organization: orgName };
+  return {
+    user: {
+      ...unleashUser,
+      accessToken: access.token,
+      accessTokenValidUntil: access.validUntil.toISOString(),
+      claimUrl: claimUrlFor(deps, claim.claimToken),
+      claimTokenValidUntil: claim.validUntil.toISOString(),
+    },
+    organization: orgName,
+    accessToken: access.token,
+  };
+}

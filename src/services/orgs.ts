@@ -1,0 +1,91 @@
+import { and, asc, eq, sql } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../../db/client.js";
+import { memberships, organizations, users } from "../../db/schema.js";
+import { AppError } from "../errors.js";
+import { avatarUrl } from "./avatars.js";
+
+/** Pulumi's OrganizationSummaryWithRole (seed 001). */
+export const organizationSummaryShape = z.object({
+  name: z.string(),
+  role: z.enum(["none", "member", "admin", "potential-member", "stack-collaborator", "billing-manager"]).optional(),
+  githubLogin: z.string(),
+  avatarUrl: z.string(),
+  email: z.string().optional(),
+});
+export type OrganizationSummary = z.infer<typeof organizationSummaryShape>;
+
+export type OrgRole = (typeof memberships.$inferSelect)["role"];
+
+export interface Membership {
+  orgId: number;
+  name: string;
+  role: OrgRole;
+}
+
+/** Organization names follow Pulumi's rules, and double as the githubLogin of the organization. */
+export const organizationNameShape = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "An organization name is 1–100 letters, digits, '-', '_' or '.'.");
+
+export function listMemberships(db: Db, userId: number): Membership[] {
+  return db
+    .select({ orgId: organizations.id, name: organizations.name, role: memberships.role })
+    .from(memberships)
+    .innerJoin(organizations, eq(organizations.id, memberships.orgId))
+    .where(eq(memberships.userId, userId))
+    .orderBy(asc(organizations.name))
+    .all();
+}
+
+export const toOrganizationSummary = (membership: Membership): OrganizationSummary => ({
+  name: membership.name,
+  role: membership.role,
+  githubLogin: membership.name,
+  avatarUrl: avatarUrl(`org:${membership.name}`),
+});
+
+/**
+ * The caller's organization by name, or their default one. An organization the
+ * caller is not in answers exactly like one that does not exist, so that
+ * strangers learn nothing.
+ */
+export function resolveMembership(db: Db, userId: number, name?: string): Membership {
+  if (name === undefined) {
+    const fallback = db
+      .select({ orgId: organizations.id, name: organizations.name, role: memberships.role })
+      .from(users)
+      .innerJoin(memberships, eq(memberships.userId, users.id))
+      .innerJoin(organizations, eq(organizations.id, memberships.orgId))
+      .where(eq(users.id, userId))
+      // The default organization first, then the oldest membership.
+      .orderBy(sql`${organizations.id} = ${users.defaultOrgId} DESC`, asc(memberships.createdAt))
+      .get();
+    if (!fallback) {
+      throw new AppError("validation", "You are not a member of any organization. Join one with redeem_invite, or call agent_signup to get your own.");
+    }
+    return fallback;
+  }
+  const found = db
+    .select({ orgId: organizations.id, name: organizations.name, role: memberships.role })
+    .from(memberships)
+    .innerJoin(organizations, eq(organizations.id, memberships.orgId))
+    .where(and(eq(memberships.userId, userId), sql`lower(${organizations.name}) = lower(${name})`))
+    .get();
+  if (!found) {
+    throw new AppError(
+      "not_found",
+      `You are not a member of an organization named "${name}". Call get_current_user to see your organizations, or leave organization out to use your default one.`,
+    );
+  }
+  return found;
+}
+
+export function requireAdmin(membership: Membership, action: string): void {
+  if (membership.role !== "admin") {
+    throw new AppError(
+      "forbidden",
+      `Only an admin of "${membership.name}" can ${action}; you are a ${membership.role}. Ask an admin of the organization to do it.`,
+    );
+  }
+}

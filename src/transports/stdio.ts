@@ -1,0 +1,70 @@
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { openDb } from "../../db/client.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../log.js";
+import { createServer } from "../server.js";
+import { depsFrom } from "./deps.js";
+
+/** The token saved by an earlier agent_signup, so a restarted host is still the same agent. */
+export function readCredentials(file: string, log: Logger): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  try {
+    const saved = JSON.parse(text) as { accessToken?: unknown };
+    if (typeof saved.accessToken === "string" && saved.accessToken) return saved.accessToken;
+  } catch {
+    // Reported below.
+  }
+  log.warn({ file }, "credentials file is not valid JSON with an accessToken; starting signed out");
+  return undefined;
+}
+
+/** Written to a temporary file and renamed, so a crash never leaves half a file; readable by the owner only. */
+export function writeCredentials(file: string, accessToken: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify({ accessToken }, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(temporary, 0o600);
+  renameSync(temporary, file);
+}
+
+export async function runStdio(config: Config, log: Logger): Promise<void> {
+  const { db, close } = openDb(config.dbFile);
+  const deps = depsFrom(config, db);
+  const token = config.token ?? readCredentials(config.credentialsFile, log);
+  const server = createServer(deps, {
+    token,
+    log,
+    onSignIn: (accessToken) => {
+      writeCredentials(config.credentialsFile, accessToken);
+      log.info({ file: config.credentialsFile }, "saved the new account's access token");
+    },
+  });
+  const transport = new StdioServerTransport();
+
+  let closing = false;
+  const shutdown = async () => {
+    if (closing) return;
+    closing = true;
+    await server.close();
+    close();
+    log.info("stdio server stopped");
+  };
+  transport.onclose = () => void shutdown();
+  process.stdin.on("end", () => void shutdown());
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => void shutdown().then(() => process.exit(0)));
+  }
+
+  await server.connect(transport);
+  log.info(
+    { db: config.dbFile, signedIn: Boolean(token), tokenFrom: config.token ? "ONBOARD_TOKEN" : token ? "credentials file" : "none" },
+    "agent-onboard ready on stdio",
+  );
+}

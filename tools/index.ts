@@ -1,0 +1,19 @@
+import { agentSignupTool } from "./agent-signup.js";
+import { createInviteLinkTool } from "./create-invite-link.js";
+import { createStackTool } from "./create-stack.js";
+import { getClaimStatusTool } from "./get-claim-status.js";
+import { getCurrentUserTool } from "./get-current-user.js";
+import { listStacksTool } from "./list-stacks.js";
+import { redeemInviteTool } from "./redeem-invite.js";
+import type { AnyToolDef } from "./tool.js";
+
+/** Every tool the server registers, in the order an agent meets them. */
+export const allTools: AnyToolDef[] = [
+  agentSignupTool,
+  getCurrentUserTool,
+  getClaimStatusTool,
+  createStackTool,
+  listStacksTool,
+  createInviteLinkTool,
+  redeemInviteTool,
+];

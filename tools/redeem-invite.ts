@@ -1,0 +1,29 @@
+import { redeemedUserShape, redeemInvite, redeemInviteInput } from "../src/services/invites.js";
+import type { ToolDef } from "./tool.js";
+
+export const redeemInviteTool = {
+  name: "redeem_invite",
+  title: "Join an organization through an invite link",
+  description:
+    "Creates a new user from an invite link (the secret or the whole URL) and makes it a Viewer member of the inviting organization; " +
+    "returns Unleash's userSchema. Works without being signed in. " +
+    "Without password, the account is yours, the agent's: the answer adds accessToken and claimUrl, this session acts as the new user, " +
+    "and you should give the human the claimUrl. With a password, you are signing up a human, who then owns the account. " +
+    "An invalid or expired link, a weak password or a taken email is an error saying what to change.",
+  inputSchema: redeemInviteInput,
+  outputSchema: redeemedUserShape,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  async run(args, ctx) {
+    const result = await redeemInvite(ctx.deps, args);
+    if (!result.accessToken) {
+      return { data: result.user, text: `User ${result.user.username} joined ${result.organization} as a Viewer member.` };
+    }
+    await ctx.signIn(result.accessToken);
+    return {
+      data: result.user,
+      text:
+        `You joined ${result.organization} as ${result.user.username}; this session now acts as that user. ` +
+        `Give your human this link to claim the account: ${result.user.claimUrl}`,
+    };
+  },
+} satisfies ToolDef<typeof redeemInviteInput, typeof redeemedUserShape>;
