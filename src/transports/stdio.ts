@@ -48,18 +48,16 @@ export async function runStdio(config: Config, log: Logger): Promise<void> {
   });
   const transport = new StdioServerTransport();
 
-  let closing = false;
-  const shutdown = async () => {
-    if (closing) return;
-    closing = true;
-    await server.close();
+  // When the host closes stdin, requests already read still finish and answer;
+  // the process then runs out of work and the db is closed on the way out.
+  process.once("exit", () => {
     close();
     log.info("stdio server stopped");
-  };
-  transport.onclose = () => void shutdown();
-  process.stdin.on("end", () => void shutdown());
+  });
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => void shutdown().then(() => process.exit(0)));
+    process.once(signal, () => {
+      void server.close().finally(() => process.exit(0));
+    });
   }
 
   await server.connect(transport);

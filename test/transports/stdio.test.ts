@@ -1,0 +1,123 @@
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { ok } from "../fixture.js";
+import { launchStdio, runCli, type StdioSession } from "../processes.js";
+import { seedAgentSignupResponse, seedInviteToken, seedRedeemedAgent, seedStacksPage } from "../seed-shapes.js";
+
+let dir: string;
+let sessions: StdioSession[];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "onboard-stdio-"));
+  sessions = [];
+});
+afterEach(async () => {
+  await Promise.all(sessions.map((session) => session.close()));
+});
+
+async function launch(env: Record<string, string>) {
+  const session = await launchStdio({ ONBOARD_DB: join(dir, "onboard.db"), ...env });
+  sessions.push(session);
+  return session;
+}
+
+describe("npm run stdio", () => {
+  test("an agent onboards in one process and a teammate joins from a second process on the same db", async () => {
+    const first = await launch({ ONBOARD_CREDENTIALS: join(dir, "first.json") });
+    const signup = seedAgentSignupResponse.parse(await ok(first.client, "agent_signup", { agentName: "Builder" }));
+    const org = signup.userInfo.organizations[0]!.name;
+    await ok(first.client, "create_stack", { projectName: "website", stackName: "prod", tags: { team: "web" } });
+    const page = seedStacksPage.parse(await ok(first.client, "list_stacks"));
+    expect(page.stacks.map((s) => `${s.orgName}/${s.projectName}/${s.stackName}`)).toEqual([`${org}/website/prod`]);
+    const invite = seedInviteToken.parse(
+      await ok(first.client, "create_invite_link", { name: "crew", expiresAt: new Date(Date.now() + 86_400_000).toISOString() }),
+    );
+    expect(invite.url).toBe(`http://127.0.0.1:8787/new-user?invite=${invite.secret}`);
+
+    const second = await launch({ ONBOARD_CREDENTIALS: join(dir, "second.json") });
+    const joined = seedRedeemedAgent.parse(
+      await ok(second.client, "redeem_invite", { token: invite.url!, email: "Helper@Example.com", name: "Helper" }),
+    );
+    expect(joined.email).toBe("helper@example.com");
+    const me = await ok(second.client, "get_current_user");
+    expect(me.organizations).toEqual([expect.objectContaining({ name: org, role: "member" })]);
+    const shared = await ok(second.client, "list_stacks", { organization: org });
+    expect(shared.stacks).toHaveLength(1);
+
+    // The invite now lists who joined through it, seen from the first process.
+    const firstMe = await ok(first.client, "get_current_user");
+    expect(firstMe.githubLogin).toBe(signup.userInfo.githubLogin);
+
+    const logs = first.stderr() + second.stderr();
+    for (const secret of [signup.accessToken, signup.claimToken, invite.secret, joined.accessToken, joined.claimUrl.split("/").pop()!]) {
+      expect(logs).not.toContain(secret);
+    }
+  });
+
+  test("a restarted host is still the same agent, through the credentials file kept private", async () => {
+    const credentials = join(dir, "nested", "credentials.json");
+    const first = await launch({ ONBOARD_CREDENTIALS: credentials });
+    const signup = await ok(first.client, "agent_signup");
+    await first.close();
+
+    expect(statSync(credentials).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(credentials, "utf8"))).toEqual({ accessToken: signup.accessToken });
+
+    const restarted = await launch({ ONBOARD_CREDENTIALS: credentials });
+    const me = await ok(restarted.client, "get_current_user");
+    expect(me.id).toBe(signup.userInfo.id);
+  });
+
+  test("ONBOARD_TOKEN chooses the account, ahead of the credentials file", async () => {
+    const first = await launch({ ONBOARD_CREDENTIALS: join(dir, "a.json") });
+    const a = await ok(first.client, "agent_signup", { agentName: "A" });
+    const second = await launch({ ONBOARD_CREDENTIALS: join(dir, "b.json") });
+    await ok(second.client, "agent_signup", { agentName: "B" });
+
+    const chosen = await launch({ ONBOARD_CREDENTIALS: join(dir, "b.json"), ONBOARD_TOKEN: a.accessToken });
+    expect((await ok(chosen.client, "get_current_user")).name).toBe("A");
+  });
+});
+
+describe("the stdio command", () => {
+  const initialize = {
+    jsonrpc: "2.0",
+    id: 1,
+    method: "initialize",
+    params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+  };
+
+  test("writes nothing but JSON-RPC to stdout, and its logs to stderr", async () => {
+    const input = [
+      initialize,
+      { jsonrpc: "2.0", method: "notifications/initialized" },
+      { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "agent_signup", arguments: {} } },
+      { jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "get_current_user", arguments: {} } },
+    ]
+      .map((message) => JSON.stringify(message))
+      .join("\n");
+    const run = await runCli(["stdio"], { ONBOARD_DB: join(dir, "raw.db"), ONBOARD_CREDENTIALS: join(dir, "raw.json") }, `${input}\n`);
+    const lines = run.stdout.trim().split("\n");
+    expect(lines.length).toBe(3);
+    for (const line of lines) expect(JSON.parse(line)).toMatchObject({ jsonrpc: "2.0" });
+    for (const line of run.stderr.trim().split("\n")) expect(JSON.parse(line)).toHaveProperty("level");
+    expect(run.code).toBe(0);
+  });
+
+  test("a bad environment variable is one line naming it, and exit code 2", async () => {
+    const run = await runCli(["stdio"], { ONBOARD_PORT: "eighty", ONBOARD_DB: join(dir, "x.db") });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toContain("ONBOARD_PORT");
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  test("an unknown subcommand is refused with the usage and exit code 2", async () => {
+    const run = await runCli(["launch"], {});
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("Usage: agent-onboard [serve|stdio]");
+  });
+});
