@@ -42,7 +42,10 @@ export const createStackInput = z.object({
   projectName: stackPartShape("projectName").describe(`Project the stack belongs to (${nameRule}).`),
   stackName: stackPartShape("stackName").describe(`Name of the stack, unique within the project (${nameRule}), e.g. "dev".`),
   tags: z
-    .record(tagNameShape, z.string().max(256, "A tag value is at most 256 characters."))
+    .record(tagNameShape, z.string().max(256, "A tag value is at most 256 characters."), {
+      // zod reports a bad key as "Invalid key in record"; pass the tag name rule on instead.
+      error: (issue) => (issue.code === "invalid_key" ? issue.issues?.[0]?.message : undefined),
+    })
     .refine((tags) => Object.keys(tags).length <= 50, "A stack has at most 50 tags.")
     .optional()
     .describe('Optional tags, name to value, e.g. {"env": "dev"}; filter on them with list_stacks.'),

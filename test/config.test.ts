@@ -1,0 +1,48 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.js";
+
+describe("loadConfig", () => {
+  test("defaults match the documented ones", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      dbFile: "./data/onboard.db",
+      host: "127.0.0.1",
+      port: 8787,
+      publicUrl: "http://127.0.0.1:8787",
+      credentialsFile: join(homedir(), ".config", "agent-onboard", "credentials.json"),
+      allowedOrigins: [],
+      accessTokenTtlMs: 72 * 3_600_000,
+      claimTokenTtlMs: 30 * 86_400_000,
+      logLevel: "info",
+    });
+  });
+
+  test("the public URL follows host and port unless set, without a trailing slash", () => {
+    expect(loadConfig({ ONBOARD_HOST: "0.0.0.0", ONBOARD_PORT: "9000" }).publicUrl).toBe("http://0.0.0.0:9000");
+    expect(loadConfig({ ONBOARD_PUBLIC_URL: "https://onboard.example.com/" }).publicUrl).toBe("https://onboard.example.com");
+  });
+
+  test("lifetimes and allowed origins are configurable", () => {
+    const config = loadConfig({
+      ONBOARD_ACCESS_TOKEN_TTL_HOURS: "1",
+      ONBOARD_CLAIM_TOKEN_TTL_DAYS: "2",
+      ONBOARD_ALLOWED_ORIGINS: "https://a.example, https://b.example",
+    });
+    expect(config.accessTokenTtlMs).toBe(3_600_000);
+    expect(config.claimTokenTtlMs).toBe(2 * 86_400_000);
+    expect(config.allowedOrigins).toEqual(["https://a.example", "https://b.example"]);
+  });
+
+  test.each([
+    ["ONBOARD_PORT", "eighty"],
+    ["ONBOARD_PORT", "70000"],
+    ["ONBOARD_PUBLIC_URL", "ftp://x"],
+    ["ONBOARD_ACCESS_TOKEN_TTL_HOURS", "-1"],
+    ["LOG_LEVEL", "loud"],
+  ])("a bad %s (%s) is an error naming the variable", (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}: `));
+  });
+});

@@ -1,0 +1,43 @@
+import { describe } from "vitest";
+import { allTools } from "../../tools/index.js";
+import { expect, test } from "../fixture.js";
+
+describe("every tool", () => {
+  test("is listed with a title, all four annotations and an output schema", async ({ env }) => {
+    const client = await env.connect();
+    const { tools } = await client.listTools();
+    expect(tools.map((tool) => tool.name).sort()).toEqual(
+      ["agent_signup", "create_invite_link", "create_stack", "get_claim_status", "get_current_user", "list_stacks", "redeem_invite"],
+    );
+    for (const tool of tools) {
+      expect(tool.title, tool.name).toBeTruthy();
+      expect(tool.description!.length, tool.name).toBeGreaterThan(120);
+      for (const hint of ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] as const) {
+        expect(typeof tool.annotations?.[hint], `${tool.name}.${hint}`).toBe("boolean");
+      }
+      expect(tool.outputSchema?.type, tool.name).toBe("object");
+      expect(tool.inputSchema.type, tool.name).toBe("object");
+      for (const combinator of ["anyOf", "oneOf", "allOf"]) expect(tool.inputSchema, tool.name).not.toHaveProperty(combinator);
+    }
+  });
+
+  test("that only reads says so, and one that writes is not idempotent", () => {
+    const readers = allTools.filter((tool) => tool.annotations.readOnlyHint).map((tool) => tool.name);
+    expect(readers.sort()).toEqual(["get_claim_status", "get_current_user", "list_stacks"]);
+    for (const tool of allTools) {
+      expect(tool.annotations.destructiveHint, tool.name).toBe(false);
+      expect(tool.annotations.openWorldHint, tool.name).toBe(false);
+      expect(tool.annotations.idempotentHint, tool.name).toBe(tool.annotations.readOnlyHint);
+    }
+  });
+
+  // A change to a name, description or schema fails here until the snapshot is
+  // updated on purpose (`npx vitest run -u`) and the diff reviewed.
+  test("matches its committed schema snapshot", async ({ env }) => {
+    const client = await env.connect();
+    const { tools } = await client.listTools();
+    for (const tool of tools) {
+      await expect(`${JSON.stringify(tool, null, 2)}\n`).toMatchFileSnapshot(`../__toolsnaps__/${tool.name}.json`);
+    }
+  });
+});

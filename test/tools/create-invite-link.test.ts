@@ -1,0 +1,267 @@
+import { claimAccount } from "../../src/services/claims.js";
+import { call, countRows, DAY, expect, fails, HOUR, ok, signUp, test, type TestEnv, textOf } from "../fixture.js";
+import { seedInviteToken, seedRedeemedAgent, seedUnleashUser } from "../seed-shapes.js";
+
+const PUBLIC_URL = "http://onboard.test";
+const NOW = "2026-03-01T12:00:00.000Z";
+const inAWeek = "2026-03-08T12:00:00.000Z";
+const GOOD_PASSWORD = "Correct-Horse-9";
+
+/** Every table, every row, as JSON: where a plain secret must never appear. */
+function tablesContaining(env: TestEnv, needle: string): string[] {
+  const tables = env.store.sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
+  return tables
+    .filter(({ name }) => JSON.stringify(env.store.sqlite.prepare(`SELECT * FROM "${name}"`).all()).includes(needle))
+    .map(({ name }) => name);
+}
+
+const userIdOf = (env: TestEnv, uid: string) =>
+  (env.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(uid) as { id: number }).id;
+
+test("create_invite_link answers with seed 002's invite token: url from the public URL and the secret, Viewer role, no users yet", async ({ env }) => {
+  const { client, signup } = await signUp(env, { agentName: "Inviter" });
+
+  const raw = await ok(client, "create_invite_link", { name: "Platform team", expiresAt: inAWeek });
+  const token = seedInviteToken.parse(raw);
+
+  expect(token.url).toBe(`${PUBLIC_URL}/new-user?invite=${token.secret}`);
+  expect(token.name).toBe("Platform team");
+  expect(token.enabled).toBe(true);
+  expect(token.expiresAt).toBe(inAWeek);
+  expect(token.createdAt).toBe(NOW);
+  expect(token.role).toMatchObject({ id: 3, name: "Viewer", type: "root" });
+  expect(token.users).toEqual([]);
+  // An agent has no email until claimed, so its login names it.
+  expect(token.createdBy).toBe(signup.userInfo.githubLogin);
+  expect(countRows(env, "invite_links")).toBe(1);
+});
+
+test("each invite link gets its own long random secret", async ({ env }) => {
+  const { client } = await signUp(env);
+  const first = seedInviteToken.parse(await ok(client, "create_invite_link", { name: "One", expiresAt: inAWeek }));
+  const second = seedInviteToken.parse(await ok(client, "create_invite_link", { name: "Two", expiresAt: inAWeek }));
+
+  expect(first.secret).not.toBe(second.secret);
+  // At least 128 bits: 22 base64url characters.
+  expect(first.secret.length).toBeGreaterThanOrEqual(22);
+});
+
+test("createdBy is the creator's email once the account has one", async ({ env }) => {
+  const { client, claimToken } = await signUp(env);
+  await claimAccount(env.deps, {
+    claimToken,
+    username: "grace",
+    email: "Grace@Example.com",
+    password: GOOD_PASSWORD,
+    keepAgentAccess: true,
+  });
+
+  const token = seedInviteToken.parse(await ok(client, "create_invite_link", { name: "Team", expiresAt: inAWeek }));
+
+  expect(token.createdBy).toBe("grace@example.com");
+});
+
+test("the people who join through a link are recorded against it, as Viewer (rootRole 3) users with integer ids", async ({ env }) => {
+  const { client } = await signUp(env);
+  const token = seedInviteToken.parse(await ok(client, "create_invite_link", { name: "Team", expiresAt: inAWeek }));
+  expect(token.users).toEqual([]);
+
+  const guest = await env.connect();
+  const human = seedUnleashUser.parse(
+    await ok(guest, "redeem_invite", { token: token.secret, email: "ada@example.com", name: "Ada", password: GOOD_PASSWORD }),
+  );
+  const agent = seedRedeemedAgent.parse(await ok(await env.connect(), "redeem_invite", { token: token.url, email: "bot@example.com", name: "Bot" }));
+
+  for (const joined of [human, agent]) {
+    expect(Number.isInteger(joined.id)).toBe(true);
+    expect(joined.rootRole).toBe(3);
+  }
+  const rows = env.store.sqlite
+    .prepare("SELECT user_id AS userId FROM invite_link_users ORDER BY joined_at, user_id")
+    .all() as { userId: number }[];
+  expect(rows.map((row) => row.userId)).toEqual([human.id, agent.id]);
+});
+
+test("an expiresAt more than one month ahead is moved back to exactly one month from now", async ({ env }) => {
+  const { client } = await signUp(env);
+
+  const token = seedInviteToken.parse(
+    await ok(client, "create_invite_link", { name: "Far", expiresAt: "2027-06-01T00:00:00Z" }),
+  );
+
+  expect(token.expiresAt).toBe("2026-04-01T12:00:00.000Z");
+  expect(token.enabled).toBe(true);
+  const stored = env.store.sqlite.prepare("SELECT expires_at AS expiresAt FROM invite_links").get() as { expiresAt: number };
+  expect(new Date(stored.expiresAt).toISOString()).toBe("2026-04-01T12:00:00.000Z");
+});
+
+test("an expiresAt within the month is kept, whatever offset it was written with", async ({ env }) => {
+  const { client } = await signUp(env);
+
+  const exact = seedInviteToken.parse(await ok(client, "create_invite_link", { name: "Exact", expiresAt: "2026-04-01T12:00:00Z" }));
+  const offset = seedInviteToken.parse(
+    await ok(client, "create_invite_link", { name: "Offset", expiresAt: "2026-03-02T12:00:00+02:00" }),
+  );
+
+  expect(exact.expiresAt).toBe("2026-04-01T12:00:00.000Z");
+  expect(offset.expiresAt).toBe("2026-03-02T10:00:00.000Z");
+});
+
+test("on January 31 the one-month cap is the end of February, not early March", async ({ env }) => {
+  const { client } = await signUp(env);
+  env.clock.advance(336 * DAY); // 2027-01-31T12:00:00Z
+  // The agent's token would have expired by now; a fresh one acts for a new agent.
+  const { client: later } = await signUp(env);
+
+  const token = seedInviteToken.parse(
+    await ok(later, "create_invite_link", { name: "Month end", expiresAt: "2027-06-01T00:00:00Z" }),
+  );
+
+  expect(token.expiresAt).toBe("2027-02-28T12:00:00.000Z");
+  expect(client).toBeDefined();
+});
+
+test("a past expiresAt is accepted, but the link is disabled and cannot be redeemed", async ({ env }) => {
+  const { client } = await signUp(env);
+
+  const token = seedInviteToken.parse(
+    await ok(client, "create_invite_link", { name: "Too late", expiresAt: "2026-02-01T00:00:00Z" }),
+  );
+  expect(token.enabled).toBe(false);
+  expect(token.expiresAt).toBe("2026-02-01T00:00:00.000Z");
+
+  const users = countRows(env, "users");
+  const text = await fails(await env.connect(), "redeem_invite", {
+    token: token.secret,
+    email: "late@example.com",
+    name: "Late",
+    password: GOOD_PASSWORD,
+  });
+  expect(text).toMatch(/invite link is not valid/i);
+  expect(countRows(env, "users")).toBe(users);
+  expect(countRows(env, "invite_link_users")).toBe(0);
+});
+
+test("a link that expires at this very moment is reported disabled", async ({ env }) => {
+  const { client } = await signUp(env);
+
+  const token = seedInviteToken.parse(await ok(client, "create_invite_link", { name: "Now", expiresAt: NOW }));
+
+  expect(token.enabled).toBe(false);
+});
+
+test("a link stops working once the clock passes its expiresAt", async ({ env }) => {
+  const { client } = await signUp(env);
+  const expiresAt = new Date(Date.parse(NOW) + HOUR).toISOString();
+  const token = seedInviteToken.parse(await ok(client, "create_invite_link", { name: "Short", expiresAt }));
+  expect(token.enabled).toBe(true);
+
+  env.clock.advance(HOUR - 1000);
+  await ok(await env.connect(), "redeem_invite", { token: token.secret, email: "early@example.com", name: "Early", password: GOOD_PASSWORD });
+
+  env.clock.advance(2000);
+  const text = await fails(await env.connect(), "redeem_invite", {
+    token: token.secret,
+    email: "late@example.com",
+    name: "Late",
+    password: GOOD_PASSWORD,
+  });
+  expect(text).toMatch(/invite link is not valid/i);
+  expect(countRows(env, "invite_link_users")).toBe(1);
+});
+
+test("only an admin can create an invite link: a member who joined through one is told so, and nothing is written", async ({ env }) => {
+  const { client, signup } = await signUp(env);
+  const orgName = signup.userInfo.organizations[0].name as string;
+  const token = seedInviteToken.parse(await ok(client, "create_invite_link", { name: "Team", expiresAt: inAWeek }));
+  const member = await env.connect();
+  await ok(member, "redeem_invite", { token: token.secret, email: "member@example.com", name: "Member" });
+  const links = countRows(env, "invite_links");
+
+  const text = await fails(member, "create_invite_link", { name: "Mine", expiresAt: inAWeek });
+  const named = await fails(member, "create_invite_link", { name: "Mine", expiresAt: inAWeek, organization: orgName });
+
+  for (const message of [text, named]) {
+    expect(message).toMatch(/admin/i);
+    expect(message).toContain(orgName);
+  }
+  expect(countRows(env, "invite_links")).toBe(links);
+});
+
+test("an organization the caller is not in gets the same answer as one that does not exist", async ({ env }) => {
+  const stranger = await signUp(env);
+  const strangersOrg = stranger.signup.userInfo.organizations[0].name as string;
+  const { client } = await signUp(env);
+
+  const notMine = await fails(client, "create_invite_link", { name: "Sneaky", expiresAt: inAWeek, organization: strangersOrg });
+  const missing = await fails(client, "create_invite_link", { name: "Sneaky", expiresAt: inAWeek, organization: "no-such-org" });
+
+  expect(notMine.replaceAll(strangersOrg, "<org>")).toBe(missing.replaceAll("no-such-org", "<org>"));
+  expect(countRows(env, "invite_links")).toBe(0);
+});
+
+test("an invite link for a named organization of the caller's goes to that organization", async ({ env }) => {
+  const { client, signup } = await signUp(env);
+  const orgName = signup.userInfo.organizations[0].name as string;
+
+  await ok(client, "create_invite_link", { name: "Named", expiresAt: inAWeek, organization: orgName.toUpperCase() });
+
+  const row = env.store.sqlite
+    .prepare("SELECT o.name AS org FROM invite_links l JOIN organizations o ON o.id = l.org_id")
+    .get() as { org: string };
+  expect(row.org).toBe(orgName);
+});
+
+test.each([
+  ["an expiresAt that is not a date-time", { name: "Team", expiresAt: "tomorrow" }, /expiresAt/],
+  ["a missing expiresAt", { name: "Team" }, /expiresAt/],
+  ["a date without a time", { name: "Team", expiresAt: "2026-03-05" }, /expiresAt/],
+  ["an empty name", { name: "", expiresAt: inAWeek }, /name/],
+  ["a blank name", { name: "   ", expiresAt: inAWeek }, /name/],
+  ["a missing name", { expiresAt: inAWeek }, /name/],
+])("%s is refused and nothing is written", async ({ env }, args, mentions) => {
+  const { client } = await signUp(env);
+
+  const result = await call(client, "create_invite_link", args);
+
+  expect(result.isError).toBe(true);
+  expect(textOf(result)).toMatch(mentions);
+  expect(countRows(env, "invite_links")).toBe(0);
+});
+
+test("the secret is stored only as a hash: no table holds it in clear, and no log line either", async ({ env }) => {
+  const { client } = await signUp(env);
+
+  const token = seedInviteToken.parse(await ok(client, "create_invite_link", { name: "Team", expiresAt: inAWeek }));
+
+  expect(countRows(env, "invite_links")).toBe(1);
+  expect(tablesContaining(env, token.secret)).toEqual([]);
+  expect(env.logs.join("\n")).not.toContain(token.secret);
+});
+
+test("without signing in, create_invite_link tells the agent to call agent_signup and writes nothing", async ({ env }) => {
+  const client = await env.connect();
+
+  const text = await fails(client, "create_invite_link", { name: "Team", expiresAt: inAWeek });
+
+  expect(text).toMatch(/agent_signup/);
+  expect(countRows(env, "invite_links")).toBe(0);
+});
+
+test("the invite link created by one agent is joinable by the id the creator's organization has", async ({ env }) => {
+  const { client, signup } = await signUp(env);
+  const creatorId = userIdOf(env, signup.userInfo.id as string);
+  const token = seedInviteToken.parse(await ok(client, "create_invite_link", { name: "Team", expiresAt: inAWeek }));
+
+  const joined = seedUnleashUser.parse(
+    await ok(await env.connect(), "redeem_invite", { token: token.secret, email: "x@example.com", name: "X", password: GOOD_PASSWORD }),
+  );
+
+  const orgs = env.store.sqlite
+    .prepare("SELECT user_id AS userId, role FROM memberships WHERE org_id = (SELECT org_id FROM invite_links) ORDER BY user_id")
+    .all();
+  expect(orgs).toEqual([
+    { userId: creatorId, role: "admin" },
+    { userId: joined.id, role: "member" },
+  ]);
+});

@@ -1,0 +1,215 @@
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { call, countRows, DAY, expect, fails, ok, signUp, type TestEnv, test, textOf } from "../fixture.js";
+import { seedAppStackSummary, seedStacksPage } from "../seed-shapes.js";
+
+type Summary = { id: string; orgName: string; projectName: string; stackName: string };
+
+/** The personal organization agent_signup made for the agent. */
+const personalOrg = (signup: Record<string, any>): string => signup.userInfo.organizations[0].name;
+
+const userIdOf = (env: TestEnv, uid: string): number =>
+  (env.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(uid) as { id: number }).id;
+
+const orgIdOf = (env: TestEnv, name: string): number =>
+  (env.store.sqlite.prepare("SELECT id FROM organizations WHERE name = ?").get(name) as { id: number }).id;
+
+const stackRow = (env: TestEnv, uid: string) =>
+  env.store.sqlite
+    .prepare("SELECT org_id, project_name, stack_name, created_by_user_id FROM stacks WHERE uid = ?")
+    .get(uid) as { org_id: number; project_name: string; stack_name: string; created_by_user_id: number } | undefined;
+
+/** A second agent that joins the admin's organization as a plain member, through an invite link. */
+async function joinThroughInvite(env: TestEnv, admin: Client, email = "member@example.com") {
+  const link = await ok(admin, "create_invite_link", {
+    name: "Team",
+    expiresAt: new Date(env.clock.now().getTime() + DAY).toISOString(),
+  });
+  const client = await env.connect();
+  const member = await ok(client, "redeem_invite", { token: link.url, email, name: "Member agent" });
+  return { client, member };
+}
+
+test("creates the stack in the agent's personal organization when organization is left out", async ({ env }) => {
+  const { client, signup } = await signUp(env);
+  const org = personalOrg(signup);
+
+  const result = await call(client, "create_stack", { projectName: "web", stackName: "dev" });
+
+  expect(result.isError).toBeFalsy();
+  const stack = seedAppStackSummary.parse(result.structuredContent);
+  expect(stack).toMatchObject({ orgName: org, projectName: "web", stackName: "dev" });
+  expect(stack.id).not.toBe("");
+  expect(textOf(result)).toContain(`${org}/web/dev`);
+  expect(stackRow(env, stack.id)).toEqual({
+    org_id: orgIdOf(env, org),
+    project_name: "web",
+    stack_name: "dev",
+    created_by_user_id: userIdOf(env, signup.userInfo.id),
+  });
+  expect(countRows(env, "stacks")).toBe(1);
+});
+
+test("gives each stack its own id", async ({ env }) => {
+  const { client } = await signUp(env);
+  const first = await ok<Summary>(client, "create_stack", { projectName: "web", stackName: "dev" });
+  const second = await ok<Summary>(client, "create_stack", { projectName: "web", stackName: "prod" });
+  expect(first.id).not.toBe(second.id);
+});
+
+test("creates the stack in an organization named explicitly, matching the name case-insensitively", async ({ env }) => {
+  const { client, signup } = await signUp(env);
+  const org = personalOrg(signup);
+
+  const stack = await ok<Summary>(client, "create_stack", { organization: org.toUpperCase(), projectName: "api", stackName: "prod" });
+
+  expect(seedAppStackSummary.parse(stack).orgName).toBe(org); // the organization's own spelling
+  expect(stackRow(env, stack.id)?.org_id).toBe(orgIdOf(env, org));
+});
+
+test("stores tags as stack_tags rows that list_stacks can filter on", async ({ env }) => {
+  const { client } = await signUp(env);
+  const tagged = await ok<Summary>(client, "create_stack", {
+    projectName: "web",
+    stackName: "dev",
+    tags: { env: "dev", "team:owner": "platform" },
+  });
+  const untagged = await ok<Summary>(client, "create_stack", { projectName: "web", stackName: "prod" });
+
+  const rows = env.store.sqlite
+    .prepare("SELECT t.name, t.value FROM stack_tags t JOIN stacks s ON s.id = t.stack_id WHERE s.uid = ? ORDER BY t.name")
+    .all(tagged.id);
+  expect(rows).toEqual([
+    { name: "env", value: "dev" },
+    { name: "team:owner", value: "platform" },
+  ]);
+  expect(countRows(env, "stack_tags")).toBe(2);
+
+  const byName = seedStacksPage.parse(await ok(client, "list_stacks", { tagName: "env" }));
+  expect(byName.stacks.map((s) => s.id)).toEqual([tagged.id]);
+  const byValue = seedStacksPage.parse(await ok(client, "list_stacks", { tagName: "team:owner", tagValue: "platform" }));
+  expect(byValue.stacks.map((s) => s.id)).toEqual([tagged.id]);
+  const all = seedStacksPage.parse(await ok(client, "list_stacks"));
+  expect(all.stacks.map((s) => s.id)).toEqual([tagged.id, untagged.id]);
+});
+
+test("accepts an empty tag value", async ({ env }) => {
+  const { client } = await signUp(env);
+  await ok(client, "create_stack", { projectName: "web", stackName: "dev", tags: { flag: "" } });
+  expect(env.store.sqlite.prepare("SELECT name, value FROM stack_tags").all()).toEqual([{ name: "flag", value: "" }]);
+});
+
+test("a member (not admin) creates stacks in the organization it joined", async ({ env }) => {
+  const admin = await signUp(env);
+  const org = personalOrg(admin.signup);
+  const { client, member } = await joinThroughInvite(env, admin.client);
+  const role = env.store.sqlite
+    .prepare("SELECT role FROM memberships WHERE user_id = ? AND org_id = ?")
+    .get(member.id, orgIdOf(env, org)) as { role: string };
+  expect(role.role).toBe("member");
+
+  const named = await ok<Summary>(client, "create_stack", { organization: org, projectName: "svc", stackName: "dev" });
+  const byDefault = await ok<Summary>(client, "create_stack", { projectName: "svc", stackName: "prod" });
+
+  expect(seedAppStackSummary.parse(named).orgName).toBe(org);
+  expect(byDefault.orgName).toBe(org); // the joined organization is the member's default
+  expect(stackRow(env, named.id)).toMatchObject({ org_id: orgIdOf(env, org), created_by_user_id: member.id });
+  const seenByAdmin = await ok(admin.client, "list_stacks");
+  expect(seenByAdmin.stacks.map((s: Summary) => s.id)).toEqual([named.id, byDefault.id]);
+});
+
+test("creating the same organization/project/stack twice fails, says it exists and points to list_stacks", async ({ env }) => {
+  const { client, signup } = await signUp(env);
+  const first = await ok<Summary>(client, "create_stack", { projectName: "web", stackName: "dev", tags: { env: "dev" } });
+
+  const text = await fails(client, "create_stack", { projectName: "web", stackName: "dev", tags: { env: "other" } });
+
+  expect(text).toMatch(/already exists/i);
+  expect(text).toContain("list_stacks");
+  expect(text).toContain(`${personalOrg(signup)}/web/dev`);
+  expect(countRows(env, "stacks")).toBe(1);
+  // The first stack's tags are untouched by the failed attempt.
+  expect(env.store.sqlite.prepare("SELECT value FROM stack_tags").all()).toEqual([{ value: "dev" }]);
+  expect(stackRow(env, first.id)).toBeDefined();
+});
+
+test("names that differ only in case are the same stack", async ({ env }) => {
+  const { client, signup } = await signUp(env);
+  await ok(client, "create_stack", { projectName: "Web", stackName: "Dev" });
+
+  for (const [projectName, stackName] of [
+    ["web", "dev"],
+    ["WEB", "Dev"],
+    ["Web", "DEV"],
+  ]) {
+    const text = await fails(client, "create_stack", { organization: personalOrg(signup).toLowerCase(), projectName, stackName });
+    expect(text).toMatch(/already exists/i);
+  }
+  expect(countRows(env, "stacks")).toBe(1);
+});
+
+test("the same project and stack names may exist in two organizations", async ({ env }) => {
+  const a = await signUp(env);
+  const b = await signUp(env);
+  await ok(a.client, "create_stack", { projectName: "web", stackName: "dev" });
+  await ok(b.client, "create_stack", { projectName: "web", stackName: "dev" });
+  expect(countRows(env, "stacks")).toBe(2);
+});
+
+test("an organization the caller is not in reads exactly like one that does not exist, and nothing is written", async ({ env }) => {
+  const me = await signUp(env);
+  const other = await signUp(env);
+  const theirs = personalOrg(other.signup);
+  const missing = "no-such-org";
+
+  const strangerText = await fails(me.client, "create_stack", { organization: theirs, projectName: "web", stackName: "dev" });
+  const missingText = await fails(me.client, "create_stack", { organization: missing, projectName: "web", stackName: "dev" });
+
+  expect(strangerText.split(theirs).join("<org>")).toBe(missingText.split(missing).join("<org>"));
+  expect(strangerText).toContain(theirs);
+  expect(countRows(env, "stacks")).toBe(0);
+  expect(countRows(env, "stack_tags")).toBe(0);
+});
+
+const tooLong = "a".repeat(101);
+const invalidInputs: [string, Record<string, unknown>, RegExp][] = [
+  ["a projectName with a space", { projectName: "my web", stackName: "dev" }, /projectName/],
+  ["an empty projectName", { projectName: "", stackName: "dev" }, /projectName/],
+  ["a projectName of 101 characters", { projectName: tooLong, stackName: "dev" }, /projectName/],
+  ["a stackName with a space", { projectName: "web", stackName: "my dev" }, /stackName/],
+  ["an empty stackName", { projectName: "web", stackName: "" }, /stackName/],
+  ["a stackName of 101 characters", { projectName: "web", stackName: tooLong }, /stackName/],
+  ["a stackName with a slash", { projectName: "web", stackName: "a/b" }, /stackName/],
+  ["a missing stackName", { projectName: "web" }, /stackName/],
+  ["a tag name with a space", { projectName: "web", stackName: "dev", tags: { "bad name": "x" } }, /tag name/i],
+  ["an empty tag name", { projectName: "web", stackName: "dev", tags: { "": "x" } }, /tag name/i],
+  ["a tag value over 256 characters", { projectName: "web", stackName: "dev", tags: { env: "v".repeat(257) } }, /tag value/i],
+  [
+    "51 tags",
+    { projectName: "web", stackName: "dev", tags: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`t${i}`, "x"])) },
+    /at most 50 tags/,
+  ],
+];
+
+test.for(invalidInputs)("rejects %s and writes nothing", async ([, args, says], { env }) => {
+  const { client } = await signUp(env);
+  const text = await fails(client, "create_stack", args);
+  expect(text).toMatch(says);
+  expect(countRows(env, "stacks")).toBe(0);
+  expect(countRows(env, "stack_tags")).toBe(0);
+});
+
+test("accepts names of exactly 100 characters and exactly 50 tags", async ({ env }) => {
+  const { client } = await signUp(env);
+  const long = "b".repeat(100);
+  const tags = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`t${i}`, "x"]));
+  const stack = await ok<Summary>(client, "create_stack", { projectName: long, stackName: `${long.slice(1)}.`, tags });
+  expect(stack.projectName).toBe(long);
+  expect(countRows(env, "stack_tags")).toBe(50);
+});
+
+test("without signing in it fails and tells the agent to call agent_signup", async ({ env }) => {
+  const client = await env.connect();
+  const text = await fails(client, "create_stack", { projectName: "web", stackName: "dev" });
+  expect(text).toContain("agent_signup");
+  expect(countRows(env, "stacks")).toBe(0);
+});
