@@ -24,6 +24,9 @@ const envSchema = z.object({
   ONBOARD_ALLOWED_ORIGINS: z.string().optional(),
   ONBOARD_ACCESS_TOKEN_TTL_HOURS: positiveNumber("hours").default(72),
   ONBOARD_CLAIM_TOKEN_TTL_DAYS: positiveNumber("days").default(30),
+  ONBOARD_SESSION_IDLE_SECONDS: positiveNumber("seconds").default(1800),
+  ONBOARD_MAX_SESSIONS: z.coerce.number({ message: "must be a number" }).int("must be a whole number").positive("must be at least 1").default(1000),
+  ONBOARD_SIGNUPS_PER_HOUR: z.coerce.number({ message: "must be a number" }).int("must be a whole number").min(0, "must be 0 (no limit) or more").default(30),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -31,12 +34,17 @@ export interface Config {
   dbFile: string;
   host: string;
   port: number;
-  publicUrl: string;
+  /** ONBOARD_PUBLIC_URL when set; otherwise see publicUrlFor(). */
+  publicUrl?: string;
   token?: string;
   credentialsFile: string;
   allowedOrigins: string[];
   accessTokenTtlMs: number;
   claimTokenTtlMs: number;
+  sessionIdleMs: number;
+  maxSessions: number;
+  /** Per client address, for agent_signup and redeem_invite; 0 turns the limit off. */
+  signupsPerHour: number;
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
 }
 
@@ -55,12 +63,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`${name}: ${issue.message} (got ${JSON.stringify(env[name])})`);
   }
   const e = parsed.data;
-  const hostForUrl = e.ONBOARD_HOST.includes(":") ? `[${e.ONBOARD_HOST}]` : e.ONBOARD_HOST;
   return {
     dbFile: e.ONBOARD_DB,
     host: e.ONBOARD_HOST,
     port: e.ONBOARD_PORT,
-    publicUrl: (e.ONBOARD_PUBLIC_URL ?? `http://${hostForUrl}:${e.ONBOARD_PORT}`).replace(/\/+$/, ""),
+    publicUrl: e.ONBOARD_PUBLIC_URL?.replace(/\/+$/, ""),
     token: e.ONBOARD_TOKEN,
     credentialsFile:
       e.ONBOARD_CREDENTIALS ?? join(homedir(), ".config", "agent-onboard", "credentials.json"),
@@ -70,6 +77,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .filter(Boolean),
     accessTokenTtlMs: e.ONBOARD_ACCESS_TOKEN_TTL_HOURS * HOUR,
     claimTokenTtlMs: e.ONBOARD_CLAIM_TOKEN_TTL_DAYS * 24 * HOUR,
+    sessionIdleMs: e.ONBOARD_SESSION_IDLE_SECONDS * 1000,
+    maxSessions: e.ONBOARD_MAX_SESSIONS,
+    signupsPerHour: e.ONBOARD_SIGNUPS_PER_HOUR,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** The base of claim and invite URLs: ONBOARD_PUBLIC_URL, or this server's own address once its port is known. */
+export function publicUrlFor(config: Config, port: number): string {
+  if (config.publicUrl) return config.publicUrl;
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  return `http://${host}:${port}`;
 }

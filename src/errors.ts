@@ -7,6 +7,7 @@ export const errorKinds = {
   not_found: { status: 404, name: "NotFoundError" },
   conflict: { status: 409, name: "NameExistsError" },
   gone: { status: 410, name: "GoneError" },
+  rate_limited: { status: 429, name: "TooManyRequestsError" },
 } as const;
 
 export type ErrorCode = keyof typeof errorKinds;

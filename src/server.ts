@@ -11,11 +11,13 @@ import { authenticate, type Caller, claimEndedAccess } from "./services/tokens.j
 export const SERVER_NAME = "agent-onboard";
 export const SERVER_VERSION = "0.1.0";
 
-export interface SessionOptions {
-  /** The access token this session starts with, if any. */
+/** One MCP session's identity; adapters may change `token` between requests (HTTP headers). */
+export interface Session {
   token?: string;
   /** Called when a tool binds the session to a new account. */
   onSignIn?: (accessToken: string) => void | Promise<void>;
+  /** Called before a tool that creates an account runs; throws to refuse (rate limits). */
+  admitAccountCreation?: () => void;
   log: Logger;
 }
 
@@ -26,30 +28,29 @@ const notSignedIn = () =>
   );
 
 /** An MCP server for one session: every tool, acting as whoever the session's token names. */
-export function createServer(deps: Deps, options: SessionOptions): McpServer {
+export function createServer(deps: Deps, session: Session): McpServer {
   const server = new McpServer({ name: SERVER_NAME, version: SERVER_VERSION });
-  let token = options.token;
 
   const ctx: ToolContext = {
     deps,
     async requireUser({ allowRevokedByClaim = false } = {}): Promise<Caller> {
-      if (!token) throw notSignedIn();
-      const caller = await authenticate(deps, token);
+      if (!session.token) throw notSignedIn();
+      const caller = await authenticate(deps, session.token);
       if (caller.revokedByClaim && !allowRevokedByClaim) throw claimEndedAccess(caller.user.claimedAt);
       return caller;
     },
     async currentUser() {
-      if (!token) return undefined;
+      if (!session.token) return undefined;
       try {
-        return await authenticate(deps, token);
+        return await authenticate(deps, session.token);
       } catch (error) {
         if (isAppError(error)) return undefined;
         throw error;
       }
     },
     async signIn(accessToken) {
-      token = accessToken;
-      await options.onSignIn?.(accessToken);
+      session.token = accessToken;
+      await session.onSignIn?.(accessToken);
     },
   };
 
@@ -63,15 +64,17 @@ export function createServer(deps: Deps, options: SessionOptions): McpServer {
         outputSchema: tool.outputSchema,
         annotations: { title: tool.title, ...tool.annotations },
       },
-      (args: unknown) => callTool(tool, args, ctx, options.log),
+      (args: unknown) => callTool(tool, args, ctx, session),
     );
   }
   return server;
 }
 
-async function callTool(tool: AnyToolDef, args: unknown, ctx: ToolContext, log: Logger): Promise<CallToolResult> {
+async function callTool(tool: AnyToolDef, args: unknown, ctx: ToolContext, session: Session): Promise<CallToolResult> {
+  const { log } = session;
   const started = performance.now();
   try {
+    if (tool.createsAccount) session.admitAccountCreation?.();
     const { data, text } = await tool.run(args, ctx);
     log.info({ tool: tool.name, ms: Math.round(performance.now() - started) }, "tool call");
     return { structuredContent: data, content: [{ type: "text", text }] };

@@ -1,7 +1,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { ConfigError, loadConfig } from "../src/config.js";
+import { ConfigError, loadConfig, publicUrlFor } from "../src/config.js";
 
 describe("loadConfig", () => {
   test("defaults match the documented ones", () => {
@@ -10,7 +10,6 @@ describe("loadConfig", () => {
       dbFile: "./data/onboard.db",
       host: "127.0.0.1",
       port: 8787,
-      publicUrl: "http://127.0.0.1:8787",
       credentialsFile: join(homedir(), ".config", "agent-onboard", "credentials.json"),
       allowedOrigins: [],
       accessTokenTtlMs: 72 * 3_600_000,
@@ -20,8 +19,9 @@ describe("loadConfig", () => {
   });
 
   test("the public URL follows host and port unless set, without a trailing slash", () => {
-    expect(loadConfig({ ONBOARD_HOST: "0.0.0.0", ONBOARD_PORT: "9000" }).publicUrl).toBe("http://0.0.0.0:9000");
-    expect(loadConfig({ ONBOARD_PUBLIC_URL: "https://onboard.example.com/" }).publicUrl).toBe("https://onboard.example.com");
+    expect(publicUrlFor(loadConfig({}), 8787)).toBe("http://127.0.0.1:8787");
+    expect(publicUrlFor(loadConfig({ ONBOARD_HOST: "::1" }), 9000)).toBe("http://[::1]:9000");
+    expect(publicUrlFor(loadConfig({ ONBOARD_PUBLIC_URL: "https://onboard.example.com/" }), 9000)).toBe("https://onboard.example.com");
   });
 
   test("lifetimes and allowed origins are configurable", () => {

@@ -12,6 +12,7 @@ export const agentSignupTool = {
     "until then you keep working with your access token. Keep accessToken secret; never show it to anyone.",
   inputSchema: agentSignupInput,
   outputSchema: agentSignupResponseShape,
+  createsAccount: true,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async run(args, ctx) {
     const current = await ctx.currentUser();

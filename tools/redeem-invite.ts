@@ -12,6 +12,7 @@ export const redeemInviteTool = {
     "An invalid or expired link, a weak password or a taken email is an error saying what to change.",
   inputSchema: redeemInviteInput,
   outputSchema: redeemedUserShape,
+  createsAccount: true,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async run(args, ctx) {
     const result = await redeemInvite(ctx.deps, args);

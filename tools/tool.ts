@@ -22,6 +22,8 @@ export interface ToolDef<Input extends ObjectSchema, Output extends ObjectSchema
   description: string;
   inputSchema: Input;
   outputSchema: Output;
+  /** Creates a new account, so it counts against the per-address signup limit over HTTP. */
+  createsAccount?: true;
   annotations: Required<Pick<ToolAnnotations, "readOnlyHint" | "destructiveHint" | "idempotentHint" | "openWorldHint">>;
   run(args: z.infer<Input>, ctx: ToolContext): Promise<ToolAnswer<z.infer<Output>>> | ToolAnswer<z.infer<Output>>;
 }

@@ -131,9 +131,13 @@ export function assertIdentityFree(db: Db, identity: { email?: string; login?: s
     .get();
   if (!clash) return;
   if (identity.email && clash.email === identity.email) {
-    throw new AppError("conflict", `A user with the email "${identity.email}" already exists. Use another email address.`);
+    throw new AppError("conflict", `A user with the email "${identity.email}" already exists. Use another email address.`, {
+      field: "email",
+    });
   }
-  throw new AppError("conflict", `The username "${identity.login}" is already taken. Choose another username.`);
+  throw new AppError("conflict", `The username "${identity.login}" is already taken. Choose another username.`, {
+    field: "username",
+  });
 }
 
 /** Creates an agent account: user, personal organization (agent as admin), access token and claim token, all at once. */

@@ -1,6 +1,6 @@
-import { and, eq, gt, isNull } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, isNull } from "drizzle-orm";
 import { z } from "zod";
-import { accessTokens, claimTokens, users } from "../../db/schema.js";
+import { accessTokens, claimTokens, memberships, organizations, stacks, users } from "../../db/schema.js";
 import { AppError } from "../errors.js";
 import { assertIdentityFree, emailShape, usernameShape } from "./accounts.js";
 import type { Deps } from "./deps.js";
@@ -71,12 +71,6 @@ function refuse(state: Exclude<ClaimState, "claimable">): never {
   throw new AppError("gone", "This claim link has expired. The agent can sign up again with agent_signup to get a new one.");
 }
 
-/** What the claim page shows before the human decides; never consumes the token. */
-export function inspectClaim(deps: Deps, claimToken: string) {
-  const { claim, state } = findClaim(deps, claimToken);
-  return { state, userId: claim.userId, expiresAt: claim.expiresAt, claimedAt: claim.consumedAt };
-}
-
 /**
  * Turns an agent account into the human's, exactly once: same id,
  * organizations and stacks; username, email and password set.
@@ -123,3 +117,62 @@ export async function claimAccount(deps: Deps, input: ClaimInput): Promise<Claim
   );
 }
 
+
+/** What the human is about to own, for the claim page; never consumes the token. */
+export interface ClaimPreview {
+  state: ClaimState;
+  expiresAt: Date;
+  claimedAt: Date | null;
+  agentName: string;
+  agentModel: string | null;
+  login: string;
+  organizations: string[];
+  stacks: string[];
+  stackCount: number;
+}
+
+const PREVIEW_STACKS = 20;
+
+export function previewClaim(deps: Deps, claimToken: string): ClaimPreview {
+  const { claim, state } = findClaim(deps, claimToken);
+  const user = deps.db.select().from(users).where(eq(users.id, claim.userId)).get()!;
+  const orgs = deps.db
+    .select({ id: organizations.id, name: organizations.name })
+    .from(memberships)
+    .innerJoin(organizations, eq(organizations.id, memberships.orgId))
+    .where(eq(memberships.userId, user.id))
+    .orderBy(asc(organizations.name))
+    .all();
+  const orgIds = orgs.map((org) => org.id);
+  const stackRows = orgIds.length
+    ? deps.db
+        .select({ org: organizations.name, project: stacks.projectName, stack: stacks.stackName })
+        .from(stacks)
+        .innerJoin(organizations, eq(organizations.id, stacks.orgId))
+        .where(inArray(stacks.orgId, orgIds))
+        .orderBy(asc(stacks.id))
+        .limit(PREVIEW_STACKS)
+        .all()
+    : [];
+  const stackCount = orgIds.length
+    ? deps.db.select({ n: count() }).from(stacks).where(inArray(stacks.orgId, orgIds)).get()!.n
+    : 0;
+  return {
+    state,
+    expiresAt: claim.expiresAt,
+    claimedAt: claim.consumedAt,
+    agentName: user.name,
+    agentModel: user.agentModel,
+    login: user.login,
+    organizations: orgs.map((org) => org.name),
+    stacks: stackRows.map((row) => `${row.org}/${row.project}/${row.stack}`),
+    stackCount,
+  };
+}
+
+/** Pulumi's GET /api/agents/signup/validate/{claimToken}: only a claimable token is valid. */
+export function validateClaimToken(deps: Deps, claimToken: string): { claimTokenValidUntil: string } {
+  const { claim, state } = findClaim(deps, claimToken);
+  if (state !== "claimable") throw new AppError("not_found", "This claim token has already been used or has expired.");
+  return { claimTokenValidUntil: claim.expiresAt.toISOString() };
+}

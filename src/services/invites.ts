@@ -1,4 +1,4 @@
-import { asc, eq } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../../db/client.js";
 import { accessTokens, claimTokens, inviteLinks, inviteLinkUsers, memberships, organizations, users } from "../../db/schema.js";
@@ -109,10 +109,21 @@ function toUnleashUser(user: typeof users.$inferSelect): UnleashUser {
   };
 }
 
+/** The same day next month, or that month's last day when it is shorter (Jan 31 → Feb 28), as Unleash's date-fns `add` does. */
 function addMonth(date: Date): Date {
   const result = new Date(date);
+  const day = result.getUTCDate();
+  result.setUTCDate(1);
   result.setUTCMonth(result.getUTCMonth() + 1);
+  const lastDay = new Date(Date.UTC(result.getUTCFullYear(), result.getUTCMonth() + 1, 0)).getUTCDate();
+  result.setUTCDate(Math.min(day, lastDay));
   return result;
+}
+
+/** Unleash clamps an expiry more than a month ahead to one month from now. */
+function capToOneMonth(requested: Date, now: Date): Date {
+  const latest = addMonth(now);
+  return requested > latest ? latest : requested;
 }
 
 function toInviteToken(deps: Deps, link: typeof inviteLinks.$inferSelect, secret: string): InviteToken {
@@ -144,8 +155,6 @@ export function createInviteLink(deps: Deps, userId: number, input: CreateInvite
   const membership = resolveMembership(deps.db, userId, input.organization);
   requireAdmin(membership, "create invite links");
   const now = deps.clock();
-  const requested = new Date(input.expiresAt);
-  const latest = addMonth(now);
   const secret = newSecret();
   const link = deps.db
     .insert(inviteLinks)
@@ -154,7 +163,7 @@ export function createInviteLink(deps: Deps, userId: number, input: CreateInvite
       secretHash: hashSecret(secret),
       name: input.name,
       enabled: true,
-      expiresAt: requested > latest ? latest : requested,
+      expiresAt: capToOneMonth(new Date(input.expiresAt), now),
       createdAt: now,
       createdByUserId: userId,
     })
@@ -310,4 +319,46 @@ export async function redeemInvite(deps: Deps, raw: RedeemInviteInput): Promise<
     organization: orgName,
     accessToken: access.token,
   };
+}
+
+/** Unleash's GET /invite/{token}/validate, and the invite page's header: where a usable link leads. */
+export function validateInvite(deps: Deps, token: string): { organization: string; name: string; expiresAt: string } {
+  const { orgName, link } = findUsableLink(deps.db, inviteSecretFrom(token), deps.clock());
+  return { organization: orgName, name: link.name, expiresAt: link.expiresAt.toISOString() };
+}
+
+/** A link by its secret, for an admin of its organization; to anyone else it does not exist. */
+function findAdministeredLink(db: Db, userId: number, secret: string) {
+  const found = db
+    .select({ link: inviteLinks, role: memberships.role })
+    .from(inviteLinks)
+    .innerJoin(memberships, and(eq(memberships.orgId, inviteLinks.orgId), eq(memberships.userId, userId)))
+    .where(eq(inviteLinks.secretHash, hashSecret(secret)))
+    .get();
+  if (!found || found.role !== "admin") {
+    throw new AppError("not_found", "No invite link with that secret exists in an organization you administer.");
+  }
+  return found.link;
+}
+
+export function getInviteLink(deps: Deps, userId: number, secret: string): InviteToken {
+  return toInviteToken(deps, findAdministeredLink(deps.db, userId, secret), secret);
+}
+
+/** Unleash lets only the expiry and the enabled flag change. */
+export const updateInviteLinkInput = z.strictObject({
+  expiresAt: createInviteLinkInput.shape.expiresAt.optional(),
+  enabled: z.boolean({ message: "enabled must be true or false." }).optional(),
+});
+export type UpdateInviteLinkInput = z.infer<typeof updateInviteLinkInput>;
+
+export function updateInviteLink(deps: Deps, userId: number, secret: string, input: UpdateInviteLinkInput): InviteToken {
+  const link = findAdministeredLink(deps.db, userId, secret);
+  const changes = {
+    ...(input.expiresAt === undefined ? {} : { expiresAt: capToOneMonth(new Date(input.expiresAt), deps.clock()) }),
+    ...(input.enabled === undefined ? {} : { enabled: input.enabled }),
+  };
+  if (Object.keys(changes).length === 0) return toInviteToken(deps, link, secret);
+  const updated = deps.db.update(inviteLinks).set(changes).where(eq(inviteLinks.id, link.id)).returning().get()!;
+  return toInviteToken(deps, updated, secret);
 }

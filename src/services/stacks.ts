@@ -124,7 +124,7 @@ export function listStacks(deps: Deps, userId: number, input: ListStacksInput): 
 
   const conditions: SQL[] = [gt(stacks.id, after)];
   if (input.organization !== undefined) conditions.push(sql`lower(${organizations.name}) = lower(${input.organization})`);
-  if (input.project !== undefined) conditions.push(eq(stacks.projectName, input.project));
+  if (input.project !== undefined) conditions.push(sql`lower(${stacks.projectName}) = lower(${input.project})`);
   if (input.tagName !== undefined) {
     const valueMatch = input.tagValue === undefined ? sql`` : sql` and ${stackTags.value} = ${input.tagValue}`;
     conditions.push(
@@ -151,7 +151,7 @@ export function listStacks(deps: Deps, userId: number, input: ListStacksInput): 
 // A page token names the last stack seen and the query it belongs to, sealed
 // with an HMAC so that a forged or edited token cannot steer the query.
 const queryFingerprint = (userId: number, input: ListStacksInput) =>
-  JSON.stringify([userId, input.organization?.toLowerCase(), input.project, input.tagName, input.tagValue]);
+  JSON.stringify([userId, input.organization?.toLowerCase(), input.project?.toLowerCase(), input.tagName, input.tagValue]);
 
 const mac = (deps: Deps, payload: string) =>
   createHmac("sha256", signingKey(deps.db)).update(`stacks-page|${payload}`).digest().subarray(0, 16);
@@ -162,12 +162,12 @@ function writePageToken(deps: Deps, lastId: number, fingerprint: string): string
 }
 
 function readPageToken(deps: Deps, token: string, fingerprint: string): number {
-  const [encoded, signature] = token.split(".");
-  const payload = Buffer.from(encoded ?? "", "base64url").toString();
-  const given = Buffer.from(signature ?? "", "base64url");
-  const expected = mac(deps, `${payload}|${fingerprint}`);
-  const lastId = Number(payload);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected) || !Number.isSafeInteger(lastId) || lastId < 1) {
+  const lastId = Number(Buffer.from(token.split(".")[0] ?? "", "base64url").toString());
+  // Only the exact token we would have written is accepted: base64url decoding is
+  // lenient and ignores extra segments, so comparing the decoded parts is not enough.
+  const expected = Number.isSafeInteger(lastId) && lastId >= 1 ? Buffer.from(writePageToken(deps, lastId, fingerprint)) : undefined;
+  const given = Buffer.from(token);
+  if (!expected || given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new AppError(
       "bad_request",
       "Invalid continuation token. Pass the continuationToken of the previous page unchanged, with the same filters, or leave it out to start from the first page.",

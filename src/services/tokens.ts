@@ -44,7 +44,9 @@ export async function prepareAccessToken(deps: Deps, userUid: string): Promise<P
     .setSubject(userUid)
     .setJti(jti)
     .setIssuedAt(Math.floor(now.getTime() / 1000))
-    .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
+    // JWT times are whole seconds; rounding up leaves the exact expiry to the db row, so
+    // the token works until the very millisecond accessTokenValidUntil names.
+    .setExpirationTime(Math.ceil(expiresAt.getTime() / 1000))
     .sign(signingKey(deps.db));
   return { token, validUntil: expiresAt, row: (userId) => ({ jti, userId, createdAt: now, expiresAt }) };
 }

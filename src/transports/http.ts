@@ -1,6 +1,139 @@
-import type { Config } from "../config.js";
+import { createServer as createHttpServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import express from "express";
+import { openDb, type OpenDb } from "../../db/client.js";
+import { type Config, publicUrlFor } from "../config.js";
 import type { Logger } from "../log.js";
+import type { Clock, Deps } from "../services/deps.js";
+import { apiRouter } from "../web/api.js";
+import { errorHandler, notFound } from "../web/errors.js";
+import { html, page } from "../web/html.js";
+import { pagesRouter } from "../web/pages.js";
+import { depsFrom } from "./deps.js";
+import { allowedHosts, allowedOrigins, rebindingGuard } from "./guards.js";
+import { mcpRouter } from "./mcp-http.js";
+import { SignupLimiter } from "./rate-limit.js";
 
+export interface HttpOptions {
+  /** Serve /mcp and the REST API too (the `serve` command), or only the human pages (beside stdio). */
+  full: boolean;
+  /** An open db to use instead of opening config.dbFile (it is then not closed here). */
+  store?: OpenDb;
+  clock?: Clock;
+}
+
+export interface HttpHandle {
+  server: Server;
+  port: number;
+  /** This server's own base URL, e.g. http://127.0.0.1:8787. */
+  url: string;
+  publicUrl: string;
+  deps: Deps;
+  sessionCount(): number;
+  close(): Promise<void>;
+}
+
+const listen = (server: Server, port: number, host: string) =>
+  new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+
+/** Starts the HTTP server: MCP at /mcp, the seeds' REST paths, and the claim and invite pages. */
+export async function startHttp(config: Config, log: Logger, options: HttpOptions): Promise<HttpHandle> {
+  const store = options.store ?? openDb(config.dbFile);
+  const app = express();
+  const server = createHttpServer(app);
+  let port: number;
+  try {
+    port = await listen(server, config.port, config.host);
+  } catch (error) {
+    if (!options.store) store.close();
+    throw error;
+  }
+
+  const publicUrl = publicUrlFor(config, port);
+  const deps = depsFrom(config, store.db, publicUrl);
+  if (options.clock) deps.clock = options.clock;
+  const limiter = new SignupLimiter(config.signupsPerHour);
+  const hosts = allowedHosts(config, publicUrl, port);
+
+  app.disable("x-powered-by");
+  app.set("trust proxy", false);
+  app.use(rebindingGuard(hosts, allowedOrigins(config, publicUrl, hosts)));
+  app.get("/", (_req, res) => {
+    res.type("html").send(
+      page(
+        "agent-onboard",
+        html`<h1>agent-onboard</h1><p>An MCP server through which AI agents sign themselves up and hand their humans a claim link.</p>
+${options.full ? html`<p>MCP endpoint: <code>${publicUrl}/mcp</code></p>` : html`<p>This server serves the claim and invite pages for an agent connected over stdio.</p>`}`,
+      ),
+    );
+  });
+  app.use(pagesRouter(deps, limiter));
+
+  const mcp = options.full
+    ? mcpRouter({
+        deps,
+        log,
+        limiter,
+        sessionIdleMs: config.sessionIdleMs,
+        maxSessions: config.maxSessions,
+        resourceMetadataUrl: `${publicUrl}/.well-known/oauth-protected-resource/mcp`,
+      })
+    : undefined;
+  if (mcp) {
+    const metadata = {
+      resource: `${publicUrl}/mcp`,
+      resource_name: "agent-onboard",
+      bearer_methods_supported: ["header"],
+      resource_documentation: `${publicUrl}/`,
+    };
+    app.get(["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"], (_req, res) => {
+      res.json(metadata);
+    });
+    app.use("/mcp", mcp.router);
+    app.use(apiRouter(deps, limiter));
+  }
+  app.use(notFound);
+  app.use(errorHandler(log));
+
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    port,
+    url: `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`,
+    publicUrl,
+    deps,
+    sessionCount: () => mcp?.sessionCount() ?? 0,
+    close() {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        await mcp?.close();
+        server.closeIdleConnections();
+        // Requests in flight get a few seconds to finish; then the rest are cut.
+        const force = setTimeout(() => server.closeAllConnections(), 5_000);
+        await stopped;
+        clearTimeout(force);
+        if (!options.store) store.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The `serve` command: runs until SIGINT or SIGTERM, then drains and exits 0. */
 export async function runHttp(config: Config, log: Logger): Promise<void> {
-  log.info({ port: config.port }, "HTTP transport not available yet; use `npm run stdio`");
+  const handle = await startHttp(config, log, { full: true });
+  log.info({ mcp: `${handle.publicUrl}/mcp`, web: handle.publicUrl, db: config.dbFile }, "agent-onboard listening");
+  process.stdout.write(`agent-onboard is listening\n  MCP: ${handle.publicUrl}/mcp\n  Web: ${handle.publicUrl}/\n`);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      log.info({ signal }, "shutting down");
+      void handle.close().then(() => process.exit(0));
+    });
+  }
 }

@@ -1,11 +1,12 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import { openDb } from "../../db/client.js";
-import type { Config } from "../config.js";
+import { type OpenDb, openDb } from "../../db/client.js";
+import { type Config, publicUrlFor } from "../config.js";
 import type { Logger } from "../log.js";
 import { createServer } from "../server.js";
 import { depsFrom } from "./deps.js";
+import { startHttp } from "./http.js";
 
 /** The token saved by an earlier agent_signup, so a restarted host is still the same agent. */
 export function readCredentials(file: string, log: Logger): string | undefined {
@@ -34,9 +35,28 @@ export function writeCredentials(file: string, accessToken: string): void {
   renameSync(temporary, file);
 }
 
+/** Serves the claim and invite pages beside stdio, so a claim URL handed out here opens. */
+async function servePages(config: Config, log: Logger, store: OpenDb): Promise<string> {
+  try {
+    const pages = await startHttp(config, log, { full: false, store });
+    // The pages live as long as the host keeps stdin open, not longer.
+    pages.server.unref();
+    log.info({ web: pages.publicUrl }, "claim and invite pages served");
+    return pages.publicUrl;
+  } catch (error) {
+    const publicUrl = publicUrlFor(config, config.port);
+    log.warn(
+      { port: config.port, reason: (error as Error).message },
+      `cannot serve the claim and invite pages here; claim URLs (${publicUrl}/claim/…) open only while \`npm start\` runs on the same ONBOARD_DB there`,
+    );
+    return publicUrl;
+  }
+}
+
 export async function runStdio(config: Config, log: Logger): Promise<void> {
-  const { db, close } = openDb(config.dbFile);
-  const deps = depsFrom(config, db);
+  const store = openDb(config.dbFile);
+  const publicUrl = await servePages(config, log, store);
+  const deps = depsFrom(config, store.db, publicUrl);
   const token = config.token ?? readCredentials(config.credentialsFile, log);
   const server = createServer(deps, {
     token,
@@ -51,7 +71,7 @@ export async function runStdio(config: Config, log: Logger): Promise<void> {
   // When the host closes stdin, requests already read still finish and answer;
   // the process then runs out of work and the db is closed on the way out.
   process.once("exit", () => {
-    close();
+    store.close();
     log.info("stdio server stopped");
   });
   for (const signal of ["SIGINT", "SIGTERM"] as const) {

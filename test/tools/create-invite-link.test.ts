@@ -15,9 +15,6 @@ function tablesContaining(env: TestEnv, needle: string): string[] {
     .map(({ name }) => name);
 }
 
-const userIdOf = (env: TestEnv, uid: string) =>
-  (env.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(uid) as { id: number }).id;
-
 test("create_invite_link answers with seed 002's invite token: url from the public URL and the secret, Viewer role, no users yet", async ({ env }) => {
   const { client, signup } = await signUp(env, { agentName: "Inviter" });
 
@@ -108,17 +105,14 @@ test("an expiresAt within the month is kept, whatever offset it was written with
 });
 
 test("on January 31 the one-month cap is the end of February, not early March", async ({ env }) => {
-  const { client } = await signUp(env);
   env.clock.advance(336 * DAY); // 2027-01-31T12:00:00Z
-  // The agent's token would have expired by now; a fresh one acts for a new agent.
-  const { client: later } = await signUp(env);
+  const { client } = await signUp(env);
 
   const token = seedInviteToken.parse(
-    await ok(later, "create_invite_link", { name: "Month end", expiresAt: "2027-06-01T00:00:00Z" }),
+    await ok(client, "create_invite_link", { name: "Month end", expiresAt: "2027-06-01T00:00:00Z" }),
   );
 
   expect(token.expiresAt).toBe("2027-02-28T12:00:00.000Z");
-  expect(client).toBeDefined();
 });
 
 test("a past expiresAt is accepted, but the link is disabled and cannot be redeemed", async ({ env }) => {
@@ -212,14 +206,14 @@ test("an invite link for a named organization of the caller's goes to that organ
   expect(row.org).toBe(orgName);
 });
 
-test.each([
+test.for([
   ["an expiresAt that is not a date-time", { name: "Team", expiresAt: "tomorrow" }, /expiresAt/],
   ["a missing expiresAt", { name: "Team" }, /expiresAt/],
   ["a date without a time", { name: "Team", expiresAt: "2026-03-05" }, /expiresAt/],
   ["an empty name", { name: "", expiresAt: inAWeek }, /name/],
   ["a blank name", { name: "   ", expiresAt: inAWeek }, /name/],
   ["a missing name", { expiresAt: inAWeek }, /name/],
-])("%s is refused and nothing is written", async ({ env }, args, mentions) => {
+] as const)("%s is refused and nothing is written", async ([, args, mentions], { env }) => {
   const { client } = await signUp(env);
 
   const result = await call(client, "create_invite_link", args);
@@ -246,22 +240,4 @@ test("without signing in, create_invite_link tells the agent to call agent_signu
 
   expect(text).toMatch(/agent_signup/);
   expect(countRows(env, "invite_links")).toBe(0);
-});
-
-test("the invite link created by one agent is joinable by the id the creator's organization has", async ({ env }) => {
-  const { client, signup } = await signUp(env);
-  const creatorId = userIdOf(env, signup.userInfo.id as string);
-  const token = seedInviteToken.parse(await ok(client, "create_invite_link", { name: "Team", expiresAt: inAWeek }));
-
-  const joined = seedUnleashUser.parse(
-    await ok(await env.connect(), "redeem_invite", { token: token.secret, email: "x@example.com", name: "X", password: GOOD_PASSWORD }),
-  );
-
-  const orgs = env.store.sqlite
-    .prepare("SELECT user_id AS userId, role FROM memberships WHERE org_id = (SELECT org_id FROM invite_links) ORDER BY user_id")
-    .all();
-  expect(orgs).toEqual([
-    { userId: creatorId, role: "admin" },
-    { userId: joined.id, role: "member" },
-  ]);
 });

@@ -172,16 +172,16 @@ test("an organization the caller is not in reads exactly like one that does not 
 
 const tooLong = "a".repeat(101);
 const invalidInputs: [string, Record<string, unknown>, RegExp][] = [
-  ["a projectName with a space", { projectName: "my web", stackName: "dev" }, /projectName/],
-  ["an empty projectName", { projectName: "", stackName: "dev" }, /projectName/],
-  ["a projectName of 101 characters", { projectName: tooLong, stackName: "dev" }, /projectName/],
-  ["a stackName with a space", { projectName: "web", stackName: "my dev" }, /stackName/],
-  ["an empty stackName", { projectName: "web", stackName: "" }, /stackName/],
-  ["a stackName of 101 characters", { projectName: "web", stackName: tooLong }, /stackName/],
-  ["a stackName with a slash", { projectName: "web", stackName: "a/b" }, /stackName/],
+  ["a projectName with a space", { projectName: "my web", stackName: "dev" }, /projectName must be 1–100/],
+  ["an empty projectName", { projectName: "", stackName: "dev" }, /projectName must be 1–100/],
+  ["a projectName of 101 characters", { projectName: tooLong, stackName: "dev" }, /projectName must be 1–100/],
+  ["a stackName with a space", { projectName: "web", stackName: "my dev" }, /stackName must be 1–100/],
+  ["an empty stackName", { projectName: "web", stackName: "" }, /stackName must be 1–100/],
+  ["a stackName of 101 characters", { projectName: "web", stackName: tooLong }, /stackName must be 1–100/],
+  ["a stackName with a slash", { projectName: "web", stackName: "a/b" }, /stackName must be 1–100/],
   ["a missing stackName", { projectName: "web" }, /stackName/],
-  ["a tag name with a space", { projectName: "web", stackName: "dev", tags: { "bad name": "x" } }, /tag name/i],
-  ["an empty tag name", { projectName: "web", stackName: "dev", tags: { "": "x" } }, /tag name/i],
+  ["a tag name with a space", { projectName: "web", stackName: "dev", tags: { "bad name": "x" } }, /A tag name is 1–40/],
+  ["an empty tag name", { projectName: "web", stackName: "dev", tags: { "": "x" } }, /A tag name is 1–40/],
   ["a tag value over 256 characters", { projectName: "web", stackName: "dev", tags: { env: "v".repeat(257) } }, /tag value/i],
   [
     "51 tags",

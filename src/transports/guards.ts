@@ -1,0 +1,57 @@
+import type { NextFunction, Request, Response } from "express";
+import type { Config } from "../config.js";
+
+const loopbackNames = ["localhost", "127.0.0.1", "[::1]"];
+
+/** The Host header values this server answers to: its public URL's host and, on loopback, the loopback names. */
+export function allowedHosts(config: Config, publicUrl: string, port: number): Set<string> {
+  const hosts = new Set<string>([new URL(publicUrl).host]);
+  const bound = config.host.includes(":") ? `[${config.host}]` : config.host;
+  for (const name of [bound, ...loopbackNames]) {
+    hosts.add(`${name}:${port}`);
+    if (port === 80) hosts.add(name);
+  }
+  return hosts;
+}
+
+/** Origins a browser may call /mcp from: this server's own, and ONBOARD_ALLOWED_ORIGINS. */
+export function allowedOrigins(config: Config, publicUrl: string, hosts: Set<string>): Set<string> {
+  const origins = new Set<string>([new URL(publicUrl).origin, ...config.allowedOrigins]);
+  for (const host of hosts) origins.add(`http://${host}`);
+  return origins;
+}
+
+/** DNS-rebinding protection: a foreign Host or Origin is refused before any work. */
+export function rebindingGuard(hosts: Set<string>, origins: Set<string>) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const host = req.headers.host?.toLowerCase();
+    if (!host || !hosts.has(host)) {
+      res.status(403).json({ code: 403, name: "NoAccessError", message: `Host "${host ?? ""}" is not allowed.` });
+      return;
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !origins.has(origin)) {
+      res.status(403).json({
+        code: 403,
+        name: "NoAccessError",
+        message: `Origin "${origin}" is not allowed; add it to ONBOARD_ALLOWED_ORIGINS to let that page call this server.`,
+      });
+      return;
+    }
+    next();
+  };
+}
+
+/**
+ * `Authorization: Bearer <t>` or the Pulumi CLI's `Authorization: token <t>`.
+ * Any other header value is returned whole, so that it fails verification
+ * (401) instead of passing as anonymous.
+ */
+export function tokenFrom(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  if (header === undefined) return undefined;
+  return header.match(/^(?:bearer|token)\s+(\S+)\s*$/i)?.[1] ?? header;
+}
+
+/** The address a request came from, for rate limits. */
+export const clientAddress = (req: Request): string => req.socket.remoteAddress ?? "unknown";

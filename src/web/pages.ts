@@ -1,0 +1,215 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import express, { type Request, type Response, Router } from "express";
+import { AppError, errorKinds, isAppError } from "../errors.js";
+import { claimAccount, previewClaim } from "../services/claims.js";
+import type { Deps } from "../services/deps.js";
+import { redeemInvite, validateInvite } from "../services/invites.js";
+import { PASSWORD_POLICY } from "../services/passwords.js";
+import type { SignupLimiter } from "../transports/rate-limit.js";
+import { clientAddress } from "../transports/guards.js";
+import { Html, html, page } from "./html.js";
+
+const CSRF_COOKIE = "onboard_csrf";
+
+/** Double-submit token: a random cookie the form must echo, which another site can neither read nor set. */
+function csrfToken(req: Request, res: Response): string {
+  const existing = cookie(req, CSRF_COOKIE);
+  if (existing && /^[A-Za-z0-9_-]{32,}$/.test(existing)) return existing;
+  const token = randomBytes(24).toString("base64url");
+  res.cookie(CSRF_COOKIE, token, { httpOnly: true, sameSite: "strict", path: "/", secure: req.secure });
+  return token;
+}
+
+function csrfValid(req: Request): boolean {
+  const sent = Buffer.from(String(req.body?.csrf ?? ""));
+  const kept = Buffer.from(cookie(req, CSRF_COOKIE) ?? "");
+  return kept.length > 0 && sent.length === kept.length && timingSafeEqual(sent, kept);
+}
+
+function cookie(req: Request, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? "").split(";")) {
+    const [key, ...value] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(value.join("="));
+  }
+  return undefined;
+}
+
+function send(res: Response, status: number, title: string, body: Html) {
+  res.status(status).type("html").setHeader("Cache-Control", "no-store").send(page(title, body));
+}
+
+const when = (date: Date) => html`<time datetime="${date.toISOString()}">${date.toUTCString()}</time>`;
+
+const field = (name: string, label: string, type: string, value: string, options: { hint?: string; autocomplete: string; required?: boolean }) =>
+  html`<label for="${name}">${label}${options.hint ? html`<span class="hint">${options.hint}</span>` : ""}</label>
+<input id="${name}" name="${name}" type="${type}" value="${value}" autocomplete="${options.autocomplete}"${new Html(options.required === false ? "" : " required")}>`;
+
+const errorBox = (message?: string) => (message ? html`<p class="error" role="alert">${message}</p>` : "");
+
+function statePage(res: Response, error: AppError) {
+  const titles: Partial<Record<AppError["code"], string>> = {
+    conflict: "This account has already been claimed",
+    gone: "This claim link has expired",
+    not_found: "This claim link is not known",
+  };
+  const title = titles[error.code] ?? "This claim link cannot be used";
+  send(res, errorKinds[error.code].status, title, html`<h1>${title}</h1><p>${error.message}</p>`);
+}
+
+function claimForm(res: Response, token: string, csrf: string, status = 200, values: Record<string, string> = {}, message?: string) {
+  const deps = res.locals.deps as Deps;
+  const preview = previewClaim(deps, token);
+  const more = preview.stackCount - preview.stacks.length;
+  const title = `Claim ${preview.agentName}`;
+  send(
+    res,
+    status,
+    title,
+    html`<h1>Take ownership of ${preview.agentName}</h1>
+<p>An AI agent created this account and is asking you to claim it. Once claimed it is yours: same organizations, same stacks.</p>
+<dl>
+<dt>Agent</dt><dd>${preview.agentName}${preview.agentModel ? ` (${preview.agentModel})` : ""}</dd>
+<dt>Account</dt><dd>${preview.login}</dd>
+<dt>Organizations</dt><dd>${preview.organizations.join(", ") || "none"}</dd>
+<dt>Stacks</dt><dd>${preview.stackCount === 0 ? "none yet" : html`${preview.stacks.join(", ")}${more > 0 ? ` and ${more} more` : ""}`}</dd>
+<dt>Link valid until</dt><dd>${when(preview.expiresAt)}</dd>
+</dl>
+${errorBox(message)}
+<form method="post" novalidate>
+<input type="hidden" name="csrf" value="${csrf}">
+${field("username", "Username", "text", values.username ?? "", { hint: "3–39 letters, digits, '-', '_' or '.'", autocomplete: "username" })}
+${field("email", "Email", "email", values.email ?? "", { autocomplete: "email" })}
+${field("password", "Password", "password", "", { hint: PASSWORD_POLICY, autocomplete: "new-password" })}
+<label class="check"><input type="checkbox" name="keepAgentAccess" value="yes"${new Html(values.submitted && !values.keepAgentAccess ? "" : " checked")}> Let the agent keep working on this account until its access token expires</label>
+<button type="submit">Claim this account</button>
+</form>`,
+  );
+}
+
+function inviteForm(res: Response, secret: string, csrf: string, status = 200, values: Record<string, string> = {}, message?: string) {
+  const invite = validateInvite(res.locals.deps as Deps, secret);
+  send(
+    res,
+    status,
+    `Join ${invite.organization}`,
+    html`<h1>Join ${invite.organization}</h1>
+<p>You were invited through the link “${invite.name}”. Create your account to join as a Viewer member.</p>
+${errorBox(message)}
+<form method="post" novalidate>
+<input type="hidden" name="csrf" value="${csrf}">
+${field("email", "Email", "email", values.email ?? "", { autocomplete: "email" })}
+${field("name", "Name", "text", values.name ?? "", { autocomplete: "name" })}
+${field("username", "Username (optional)", "text", values.username ?? "", { hint: "3–39 letters, digits, '-', '_' or '.'; made from your email if left empty", autocomplete: "username", required: false })}
+${field("password", "Password", "password", "", { hint: PASSWORD_POLICY, autocomplete: "new-password" })}
+<button type="submit">Create account and join</button>
+</form>
+<p class="hint">This link works until ${when(new Date(invite.expiresAt))}.</p>`,
+  );
+}
+
+const staleForm = (res: Response) =>
+  send(res, 403, "Please try again", html`<h1>Please try again</h1><p>This form has expired or was sent from another site. Reload the page and submit it again.</p>`);
+
+const text = (value: unknown) => (typeof value === "string" ? value : "");
+
+/** The two pages a human opens: the claim link and the invite link. */
+export function pagesRouter(deps: Deps, limiter: SignupLimiter) {
+  const router = Router();
+  router.use((_req, res, next) => {
+    res.locals.deps = deps;
+    res.setHeader("X-Frame-Options", "DENY");
+    res.setHeader("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
+    next();
+  });
+  router.use(express.urlencoded({ extended: false, limit: "16kb" }));
+
+  // GET never consumes the token: link scanners and previews open it too.
+  router.get("/claim/:token", (req, res) => {
+    const preview = tryPreview(req.params.token);
+    if (preview instanceof AppError) return statePage(res, preview);
+    if (preview.state === "claimed") return statePage(res, new AppError("conflict", `It was claimed on ${preview.claimedAt?.toUTCString()}; a claim link works only once.`));
+    if (preview.state === "expired") return statePage(res, new AppError("gone", "Ask the agent to sign up again to get a new claim link."));
+    claimForm(res, req.params.token, csrfToken(req, res));
+  });
+
+  router.post("/claim/:token", async (req, res) => {
+    const token = req.params.token;
+    if (!csrfValid(req)) return staleForm(res);
+    const values = {
+      username: text(req.body.username).trim(),
+      email: text(req.body.email).trim(),
+      keepAgentAccess: req.body.keepAgentAccess ? "yes" : "",
+      submitted: "yes",
+    };
+    try {
+      const claimed = await claimAccount(deps, {
+        claimToken: token,
+        username: values.username,
+        email: values.email,
+        password: text(req.body.password),
+        keepAgentAccess: Boolean(values.keepAgentAccess),
+      });
+      send(
+        res,
+        200,
+        "Account claimed",
+        html`<h1>The account is yours</h1>
+<p class="ok" role="status">You claimed it as <strong>${claimed.login}</strong>.</p>
+<p>${values.keepAgentAccess ? "The agent can keep working on it until its access token expires." : "The agent's access has ended; it can still see that you claimed the account."}</p>`,
+      );
+    } catch (error) {
+      if (!isAppError(error)) throw error;
+      if (error.details?.field) return claimForm(res, token, csrfToken(req, res), errorKinds[error.code].status, values, error.message);
+      statePage(res, error);
+    }
+  });
+
+  router.get("/new-user", (req, res) => {
+    const secret = text(req.query.invite);
+    try {
+      inviteForm(res, secret, csrfToken(req, res));
+    } catch (error) {
+      if (!isAppError(error)) throw error;
+      invalidInvite(res, error);
+    }
+  });
+
+  router.post("/new-user", async (req, res) => {
+    const secret = text(req.query.invite);
+    if (!csrfValid(req)) return staleForm(res);
+    const values = { email: text(req.body.email), name: text(req.body.name), username: text(req.body.username).trim() };
+    try {
+      const password = text(req.body.password);
+      if (!password) throw new AppError("validation", "Choose a password.", { field: "password" });
+      limiter.take(clientAddress(req));
+      const result = await redeemInvite(deps, { token: secret, ...values, username: values.username || undefined, password });
+      send(
+        res,
+        200,
+        `Welcome to ${result.organization}`,
+        html`<h1>Welcome, ${result.user.name ?? ""}</h1>
+<p class="ok" role="status">Your account <strong>${result.user.username ?? ""}</strong> is a member of ${result.organization}.</p>`,
+      );
+    } catch (error) {
+      if (!isAppError(error)) throw error;
+      if (error.details?.field) return inviteForm(res, secret, csrfToken(req, res), errorKinds[error.code].status, values, error.message);
+      if (error.code === "rate_limited") return send(res, 429, "Too many signups", html`<h1>Too many signups</h1><p>${error.message}</p>`);
+      invalidInvite(res, error);
+    }
+  });
+
+  function tryPreview(token: string) {
+    try {
+      return previewClaim(deps, token);
+    } catch (error) {
+      if (isAppError(error)) return error;
+      throw error;
+    }
+  }
+
+  return router;
+}
+
+function invalidInvite(res: Response, error: AppError) {
+  send(res, errorKinds[error.code].status, "This invite link is not valid", html`<h1>This invite link is not valid</h1><p>${error.message}</p>`);
+}

@@ -1,0 +1,274 @@
+import { describe } from "vitest";
+import { openDb } from "../../db/client.js";
+import { agentSignup } from "../../src/services/accounts.js";
+import { claimAccount, type ClaimInput, getClaimStatus, previewClaim } from "../../src/services/claims.js";
+import type { Deps } from "../../src/services/deps.js";
+import { verifyPassword } from "../../src/services/passwords.js";
+import { createStack, listStacks } from "../../src/services/stacks.js";
+import { authenticate } from "../../src/services/tokens.js";
+import { DAY, expect, HOUR, test, type TestEnv } from "../fixture.js";
+
+const human = { username: "ada-lovelace", email: "Ada.Lovelace@Example.COM", password: "Analytical#Engine1843" };
+
+/** An agent account as agent_signup makes it, with its row id. */
+async function agent(env: TestEnv, agentName = "Claim tester") {
+  const signup = await agentSignup(env.deps, { agentName });
+  const { id } = env.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(signup.userInfo.id) as { id: number };
+  return { ...signup, userId: id };
+}
+
+const claimInput = (claimToken: string, overrides: Partial<ClaimInput> = {}): ClaimInput => ({
+  claimToken,
+  ...human,
+  keepAgentAccess: true,
+  ...overrides,
+});
+
+/** Everything a claim may change, straight from the tables. */
+const snapshot = (env: TestEnv) => ({
+  users: env.store.sqlite.prepare("SELECT * FROM users ORDER BY id").all(),
+  claimTokens: env.store.sqlite.prepare("SELECT * FROM claim_tokens ORDER BY id").all(),
+  accessTokens: env.store.sqlite.prepare("SELECT * FROM access_tokens ORDER BY jti").all(),
+  memberships: env.store.sqlite.prepare("SELECT * FROM memberships ORDER BY user_id, org_id").all(),
+});
+
+const userRow = (env: TestEnv, userId: number) =>
+  env.store.sqlite.prepare("SELECT * FROM users WHERE id = ?").get(userId) as Record<string, unknown>;
+
+describe("claimAccount", () => {
+  test("turns the agent account into the human's: same id, organizations and stacks", async ({ env }) => {
+    const signup = await agent(env);
+    const stack = createStack(env.deps, signup.userId, { projectName: "web", stackName: "prod", tags: { env: "prod" } });
+    env.clock.advance(3 * HOUR);
+
+    const result = await claimAccount(env.deps, claimInput(signup.claimToken));
+    expect(result).toEqual({ userId: signup.userId, login: human.username, claimedAt: env.clock.now() });
+
+    const row = userRow(env, signup.userId);
+    expect(row).toMatchObject({
+      uid: signup.userInfo.id,
+      login: "ada-lovelace",
+      email: "ada.lovelace@example.com",
+      is_agent: 0,
+      claimed_at: env.clock.now().getTime(),
+    });
+    expect(await verifyPassword(human.password, row.password_hash as string)).toBe(true);
+    expect(await verifyPassword("Wrong#Password99", row.password_hash as string)).toBe(false);
+
+    const orgs = env.store.sqlite
+      .prepare("SELECT o.name, m.role FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE m.user_id = ?")
+      .all(signup.userId);
+    expect(orgs).toEqual([{ name: signup.userInfo.organizations[0]!.name, role: "admin" }]);
+    expect(listStacks(env.deps, signup.userId, {}).stacks).toEqual([stack]);
+    expect(env.store.sqlite.prepare("SELECT count(*) AS n FROM users").get()).toEqual({ n: 1 });
+  });
+
+  test("the password is stored only as a hash", async ({ env }) => {
+    const signup = await agent(env);
+    await claimAccount(env.deps, claimInput(signup.claimToken));
+    const row = userRow(env, signup.userId);
+    expect(row.password_hash).toEqual(expect.any(String));
+    expect(row.password_hash).not.toContain(human.password);
+  });
+
+  test("keeping the agent's access leaves its token working until its own expiry", async ({ env }) => {
+    const signup = await agent(env);
+    await claimAccount(env.deps, claimInput(signup.claimToken, { keepAgentAccess: true }));
+    const caller = await authenticate(env.deps, signup.accessToken);
+    expect(caller.revokedByClaim).toBe(false);
+    expect(caller.user.isAgent).toBe(false);
+    expect(getClaimStatus(env.deps, signup.userId)).toMatchObject({ claimed: true, claimedBy: human.username, agentAccessKept: true });
+  });
+
+  test("ending the agent's access revokes its token at the claim", async ({ env }) => {
+    const signup = await agent(env);
+    await claimAccount(env.deps, claimInput(signup.claimToken, { keepAgentAccess: false }));
+    expect((await authenticate(env.deps, signup.accessToken)).revokedByClaim).toBe(true);
+    const token = env.store.sqlite.prepare("SELECT revoked_at, revoked_reason FROM access_tokens WHERE user_id = ?").get(signup.userId);
+    expect(token).toEqual({ revoked_at: env.clock.now().getTime(), revoked_reason: "claimed" });
+    expect(getClaimStatus(env.deps, signup.userId)).toMatchObject({ claimed: true, agentAccessKept: false });
+  });
+
+  test("a claim token works once: the second claim is a conflict and changes nothing", async ({ env }) => {
+    const signup = await agent(env);
+    await claimAccount(env.deps, claimInput(signup.claimToken));
+    const before = snapshot(env);
+    env.clock.advance(HOUR);
+    await expect(
+      claimAccount(env.deps, claimInput(signup.claimToken, { username: "intruder", email: "intruder@example.com", keepAgentAccess: false })),
+    ).rejects.toMatchObject({ code: "conflict", message: expect.stringMatching(/already been claimed/) });
+    expect(snapshot(env)).toEqual(before);
+  });
+
+  test("a claim token still works 1 ms before 30 days", async ({ env }) => {
+    const signup = await agent(env);
+    env.clock.advance(30 * DAY - 1);
+    await expect(claimAccount(env.deps, claimInput(signup.claimToken))).resolves.toMatchObject({ userId: signup.userId });
+  });
+
+  test("a claim 30 days after signup is gone and changes nothing", async ({ env }) => {
+    const signup = await agent(env);
+    env.clock.advance(30 * DAY);
+    const before = snapshot(env);
+    await expect(claimAccount(env.deps, claimInput(signup.claimToken))).rejects.toMatchObject({
+      code: "gone",
+      message: expect.stringMatching(/expired/),
+    });
+    expect(snapshot(env)).toEqual(before);
+  });
+
+  test("an unknown claim token is not_found", async ({ env }) => {
+    const signup = await agent(env);
+    const before = snapshot(env);
+    await expect(claimAccount(env.deps, claimInput(`${signup.claimToken}x`))).rejects.toMatchObject({ code: "not_found" });
+    await expect(claimAccount(env.deps, claimInput(""))).rejects.toMatchObject({ code: "not_found" });
+    expect(snapshot(env)).toEqual(before);
+  });
+
+  test.for<[string, Partial<ClaimInput>, string, RegExp]>([
+    ["a too short username", { username: "ab" }, "username", /3–39 characters/],
+    ["a username with a space", { username: "ada lovelace" }, "username", /letters, digits/],
+    ["a username starting with '-'", { username: "-ada" }, "username", /starting with a letter or digit/],
+    ["an email without @", { email: "ada.example.com" }, "email", /valid email/],
+    ["a password under 10 characters", { password: "Sh0rt#pw" }, "password", /at least 10 characters/],
+    ["a password over 128 characters", { password: `Aa1#${"xy".repeat(63)}` }, "password", /at most 128 characters/],
+    ["a password with a triple repeat", { password: "Paaassword#123" }, "password", /three repeating characters/],
+    ["a password without uppercase", { password: "analytical#engine1" }, "password", /uppercase/],
+    ["a password without lowercase", { password: "ANALYTICAL#ENGINE1" }, "password", /lowercase/],
+    ["a password without a number", { password: "Analytical#Engine" }, "password", /number/],
+    ["a password without a symbol", { password: "AnalyticalEngine1843" }, "password", /symbol/],
+  ])("%s is a validation error naming the rule, and the token stays usable", async ([, bad, field, rule], { env }) => {
+    const signup = await agent(env);
+    const before = snapshot(env);
+    await expect(claimAccount(env.deps, claimInput(signup.claimToken, bad))).rejects.toMatchObject({
+      code: "validation",
+      message: expect.stringMatching(rule),
+      details: { field },
+    });
+    expect(snapshot(env)).toEqual(before);
+    await expect(claimAccount(env.deps, claimInput(signup.claimToken))).resolves.toMatchObject({ login: human.username });
+  });
+
+  test("a username another user has (in any case) is a conflict, and the token stays usable", async ({ env }) => {
+    const first = await agent(env);
+    const second = await agent(env);
+    await claimAccount(env.deps, claimInput(first.claimToken));
+    const before = snapshot(env);
+    await expect(
+      claimAccount(env.deps, claimInput(second.claimToken, { username: "ADA-Lovelace", email: "other@example.com" })),
+    ).rejects.toMatchObject({ code: "conflict", message: expect.stringMatching(/username/) });
+    expect(snapshot(env)).toEqual(before);
+    await expect(
+      claimAccount(env.deps, claimInput(second.claimToken, { username: "charles", email: "other@example.com" })),
+    ).resolves.toMatchObject({ login: "charles" });
+  });
+
+  test("another agent's generated login cannot be taken as a username", async ({ env }) => {
+    const first = await agent(env);
+    const second = await agent(env);
+    await expect(
+      claimAccount(env.deps, claimInput(second.claimToken, { username: first.userInfo.githubLogin })),
+    ).rejects.toMatchObject({ code: "conflict" });
+  });
+
+  test("an email another user has (in any case) is a conflict, and the token stays usable", async ({ env }) => {
+    const first = await agent(env);
+    const second = await agent(env);
+    await claimAccount(env.deps, claimInput(first.claimToken));
+    const before = snapshot(env);
+    await expect(
+      claimAccount(env.deps, claimInput(second.claimToken, { username: "charles", email: "ADA.LOVELACE@example.com" })),
+    ).rejects.toMatchObject({ code: "conflict", message: expect.stringMatching(/email/) });
+    expect(snapshot(env)).toEqual(before);
+    await expect(
+      claimAccount(env.deps, claimInput(second.claimToken, { username: "charles", email: "charles@example.com" })),
+    ).resolves.toMatchObject({ login: "charles" });
+  });
+
+  test("20 concurrent claims of one token: exactly one wins and the account is the winner's", async ({ env }) => {
+    const signup = await agent(env);
+    const attempts = Array.from({ length: 20 }, (_, i) =>
+      claimInput(signup.claimToken, { username: `human-${i}`, email: `human-${i}@example.com`, password: `Claimer#${i}Pass-word` }),
+    );
+    const results = await Promise.allSettled(attempts.map((input) => claimAccount(env.deps, input)));
+
+    const won = results.flatMap((r, i) => (r.status === "fulfilled" ? [i] : []));
+    expect(won).toHaveLength(1);
+    for (const r of results) {
+      if (r.status === "rejected") expect(r.reason).toMatchObject({ code: "conflict" });
+    }
+    const winner = attempts[won[0]!]!;
+    const row = userRow(env, signup.userId);
+    expect(row).toMatchObject({ login: winner.username, email: winner.email, is_agent: 0 });
+    expect(await verifyPassword(winner.password, row.password_hash as string)).toBe(true);
+    expect(getClaimStatus(env.deps, signup.userId)).toMatchObject({ claimed: true, claimedBy: winner.username });
+    expect(env.store.sqlite.prepare("SELECT count(*) AS n FROM users").get()).toEqual({ n: 1 });
+  });
+
+  test("concurrent claims from two processes on the same db still have a single winner", async ({ env }) => {
+    const signup = await agent(env);
+    const other = openDb(env.dbFile);
+    try {
+      const otherDeps: Deps = { ...env.deps, db: other.db };
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) =>
+          claimAccount(i % 2 ? otherDeps : env.deps, claimInput(signup.claimToken, { username: `human-${i}`, email: `h${i}@example.com` })),
+        ),
+      );
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+      expect(results.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(
+        Array(9).fill("conflict"),
+      );
+    } finally {
+      other.close();
+    }
+  });
+});
+
+describe("previewClaim (what the claim page shows)", () => {
+  test("shows a claimable token without consuming it, however often it is called", async ({ env }) => {
+    const signup = await agent(env);
+    for (let i = 0; i < 3; i++) {
+      expect(previewClaim(env.deps, signup.claimToken)).toMatchObject({
+        state: "claimable",
+        expiresAt: new Date(signup.claimTokenValidUntil),
+        claimedAt: null,
+      });
+    }
+    expect(env.store.sqlite.prepare("SELECT consumed_at FROM claim_tokens").get()).toEqual({ consumed_at: null });
+    expect(getClaimStatus(env.deps, signup.userId).claimed).toBe(false);
+    await expect(claimAccount(env.deps, claimInput(signup.claimToken))).resolves.toMatchObject({ userId: signup.userId });
+  });
+
+  test("shows the agent's name, model, organization and stacks the human is about to own", async ({ env }) => {
+    const signup = await agentSignup(env.deps, { agentName: "Release helper", agentModel: "claude-sonnet-4" });
+    const { id } = env.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(signup.userInfo.id) as { id: number };
+    const org = signup.userInfo.organizations[0]!.name;
+    createStack(env.deps, id, { projectName: "web", stackName: "dev" });
+    expect(previewClaim(env.deps, signup.claimToken)).toMatchObject({
+      agentName: "Release helper",
+      agentModel: "claude-sonnet-4",
+      organizations: [org],
+      stacks: [`${org}/web/dev`],
+      stackCount: 1,
+    });
+  });
+
+  test("says claimed after a claim, with when", async ({ env }) => {
+    const signup = await agent(env);
+    await claimAccount(env.deps, claimInput(signup.claimToken));
+    expect(previewClaim(env.deps, signup.claimToken)).toMatchObject({ state: "claimed", claimedAt: env.clock.now() });
+  });
+
+  test("says expired once the 30 days are over, and still consumes nothing", async ({ env }) => {
+    const signup = await agent(env);
+    env.clock.advance(30 * DAY);
+    expect(previewClaim(env.deps, signup.claimToken)).toMatchObject({ state: "expired", claimedAt: null });
+    expect(env.store.sqlite.prepare("SELECT consumed_at FROM claim_tokens").get()).toEqual({ consumed_at: null });
+  });
+
+  test("an unknown token is not_found", async ({ env }) => {
+    await agent(env);
+    expect(() => previewClaim(env.deps, "no-such-token")).toThrow(expect.objectContaining({ code: "not_found" }));
+  });
+});
