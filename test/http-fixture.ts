@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { openDb, type OpenDb } from "../db/client.js";
+import { loadConfig } from "../src/config.js";
+import { createLogger } from "../src/log.js";
+import { type HttpHandle, startHttp } from "../src/transports/http.js";
+import { TestClock } from "./fixture.js";
+
+export interface TestHttp {
+  handle: HttpHandle;
+  /** Base URL, e.g. http://127.0.0.1:41234 */
+  url: string;
+  store: OpenDb;
+  clock: TestClock;
+  logs: string[];
+  /** An SDK client over Streamable HTTP, with extra request headers (e.g. Authorization). */
+  connect(headers?: Record<string, string>): Promise<{ client: Client; transport: StreamableHTTPClientTransport }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the full HTTP server (MCP, REST, pages) on a free port over a temp
+ * db. `env` takes the same variables as the real server (ONBOARD_*).
+ */
+export async function startTestHttp(env: Record<string, string> = {}): Promise<TestHttp> {
+  const dir = mkdtempSync(join(tmpdir(), "onboard-http-"));
+  const store = openDb(join(dir, "onboard.db"));
+  const clock = new TestClock(new Date());
+  const logs: string[] = [];
+  const log = createLogger(
+    "debug",
+    new Writable({
+      write(chunk, _encoding, done) {
+        logs.push(String(chunk));
+        done();
+      },
+    }),
+  );
+  const config = loadConfig({ ONBOARD_PORT: "0", ONBOARD_SIGNUPS_PER_HOUR: "0", ...env });
+  const handle = await startHttp(config, log, { full: true, store, clock: clock.now });
+  const clients: Client[] = [];
+  return {
+    handle,
+    url: handle.url,
+    store,
+    clock,
+    logs,
+    async connect(headers = {}) {
+      const transport = new StreamableHTTPClientTransport(new URL(`${handle.url}/mcp`), { requestInit: { headers } });
+      const client = new Client({ name: "http-test", version: "1.0.0" });
+      await client.connect(transport);
+      clients.push(client);
+      return { client, transport };
+    },
+    async close() {
+      await Promise.allSettled(clients.map((client) => client.close()));
+      await handle.close();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
