@@ -41,6 +41,10 @@ async function servePages(config: Config, log: Logger, store: OpenDb): Promise<s
     const pages = await startHttp(config, log, { full: false, store });
     // The pages live as long as the host keeps stdin open, not longer.
     pages.server.unref();
+    process.stdin.once("end", () => {
+      pages.server.close();
+      pages.server.closeIdleConnections();
+    });
     log.info({ web: pages.publicUrl }, "claim and invite pages served");
     return pages.publicUrl;
   } catch (error) {

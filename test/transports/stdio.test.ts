@@ -1,4 +1,7 @@
+import { once } from "node:events";
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
@@ -18,7 +21,7 @@ afterEach(async () => {
 });
 
 async function launch(env: Record<string, string>) {
-  const session = await launchStdio({ ONBOARD_DB: join(dir, "onboard.db"), ...env });
+  const session = await launchStdio({ ONBOARD_DB: join(dir, "onboard.db"), ONBOARD_PORT: "0", ...env });
   sessions.push(session);
   return session;
 }
@@ -34,7 +37,7 @@ describe("npm run stdio", () => {
     const invite = seedInviteToken.parse(
       await ok(first.client, "create_invite_link", { name: "crew", expiresAt: new Date(Date.now() + 86_400_000).toISOString() }),
     );
-    expect(invite.url).toBe(`http://127.0.0.1:8787/new-user?invite=${invite.secret}`);
+    expect(invite.url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/new-user\\?invite=${invite.secret}$`));
 
     const second = await launch({ ONBOARD_CREDENTIALS: join(dir, "second.json") });
     const joined = seedRedeemedAgent.parse(
@@ -53,6 +56,29 @@ describe("npm run stdio", () => {
     const logs = first.stderr() + second.stderr();
     for (const secret of [signup.accessToken, signup.claimToken, invite.secret, joined.accessToken, joined.claimUrl.split("/").pop()!]) {
       expect(logs).not.toContain(secret);
+    }
+  });
+
+  test("serves the claim page the agent hands to its human, on the port it reports", async () => {
+    const session = await launch({ ONBOARD_CREDENTIALS: join(dir, "pages.json") });
+    const signup = await ok(session.client, "agent_signup", { agentName: "Desk helper" });
+    const page = await fetch(signup.claimUrl);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("Desk helper");
+    expect(session.stderr()).toContain(new URL(signup.claimUrl).origin);
+  });
+
+  test("when the pages' port is taken it still works, and its log says where claim URLs open", async () => {
+    const blocker = createServer().listen(0, "127.0.0.1");
+    await once(blocker, "listening");
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const session = await launch({ ONBOARD_CREDENTIALS: join(dir, "busy.json"), ONBOARD_PORT: String(port) });
+      const signup = await ok(session.client, "agent_signup");
+      expect(signup.claimUrl.startsWith(`http://127.0.0.1:${port}/claim/`)).toBe(true);
+      expect(session.stderr()).toContain("npm start");
+    } finally {
+      blocker.close();
     }
   });
 
@@ -98,7 +124,11 @@ describe("the stdio command", () => {
     ]
       .map((message) => JSON.stringify(message))
       .join("\n");
-    const run = await runCli(["stdio"], { ONBOARD_DB: join(dir, "raw.db"), ONBOARD_CREDENTIALS: join(dir, "raw.json") }, `${input}\n`);
+    const run = await runCli(
+      ["stdio"],
+      { ONBOARD_DB: join(dir, "raw.db"), ONBOARD_CREDENTIALS: join(dir, "raw.json"), ONBOARD_PORT: "0" },
+      `${input}\n`,
+    );
     const lines = run.stdout.trim().split("\n");
     expect(lines.length).toBe(3);
     for (const line of lines) expect(JSON.parse(line)).toMatchObject({ jsonrpc: "2.0" });
