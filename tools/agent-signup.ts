@@ -7,7 +7,7 @@ export const agentSignupTool = {
   title: "Sign up as an agent",
   description:
     "Creates an account for you, the agent, with no human needed: a user with isAgent true, a personal organization where you are admin, " +
-    "an access token (valid 72 hours) and a claim URL (valid 30 days, single use). Call it once, first, when get_current_user says you are not signed in. " +
+    "an access token (valid 72 hours by default) and a claim URL (valid 30 days by default, single use). Call it once, first, when get_current_user says you are not signed in. " +
     "Afterwards this session acts as the new account. Give the human the claimUrl and tell them to open it in a browser to take ownership of the account; " +
     "until then you keep working with your access token. Keep accessToken secret; never show it to anyone.",
   inputSchema: agentSignupInput,
