@@ -23,6 +23,21 @@ export class TestClock {
   }
 }
 
+/** A real logger whose JSON lines are kept in `logs` instead of written to stderr. */
+export function captureLogs(level = "debug") {
+  const logs: string[] = [];
+  const log = createLogger(
+    level,
+    new Writable({
+      write(chunk, _encoding, done) {
+        logs.push(String(chunk));
+        done();
+      },
+    }),
+  );
+  return { logs, log };
+}
+
 export interface TestEnv {
   deps: Deps;
   store: OpenDb;
@@ -40,16 +55,7 @@ export async function createTestEnv(settings: Partial<ServiceSettings> = {}): Pr
   const dbFile = join(dir, "onboard.db");
   const store = openDb(dbFile);
   const clock = new TestClock();
-  const logs: string[] = [];
-  const log = createLogger(
-    "debug",
-    new Writable({
-      write(chunk, _encoding, done) {
-        logs.push(String(chunk));
-        done();
-      },
-    }),
-  );
+  const { logs, log } = captureLogs();
   const deps: Deps = {
     db: store.db,
     clock: clock.now,

@@ -1,14 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { openDb, type OpenDb } from "../db/client.js";
 import { loadConfig } from "../src/config.js";
-import { createLogger } from "../src/log.js";
 import { type HttpHandle, startHttp } from "../src/transports/http.js";
-import { TestClock } from "./fixture.js";
+import { captureLogs, TestClock } from "./fixture.js";
 
 export interface TestHttp {
   handle: HttpHandle;
@@ -30,16 +28,7 @@ export async function startTestHttp(env: Record<string, string> = {}): Promise<T
   const dir = mkdtempSync(join(tmpdir(), "onboard-http-"));
   const store = openDb(join(dir, "onboard.db"));
   const clock = new TestClock(new Date());
-  const logs: string[] = [];
-  const log = createLogger(
-    "debug",
-    new Writable({
-      write(chunk, _encoding, done) {
-        logs.push(String(chunk));
-        done();
-      },
-    }),
-  );
+  const { logs, log } = captureLogs();
   const config = loadConfig({ ONBOARD_PORT: "0", ONBOARD_SIGNUPS_PER_HOUR: "0", ...env });
   const handle = await startHttp(config, log, { full: true, store, clock: clock.now });
   const clients: Client[] = [];

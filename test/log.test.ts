@@ -1,7 +1,5 @@
-import { Writable } from "node:stream";
 import { claimAccount } from "../src/services/claims.js";
-import { createLogger } from "../src/log.js";
-import { expect, ok, signUp, test } from "./fixture.js";
+import { captureLogs, expect, ok, signUp, test } from "./fixture.js";
 
 test("a full onboarding flow leaves no token, secret or password in the logs", async ({ env }) => {
   const { client, signup } = await signUp(env, { agentName: "Logger" });
@@ -37,18 +35,9 @@ test("a full onboarding flow leaves no token, secret or password in the logs", a
 });
 
 test("secret-named fields are redacted even if a caller logs them", () => {
-  const lines: string[] = [];
-  const log = createLogger(
-    "info",
-    new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    }),
-  );
+  const { logs, log } = captureLogs("info");
   log.info({ accessToken: "t1", request: { password: "p1", headers: { authorization: "Bearer t2" } }, secret: "s1" }, "oops");
-  const line = lines.join("");
+  const line = logs.join("");
   for (const value of ["t1", "p1", "t2", "s1"]) expect(line).not.toContain(value);
   expect(line).toContain("[redacted]");
 });
