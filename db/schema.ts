@@ -45,6 +45,8 @@ export const users = sqliteTable(
     }),
     createdAt: createdAt(),
     claimedAt: integer("claimed_at", { mode: "timestamp_ms" }),
+    /** Set when an agent account's claim window closed unclaimed; its data is kept. */
+    lockedAt: integer("locked_at", { mode: "timestamp_ms" }),
   },
   (t) => [uniqueIndex("users_login_unique").on(sql`lower(${t.login})`)],
 );

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, inArray, isNull } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, isNull, lte } from "drizzle-orm";
 import { z } from "zod";
 import { accessTokens, claimTokens, memberships, organizations, stacks, users } from "../../db/schema.js";
 import { AppError } from "../errors.js";
@@ -175,4 +175,22 @@ export function validateClaimToken(deps: Deps, claimToken: string): { claimToken
   const { claim, state } = findClaim(deps, claimToken);
   if (state !== "claimable") throw new AppError("not_found", "This claim token has already been used or has expired.");
   return { claimTokenValidUntil: claim.expiresAt.toISOString() };
+}
+
+/**
+ * Locks agent accounts whose claim window closed with nobody claiming them.
+ * Nothing is deleted: a locked account keeps its organizations and stacks, it
+ * just no longer answers to its tokens. Returns how many were locked.
+ */
+export function lockUnclaimedAgents(deps: Deps): number {
+  const now = deps.clock();
+  const expired = deps.db
+    .select({ userId: claimTokens.userId })
+    .from(claimTokens)
+    .where(and(isNull(claimTokens.consumedAt), lte(claimTokens.expiresAt, now)));
+  return deps.db
+    .update(users)
+    .set({ lockedAt: now })
+    .where(and(eq(users.isAgent, true), isNull(users.lockedAt), inArray(users.id, expired)))
+    .run().changes;
 }

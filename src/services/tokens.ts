@@ -94,6 +94,13 @@ export async function authenticate(deps: Deps, token: string): Promise<Caller> {
     .get();
   if (!found || found.user.uid !== subject) throw invalidToken();
   if (found.token.expiresAt <= now) throw expiredToken(found.token.expiresAt);
+  if (found.user.lockedAt) {
+    throw new AppError(
+      "unauthenticated",
+      `This agent account was locked at ${found.user.lockedAt.toISOString()} because nobody claimed it in time; its data is kept. ` +
+        "Call agent_signup to start a new account.",
+    );
+  }
   if (found.token.revokedAt && found.token.revokedReason !== "claimed") {
     throw new AppError("unauthenticated", "This access token has been revoked. Ask your human for a new token, or call agent_signup to create a new account.");
   }

@@ -13,6 +13,7 @@ import { depsFrom } from "./deps.js";
 import { allowedHosts, allowedOrigins, rebindingGuard } from "./guards.js";
 import { mcpRouter } from "./mcp-http.js";
 import { SignupLimiter } from "./rate-limit.js";
+import { startSweeper } from "./sweeper.js";
 
 export interface HttpOptions {
   /** Serve /mcp and the REST API too (the `serve` command), or only the human pages (beside stdio). */
@@ -128,6 +129,7 @@ ${options.full ? html`<p>MCP endpoint: <code>${publicUrl}/mcp</code></p>` : html
 /** The `serve` command: runs until SIGINT or SIGTERM, then drains and exits 0. */
 export async function runHttp(config: Config, log: Logger): Promise<void> {
   const handle = await startHttp(config, log, { full: true });
+  startSweeper(handle.deps, log);
   log.info({ mcp: `${handle.publicUrl}/mcp`, web: handle.publicUrl, db: config.dbFile }, "agent-onboard listening");
   process.stdout.write(`agent-onboard is listening\n  MCP: ${handle.publicUrl}/mcp\n  Web: ${handle.publicUrl}/\n`);
   for (const signal of ["SIGINT", "SIGTERM"] as const) {

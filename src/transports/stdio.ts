@@ -7,6 +7,7 @@ import type { Logger } from "../log.js";
 import { createServer } from "../server.js";
 import { depsFrom } from "./deps.js";
 import { startHttp } from "./http.js";
+import { startSweeper } from "./sweeper.js";
 
 /** The token saved by an earlier agent_signup, so a restarted host is still the same agent. */
 export function readCredentials(file: string, log: Logger): string | undefined {
@@ -61,6 +62,7 @@ export async function runStdio(config: Config, log: Logger): Promise<void> {
   const store = openDb(config.dbFile);
   const publicUrl = await servePages(config, log, store);
   const deps = depsFrom(config, store.db, publicUrl);
+  startSweeper(deps, log);
   const token = config.token ?? readCredentials(config.credentialsFile, log);
   const server = createServer(deps, {
     token,
