@@ -23,7 +23,7 @@ export class SignupLimiter {
       const seconds = Math.ceil((retryAt.getTime() - now) / 1000);
       throw new AppError(
         "rate_limited",
-        `Too many accounts created from your address in the last hour (limit ${this.perHour}). Retry after ${retryAt.toISOString()} (in ${seconds} s).`,
+        `Too many signup attempts from your address in the last hour (limit ${this.perHour}). Retry after ${retryAt.toISOString()} (in ${seconds} s).`,
         { retryAfterSeconds: seconds },
       );
     }

@@ -50,5 +50,6 @@ export function errorHandler(log: Logger) {
 }
 
 export function notFound(req: Request, res: Response) {
-  res.status(404).json({ code: 404, name: "NotFoundError", message: `Nothing at ${req.method} ${req.path}. MCP clients connect to /mcp.` });
+  const message = `Nothing at ${req.method} ${req.path}. MCP clients connect to /mcp.`;
+  res.status(404).json(isUnleashPath(req.path) ? { id: randomUUID(), name: "NotFoundError", message } : { code: 404, name: "NotFoundError", message });
 }
