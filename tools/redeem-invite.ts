@@ -1,3 +1,4 @@
+import { AppError } from "../src/errors.js";
 import { redeemedUserShape, redeemInvite, redeemInviteInput } from "../src/services/invites.js";
 import type { ToolDef } from "./tool.js";
 
@@ -15,6 +16,16 @@ export const redeemInviteTool = {
   createsAccount: true,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async run(args, ctx) {
+    if (args.password === undefined) {
+      const current = await ctx.currentUser();
+      if (current && !current.revokedByClaim) {
+        throw new AppError(
+          "conflict",
+          `You are already signed in as ${current.user.login}; joining without a password would create a second account for you and leave this one without its agent. ` +
+            "To sign up a human instead, pass their password.",
+        );
+      }
+    }
     const result = await redeemInvite(ctx.deps, args);
     if (!result.accessToken) {
       return { data: result.user, text: `User ${result.user.username} joined ${result.organization} as a Viewer member.` };

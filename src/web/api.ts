@@ -44,6 +44,15 @@ async function callerId(deps: Deps, req: Request): Promise<number> {
   return caller.user.id;
 }
 
+/**
+ * Routes open to anyone still refuse a token that is present but not valid,
+ * as /mcp does: a bad token is never taken as anonymous (401).
+ */
+async function refuseInvalidToken(deps: Deps, req: Request): Promise<void> {
+  const token = tokenFrom(req);
+  if (token !== undefined) await authenticate(deps, token);
+}
+
 /** One optional query parameter as a string; repeated parameters are refused. */
 function queryText(req: Request, name: string): string | undefined {
   const value = req.query[name];
@@ -59,6 +68,7 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
 
   // Pulumi (seeds 000, 001)
   router.post("/api/agents/signup", async (req, res) => {
+    await refuseInvalidToken(deps, req);
     const input = parse(agentSignupInput, req.body);
     limiter.take(clientAddress(req));
     send(res, await agentSignup(deps, input));
@@ -108,6 +118,7 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
   });
 
   router.post("/invite/:token/signup", async (req, res) => {
+    await refuseInvalidToken(deps, req);
     const body = parse(redeemInviteInput.omit({ token: true }), req.body);
     limiter.take(clientAddress(req));
     const result = await redeemInvite(deps, { ...body, token: req.params.token });
