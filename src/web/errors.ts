@@ -16,6 +16,16 @@ function asAppError(error: unknown): AppError | undefined {
   if (type === "charset.unsupported" || type === "encoding.unsupported") {
     return new AppError("validation", "Send the request body as UTF-8 JSON.");
   }
+  if (type === "parameters.too.many") return new AppError("validation", "The request body has too many fields.");
+  // express refuses a path parameter that is not valid percent-encoded UTF-8 (e.g. /invite/%zz/validate).
+  if (error instanceof URIError) {
+    return new AppError("validation", "The URL is not valid: part of its path is not percent-encoded UTF-8. Check that the whole link was copied.");
+  }
+  // Any other request express or a body parser could not read (a 4xx http-error, e.g. a body that fails to decompress).
+  const status = (error as { status?: unknown } | null)?.status;
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    return new AppError("validation", "The request could not be read: check its body, Content-Type and Content-Encoding.");
+  }
   return undefined;
 }
 
@@ -38,6 +48,13 @@ export function errorHandler(log: Logger) {
     const kind = errorKinds[known.code];
     const retryAfter = known.details?.retryAfterSeconds;
     if (typeof retryAfter === "number") res.setHeader("Retry-After", String(retryAfter));
+    // A human's browser gets a readable page, never JSON, whatever a page handler let through.
+    if (isPagePath(req.path)) {
+      const title = "This link or form cannot be used";
+      res.status(kind.status).type("html").setHeader("Cache-Control", "no-store");
+      res.send(page(title, html`<h1>${title}</h1><p>${known.message}</p>`));
+      return;
+    }
     const details = known.details ? { details: known.details } : {};
     res
       .status(kind.status)

@@ -32,6 +32,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}
 dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 label{display:block;font-weight:600;margin:1rem 0 .25rem}
 .hint{display:block;font-weight:400;color:var(--muted);font-size:.875rem}
+label+.hint{margin:-.25rem 0 .25rem}
 input[type=text],input[type=email],input[type=password]{width:100%;font:inherit;padding:.6rem .7rem;border:1px solid var(--muted);border-radius:.4rem;background:Field;color:FieldText}
 input:focus-visible,button:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 .check{display:flex;gap:.5rem;align-items:flex-start;font-weight:400}
@@ -49,7 +50,7 @@ export function page(title: string, body: Html): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${escapeHtml(title)} · agent-onboard</title>
 <style>${styles}</style>
 </head>

@@ -10,11 +10,12 @@ import { clientAddress } from "../transports/guards.js";
 import { Html, html, page } from "./html.js";
 
 const CSRF_COOKIE = "onboard_csrf";
+const CSRF_FORMAT = /^[A-Za-z0-9_-]{32}$/;
 
 /** Double-submit token: a random cookie the form must echo, which another site can neither read nor set. */
 function csrfToken(req: Request, res: Response): string {
   const existing = cookie(req, CSRF_COOKIE);
-  if (existing && /^[A-Za-z0-9_-]{32,}$/.test(existing)) return existing;
+  if (existing && CSRF_FORMAT.test(existing)) return existing;
   const token = randomBytes(24).toString("base64url");
   res.cookie(CSRF_COOKIE, token, { httpOnly: true, sameSite: "strict", path: "/", secure: req.secure });
   return token;
@@ -22,14 +23,20 @@ function csrfToken(req: Request, res: Response): string {
 
 function csrfValid(req: Request): boolean {
   const sent = Buffer.from(String(req.body?.csrf ?? ""));
-  const kept = Buffer.from(cookie(req, CSRF_COOKIE) ?? "");
-  return kept.length > 0 && sent.length === kept.length && timingSafeEqual(sent, kept);
+  const kept = cookie(req, CSRF_COOKIE) ?? "";
+  // Only a cookie of the shape this server sets counts, so a made-up short pair is refused too.
+  return CSRF_FORMAT.test(kept) && sent.length === kept.length && timingSafeEqual(sent, Buffer.from(kept));
 }
 
 function cookie(req: Request, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? "").split(";")) {
     const [key, ...value] = part.trim().split("=");
-    if (key === name) return decodeURIComponent(value.join("="));
+    if (key !== name) continue;
+    try {
+      return decodeURIComponent(value.join("="));
+    } catch {
+      return undefined; // not valid percent-encoding: as if there were no cookie
+    }
   }
   return undefined;
 }
@@ -41,8 +48,8 @@ function send(res: Response, status: number, title: string, body: Html) {
 const when = (date: Date) => html`<time datetime="${date.toISOString()}">${date.toUTCString()}</time>`;
 
 const field = (name: string, label: string, type: string, value: string, options: { hint?: string; autocomplete: string; required?: boolean }) =>
-  html`<label for="${name}">${label}${options.hint ? html`<span class="hint">${options.hint}</span>` : ""}</label>
-<input id="${name}" name="${name}" type="${type}" value="${value}" autocomplete="${options.autocomplete}"${new Html(options.required === false ? "" : " required")}>`;
+  html`<label for="${name}">${label}</label>${options.hint ? html`<span class="hint" id="${name}-hint">${options.hint}</span>` : ""}
+<input id="${name}" name="${name}" type="${type}" value="${value}" autocomplete="${options.autocomplete}"${options.hint ? html` aria-describedby="${name}-hint"` : ""}${new Html(options.required === false ? "" : " required")}>`;
 
 const errorBox = (message?: string) => (message ? html`<p class="error" role="alert">${message}</p>` : "");
 
@@ -115,13 +122,14 @@ const text = (value: unknown) => (typeof value === "string" ? value : "");
 /** The two pages a human opens: the claim link and the invite link. */
 export function pagesRouter(deps: Deps, limiter: SignupLimiter) {
   const router = Router();
-  router.use((_req, res, next) => {
+  const paths = ["/claim", "/new-user"];
+  router.use(paths, (_req, res, next) => {
     res.locals.deps = deps;
     res.setHeader("X-Frame-Options", "DENY");
     res.setHeader("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
     next();
   });
-  router.use(express.urlencoded({ extended: false, limit: "16kb" }));
+  router.use(paths, express.urlencoded({ extended: false, limit: "16kb" }));
 
   // GET never consumes the token: link scanners and previews open it too.
   router.get("/claim/:token", (req, res) => {
@@ -206,6 +214,15 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter) {
       throw error;
     }
   }
+
+  // A mangled link (bad percent-encoding) or an oversized or undecodable form body: a readable page, not a 500 or JSON.
+  router.use((error: unknown, req: Request, res: Response, next: express.NextFunction) => {
+    const status = (error as { status?: unknown } | null)?.status;
+    const isPage = req.path.startsWith("/claim/") || req.path === "/new-user";
+    if (!isPage || typeof status !== "number" || status < 400 || status >= 500) return next(error);
+    send(res, status, "This link or form cannot be used", html`<h1>This link or form cannot be used</h1>
+<p>The link may have been cut off or mangled when it was copied, or the form was too large. Check that you opened the whole link, reload the page and try again.</p>`);
+  });
 
   return router;
 }
