@@ -97,7 +97,7 @@ export function createStack(deps: Deps, userId: number, input: CreateStackInput)
         .get();
       const tags = Object.entries(input.tags ?? {}).map(([name, value]) => ({ stackId: stack.id, name, value }));
       if (tags.length) tx.insert(stackTags).values(tags).run();
-    });
+    }, { behavior: "immediate" });
   } catch (error) {
     if (isUniqueViolation(error)) {
       throw new AppError(

@@ -1,0 +1,386 @@
+// Crash safety: a `serve` process under write-heavy load is killed with
+// SIGKILL, at a few different moments, and the db it leaves behind must open,
+// be intact, hold every write it acknowledged, and hold no half-made account.
+import { type ChildProcess, spawn } from "node:child_process";
+import { setMaxListeners } from "node:events";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { openDb } from "../db/client.js";
+import { cliPath, projectRoot } from "./processes.js";
+
+const PASSWORD = "Crash-t3st!ng";
+/**
+ * When each SIGKILL lands: after `ms` of load and once `writes` writes were
+ * acknowledged, with at least `eachKind` of signups, redeems and stacks (the
+ * count keeps the moments apart on a busy machine, where time alone does not).
+ */
+const KILL_MOMENTS = [
+  { ms: 100, writes: 3, eachKind: 0 },
+  { ms: 300, writes: 30, eachKind: 1 },
+  { ms: 600, writes: 90, eachKind: 5 },
+];
+/** Longest wait for a kill moment; the kill then happens anyway and the run fails if the load was too thin. */
+const MOMENT_LIMIT_MS = 10_000;
+const SIGNUP_WORKERS = 10;
+const STACK_WORKERS = 4;
+const REDEEM_WORKERS = 4;
+const REQUEST_MS = 10_000;
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  stderr(): string;
+  exited: Promise<void>;
+}
+
+/** Starts `agent-onboard serve` on a free port and waits for the URL it prints. */
+function serve(dbFile: string, home: string): Promise<Served> {
+  const child = spawn(process.execPath, [cliPath, "serve"], {
+    cwd: projectRoot,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: home,
+      ONBOARD_PORT: "0",
+      ONBOARD_DB: dbFile,
+      ONBOARD_SIGNUPS_PER_HOUR: "0",
+      LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`serve printed no URL within 15 s.\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, 15_000);
+    const look = () => {
+      const found = /MCP: (http:\/\/\S+)\/mcp\s/.exec(stdout);
+      if (!found) return;
+      clearTimeout(timer);
+      child.stdout!.off("data", look);
+      resolve({ child, url: found[1]!, stderr: () => stderr, exited });
+    };
+    child.stdout!.on("data", look);
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited (${child.exitCode ?? child.signalCode}) before printing its URL.\nstderr: ${stderr}`));
+    });
+  });
+}
+
+/** Error-level (and worse) log lines: an unexpected failure such as SQLITE_BUSY escaping as a 500. */
+const errorLines = (served: Served) =>
+  served
+    .stderr()
+    .split("\n")
+    .filter((line) => {
+      try {
+        return (JSON.parse(line) as { level?: number }).level! >= 50;
+      } catch {
+        // Not a log line: a crash trace counts, Node's own "(node:…) Warning" lines do not.
+        return line.trim() !== "" && !/^\(node:\d+\)|^\(Use `node --trace/.test(line);
+      }
+    });
+
+async function post(url: string, json: unknown, options: { token?: string; signal?: AbortSignal } = {}) {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(options.token ? { authorization: `token ${options.token}` } : {}) },
+    body: JSON.stringify(json),
+    signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(REQUEST_MS)]) : AbortSignal.timeout(REQUEST_MS),
+  });
+  const text = await res.text();
+  let body: any;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return { status: res.status, body, text };
+}
+
+/** Each query lists the rows that break one rule; all must come back empty. */
+const invariants: Record<string, string> = {
+  "every user has a membership": `
+    SELECT u.id, u.login FROM users u
+     WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id)`,
+  "every agent from agent signup has its personal organization as admin, an access token and a claim token": `
+    SELECT u.id, u.login FROM users u
+     WHERE u.is_agent = 1
+       AND NOT EXISTS (SELECT 1 FROM invite_link_users i WHERE i.user_id = u.id)
+       AND NOT (
+         EXISTS (SELECT 1 FROM organizations o
+                   JOIN memberships m ON m.org_id = o.id AND m.user_id = u.id AND m.role = 'admin'
+                  WHERE o.id = u.default_org_id AND o.name = u.login)
+         AND EXISTS (SELECT 1 FROM access_tokens a WHERE a.user_id = u.id)
+         AND EXISTS (SELECT 1 FROM claim_tokens c WHERE c.user_id = u.id))`,
+  "every agent that joined by invite has its membership, an access token and a claim token": `
+    SELECT u.id, u.login FROM users u JOIN invite_link_users i ON i.user_id = u.id
+     WHERE u.is_agent = 1
+       AND NOT (
+         EXISTS (SELECT 1 FROM invite_links l JOIN memberships m ON m.org_id = l.org_id AND m.user_id = u.id AND m.role = 'member'
+                  WHERE l.id = i.invite_link_id)
+         AND EXISTS (SELECT 1 FROM access_tokens a WHERE a.user_id = u.id)
+         AND EXISTS (SELECT 1 FROM claim_tokens c WHERE c.user_id = u.id))`,
+  "every human who joined by invite is a member of the link's organization": `
+    SELECT u.id, u.login FROM users u JOIN invite_link_users i ON i.user_id = u.id JOIN invite_links l ON l.id = i.invite_link_id
+     WHERE u.is_agent = 0
+       AND (u.password_hash IS NULL
+            OR NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.org_id = l.org_id AND m.role = 'member'))`,
+  "every organization has a member": `
+    SELECT o.id, o.name FROM organizations o WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = o.id)`,
+  "every access token has its user": `
+    SELECT a.jti FROM access_tokens a WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = a.user_id)`,
+  "every claim token has its user": `
+    SELECT c.id FROM claim_tokens c WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = c.user_id)`,
+  "every invite_link_users row has its user and its link": `
+    SELECT i.invite_link_id, i.user_id FROM invite_link_users i
+     WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = i.user_id)
+        OR NOT EXISTS (SELECT 1 FROM invite_links l WHERE l.id = i.invite_link_id)`,
+  "every stack has its organization": `
+    SELECT s.id FROM stacks s WHERE NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = s.org_id)`,
+  "every stack tag has its stack": `
+    SELECT t.stack_id, t.name FROM stack_tags t WHERE NOT EXISTS (SELECT 1 FROM stacks s WHERE s.id = t.stack_id)`,
+};
+
+interface Acknowledged {
+  logins: string[];
+  emails: string[];
+  stacks: Array<{ org: string; project: string; stack: string }>;
+  /** Anything but success before the kill: a 500, a 409 that should not be, a dropped connection. */
+  unexpected: string[];
+}
+
+let dir: string;
+let dbFile: string;
+const children: ChildProcess[] = [];
+const figures: string[] = [];
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "onboard-crash-"));
+  dbFile = join(dir, "data", "onboard.db");
+});
+
+afterAll(() => {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+  rmSync(dir, { recursive: true, force: true });
+  if (figures.length) console.info(`crash runs:\n  ${figures.join("\n  ")}`);
+});
+
+/**
+ * Runs write-heavy load against `served` and records what the server acknowledged.
+ * `cut` is aborted just before the kill (errors after it are expected, and no new
+ * request starts); `stop` once the process is gone, to end requests still waiting.
+ */
+async function load(served: Served, run: number, cut: AbortSignal, stop: AbortSignal) {
+  const acked: Acknowledged = { logins: [], emails: [], stacks: [], unexpected: [] };
+  const failed = (what: string, error: unknown) => {
+    if (!cut.aborted) acked.unexpected.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+  };
+
+  // Set-up, before the clock starts: an admin with an invite link, and MCP sessions holding its token.
+  const admin = await post(`${served.url}/api/agents/signup`, { agentName: `Crash admin ${run}` });
+  expect(admin.status, admin.text).toBe(200);
+  const org = admin.body.userInfo.organizations[0].name as string;
+  acked.logins.push(admin.body.userInfo.githubLogin);
+  const link = await post(
+    `${served.url}/api/admin/invite-link/tokens`,
+    { name: `crash ${run}`, expiresAt: new Date(Date.now() + 86_400_000).toISOString() },
+    { token: admin.body.accessToken },
+  );
+  expect(link.status, link.text).toBe(201);
+  const clients = await Promise.all(
+    Array.from({ length: STACK_WORKERS }, async (_, i) => {
+      const client = new Client({ name: `crash-${run}-${i}`, version: "1.0.0" });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${served.url}/mcp`), {
+          requestInit: { headers: { Authorization: `Bearer ${admin.body.accessToken}` } },
+        }),
+        { timeout: REQUEST_MS },
+      );
+      return client;
+    }),
+  );
+
+  const signups = Array.from({ length: SIGNUP_WORKERS }, async (_, w) => {
+    for (let n = 0; !cut.aborted; n++) {
+      try {
+        const answer = await post(`${served.url}/api/agents/signup`, { agentName: `Load ${run}.${w}.${n}` }, { signal: stop });
+        if (answer.status === 200) acked.logins.push(answer.body.userInfo.githubLogin);
+        else failed(`signup ${answer.status}`, answer.text);
+      } catch (error) {
+        failed("signup", error);
+      }
+    }
+  });
+  const stackCalls = clients.map(async (client, w) => {
+    for (let n = 0; !cut.aborted; n++) {
+      const name = { org, project: `crash-${run}`, stack: `s-${w}-${n}` };
+      try {
+        const result = (await client.callTool(
+          { name: "create_stack", arguments: { projectName: name.project, stackName: name.stack, tags: { worker: String(w) } } },
+          undefined,
+          { signal: stop, timeout: REQUEST_MS },
+        )) as CallToolResult;
+        if (!result.isError) acked.stacks.push(name);
+        else failed("create_stack", JSON.stringify(result.content));
+      } catch (error) {
+        failed("create_stack", error);
+      }
+    }
+  });
+  const redeems = Array.from({ length: REDEEM_WORKERS }, async (_, w) => {
+    for (let n = 0; !cut.aborted; n++) {
+      const email = `crash-${run}-${w}-${n}@example.com`;
+      // Half humans with a password (a slow KDF before the write), half agents without (tokens in the same transaction).
+      const body = { email, name: `Joiner ${w}.${n}`, ...(n % 2 ? { password: PASSWORD } : {}) };
+      try {
+        const answer = await post(`${served.url}/invite/${link.body.secret}/signup`, body, { signal: stop });
+        if (answer.status === 200) acked.emails.push(email);
+        else failed(`redeem ${answer.status}`, answer.text);
+      } catch (error) {
+        failed("redeem", error);
+      }
+    }
+  });
+  const done = Promise.allSettled([...signups, ...stackCalls, ...redeems]).then(() =>
+    Promise.allSettled(clients.map((client) => client.close())),
+  );
+  return { acked, done };
+}
+
+describe("SIGKILL under write-heavy load", () => {
+  for (const [run, moment] of KILL_MOMENTS.entries()) {
+    test(`run ${run + 1}: killed after ${moment.ms} ms and ${moment.writes} acknowledged writes, the db opens intact with no half-made account`, async () => {
+      const served = await serve(dbFile, dir);
+      children.push(served.child);
+      const cut = new AbortController();
+      const stop = new AbortController();
+      setMaxListeners(0, stop.signal); // every request in flight listens to it
+      const { acked, done } = await load(served, run, cut.signal, stop.signal);
+
+      const started = Date.now();
+      const kinds = () => [acked.logins.length - 1, acked.emails.length, acked.stacks.length];
+      const reached = () => {
+        const counts = kinds();
+        return (
+          Date.now() - started >= moment.ms &&
+          counts.reduce((sum, n) => sum + n, 0) >= moment.writes &&
+          counts.every((n) => n >= moment.eachKind)
+        );
+      };
+      while (!reached() && Date.now() - started < MOMENT_LIMIT_MS && acked.unexpected.length === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const loadMs = Date.now() - started;
+      const before = errorLines(served);
+      cut.abort();
+      served.child.kill("SIGKILL");
+      await served.exited;
+      stop.abort();
+      // Workers see refused or reset connections, or the abort, and stop; bounded in case one hangs.
+      await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      expect(served.child.signalCode).toBe("SIGKILL");
+      const walBytes = existsSync(`${dbFile}-wal`) ? statSync(`${dbFile}-wal`).size : 0;
+
+      expect(acked.unexpected).toEqual([]);
+      expect(before).toEqual([]);
+      // The load really was under way, and mixed, when it was cut.
+      const counts = kinds();
+      expect(counts.reduce((sum, n) => sum + n, 0)).toBeGreaterThanOrEqual(moment.writes);
+      for (const n of counts) expect(n).toBeGreaterThanOrEqual(moment.eachKind);
+
+      const store = openDb(dbFile);
+      try {
+        const { sqlite } = store;
+        expect(sqlite.pragma("integrity_check", { simple: true })).toBe("ok");
+        expect(sqlite.pragma("foreign_key_check")).toEqual([]);
+        for (const [rule, query] of Object.entries(invariants)) {
+          expect(sqlite.prepare(query).all(), rule).toEqual([]);
+        }
+
+        // Nothing that was acknowledged before the kill is lost.
+        const hasLogin = sqlite.prepare("SELECT 1 FROM users WHERE login = ?").pluck();
+        const hasEmail = sqlite.prepare("SELECT 1 FROM users WHERE email = ?").pluck();
+        const hasStack = sqlite
+          .prepare(
+            `SELECT 1 FROM stacks s JOIN organizations o ON o.id = s.org_id
+              WHERE o.name = ? AND s.project_name = ? AND s.stack_name = ?`,
+          )
+          .pluck();
+        expect(acked.logins.filter((login) => !hasLogin.get(login)), "lost signups").toEqual([]);
+        expect(acked.emails.filter((email) => !hasEmail.get(email)), "lost redeems").toEqual([]);
+        expect(acked.stacks.filter((s) => !hasStack.get(s.org, s.project, s.stack)), "lost stacks").toEqual([]);
+
+        const rows = (table: string) => (sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+        const loadUsers = (sqlite.prepare("SELECT count(*) AS n FROM users WHERE name LIKE ?").get(`Load ${run}.%`) as { n: number }).n;
+        const joiners = (sqlite.prepare("SELECT count(*) AS n FROM users WHERE email LIKE ?").get(`crash-${run}-%`) as { n: number }).n;
+        const runStacks = (sqlite.prepare("SELECT count(*) AS n FROM stacks WHERE project_name = ?").get(`crash-${run}`) as { n: number }).n;
+        figures.push(
+          `run ${run + 1} (killed after ${loadMs} ms of load): acknowledged ${acked.logins.length - 1} signups, ${acked.emails.length} redeems, ` +
+            `${acked.stacks.length} stacks; in the db ${loadUsers} signups, ${joiners} redeems, ${runStacks} stacks ` +
+            `(committed but unacknowledged: ${loadUsers - (acked.logins.length - 1)}, ${joiners - acked.emails.length}, ${runStacks - acked.stacks.length}); ` +
+            `WAL ${walBytes} bytes at the kill; totals users ${rows("users")}, organizations ${rows("organizations")}, stacks ${rows("stacks")}`,
+        );
+      } finally {
+        store.close();
+      }
+    }, 45_000);
+  }
+
+  test("a new server on the crashed db serves requests normally", async () => {
+    const served = await serve(dbFile, dir);
+    children.push(served.child);
+    try {
+      const signup = await post(`${served.url}/api/agents/signup`, { agentName: "After the crash" });
+      expect(signup.status, signup.text).toBe(200);
+      const me = await fetch(`${served.url}/api/user`, {
+        headers: { authorization: `token ${signup.body.accessToken}` },
+        signal: AbortSignal.timeout(REQUEST_MS),
+      });
+      expect(me.status).toBe(200);
+      expect(await me.json()).toMatchObject({ githubLogin: signup.body.userInfo.githubLogin, isAgent: true });
+
+      const client = new Client({ name: "after-crash", version: "1.0.0" });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${served.url}/mcp`), {
+          requestInit: { headers: { Authorization: `Bearer ${signup.body.accessToken}` } },
+        }),
+        { timeout: REQUEST_MS },
+      );
+      try {
+        const stack = (await client.callTool({ name: "create_stack", arguments: { projectName: "after", stackName: "crash" } }, undefined, {
+          timeout: REQUEST_MS,
+        })) as CallToolResult;
+        expect(stack.isError).toBeFalsy();
+      } finally {
+        await client.close();
+      }
+      expect(errorLines(served)).toEqual([]);
+    } finally {
+      served.child.kill("SIGTERM");
+      const killer = setTimeout(() => served.child.kill("SIGKILL"), 5_000);
+      await served.exited;
+      clearTimeout(killer);
+    }
+
+    const store = openDb(dbFile);
+    try {
+      expect(store.sqlite.pragma("integrity_check", { simple: true })).toBe("ok");
+      expect(store.sqlite.pragma("foreign_key_check")).toEqual([]);
+    } finally {
+      store.close();
+    }
+  }, 30_000);
+});
