@@ -113,10 +113,10 @@ ${options.full ? html`<p>MCP endpoint: <code>${publicUrl}/mcp</code></p>` : html
     close() {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        await mcp?.close();
-        server.closeIdleConnections();
         // Requests in flight get a few seconds to finish; then the rest are cut.
         const force = setTimeout(() => server.closeAllConnections(), 5_000);
+        await mcp?.close();
+        server.closeIdleConnections();
         await stopped;
         clearTimeout(force);
         if (!options.store) store.close();
@@ -130,12 +130,13 @@ ${options.full ? html`<p>MCP endpoint: <code>${publicUrl}/mcp</code></p>` : html
 export async function runHttp(config: Config, log: Logger): Promise<void> {
   const handle = await startHttp(config, log, { full: true });
   startSweeper(handle.deps, log);
-  log.info({ mcp: `${handle.publicUrl}/mcp`, web: handle.publicUrl, db: config.dbFile }, "agent-onboard listening");
-  process.stdout.write(`agent-onboard is listening\n  MCP: ${handle.publicUrl}/mcp\n  Web: ${handle.publicUrl}/\n`);
+  // Before the banner: whoever waits for it may signal at once, and must get a drain, not a kill.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
       log.info({ signal }, "shutting down");
       void handle.close().then(() => process.exit(0));
     });
   }
+  log.info({ mcp: `${handle.publicUrl}/mcp`, web: handle.publicUrl, db: config.dbFile }, "agent-onboard listening");
+  process.stdout.write(`agent-onboard is listening\n  MCP: ${handle.publicUrl}/mcp\n  Web: ${handle.publicUrl}/\n`);
 }

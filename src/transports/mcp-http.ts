@@ -35,6 +35,18 @@ export function mcpRouter(options: McpHttpOptions) {
   const { deps, log } = options;
   const sessions = new Map<string, OpenSession>();
   const router = Router();
+  // POSTs and DELETEs not yet answered; close() lets them finish before it closes the sessions.
+  let inFlight = 0;
+  let onDrained: (() => void) | undefined;
+  router.use((req, res, next) => {
+    if (req.method === "GET") return next(); // a server-to-client stream never ends by itself
+    inFlight += 1;
+    res.once("close", () => {
+      inFlight -= 1;
+      if (inFlight === 0) onDrained?.();
+    });
+    next();
+  });
   router.use(express.json({ limit: "1mb" }));
 
   const sweep = setInterval(() => {
@@ -127,8 +139,16 @@ export function mcpRouter(options: McpHttpOptions) {
   return {
     router,
     sessionCount: () => sessions.size,
-    async close() {
+    /** Ends the server-to-client streams, gives requests in flight up to `graceMs` to be answered, then closes every session. */
+    async close(graceMs = 4_000) {
       clearInterval(sweep);
+      for (const open of sessions.values()) open.transport.closeStandaloneSSEStream();
+      if (inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          onDrained = resolve;
+          setTimeout(resolve, graceMs).unref();
+        });
+      }
       await Promise.all([...sessions.values()].map((open) => open.transport.close()));
     },
   };

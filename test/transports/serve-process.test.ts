@@ -1,0 +1,208 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { call, ok, textOf } from "../fixture.js";
+import { cliPath, projectRoot } from "../processes.js";
+import { seedAgentSignupResponse, seedUnleashUser } from "../seed-shapes.js";
+
+interface Served {
+  child: ChildProcess;
+  /** The MCP URL the server printed, e.g. http://127.0.0.1:41234/mcp */
+  mcpUrl: string;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
+}
+
+let dir: string;
+let dbFile: string;
+let children: ChildProcess[];
+let clients: Client[];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "onboard-serve-"));
+  dbFile = join(dir, "data", "onboard.db");
+  children = [];
+  clients = [];
+});
+
+afterEach(async () => {
+  await Promise.allSettled(clients.map((client) => client.close()));
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Starts `agent-onboard serve` on a free port and waits for the MCP URL it prints. */
+function serve(env: Record<string, string> = {}): Promise<Served> {
+  const child = spawn(process.execPath, [cliPath, "serve"], {
+    cwd: projectRoot,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: dir,
+      ONBOARD_PORT: "0",
+      ONBOARD_DB: dbFile,
+      LOG_LEVEL: "info",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve printed no MCP URL in time.\nstdout: ${stdout}\nstderr: ${stderr}`)), 10_000);
+    const look = () => {
+      const found = /MCP: (\S+\/mcp)\s/.exec(stdout);
+      if (!found) return;
+      clearTimeout(timer);
+      child.stdout!.off("data", look);
+      resolve({ child, mcpUrl: found[1]!, stdout: () => stdout, stderr: () => stderr, exited });
+    };
+    child.stdout!.on("data", look);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code} before printing its URL.\nstderr: ${stderr}`));
+    });
+  });
+}
+
+async function connect(mcpUrl: string, options: ConstructorParameters<typeof StreamableHTTPClientTransport>[1] = {}) {
+  const client = new Client({ name: "serve-test", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), options));
+  clients.push(client);
+  return client;
+}
+
+/** Opens the db file the server wrote, checks its integrity and hands it to `use`. */
+function inspectDb<T>(use: (db: Database.Database) => T): T {
+  const db = new Database(dbFile, { readonly: true });
+  try {
+    expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
+    return use(db);
+  } finally {
+    db.close();
+  }
+}
+
+describe("agent-onboard serve", () => {
+  test("prints the MCP and web URLs of the port it picked", async () => {
+    const served = await serve();
+    const url = new URL(served.mcpUrl);
+    expect(url.hostname).toBe("127.0.0.1");
+    expect(Number(url.port)).toBeGreaterThan(0);
+    expect(served.stdout()).toContain(`Web: ${url.origin}/`);
+    // stdout carries only the banner; logs go to stderr as JSON lines.
+    for (const line of served.stderr().trim().split("\n")) expect(() => JSON.parse(line)).not.toThrow();
+    served.child.kill("SIGTERM");
+    expect(await served.exited).toBe(0);
+  });
+
+  test("an agent signs up over HTTP; SIGTERM then exits 0 promptly and leaves an intact db holding the user", async () => {
+    const served = await serve();
+    const client = await connect(served.mcpUrl);
+    const signup = seedAgentSignupResponse.parse(await ok(client, "agent_signup", { agentName: "Process agent" }));
+    await ok(client, "create_stack", { projectName: "web", stackName: "prod" });
+    expect(signup.claimUrl).toBe(`${new URL(served.mcpUrl).origin}/claim/${signup.claimToken}`);
+
+    const stopping = Date.now();
+    served.child.kill("SIGTERM");
+    expect(await served.exited).toBe(0);
+    // The client's open stream must not hold the shutdown until connections are cut.
+    expect(Date.now() - stopping).toBeLessThan(4_000);
+    expect(served.stderr()).toContain("shutting down");
+
+    inspectDb((db) => {
+      const user = db.prepare("SELECT login, name, is_agent FROM users WHERE uid = ?").get(signup.userInfo.id);
+      expect(user).toEqual({ login: signup.userInfo.githubLogin, name: "Process agent", is_agent: 1 });
+      expect(db.prepare("SELECT count(*) AS n FROM stacks").get()).toEqual({ n: 1 });
+    });
+  });
+
+  test("a restarted server on the same db still accepts the agent's token", async () => {
+    const first = await serve();
+    const signup = await ok(await connect(first.mcpUrl), "agent_signup");
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+
+    const second = await serve();
+    const client = await connect(second.mcpUrl, {
+      requestInit: { headers: { Authorization: `Bearer ${signup.accessToken}` } },
+    });
+    expect((await ok(client, "get_current_user")).id).toBe(signup.userInfo.id);
+    second.child.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
+  });
+
+  test("a redeem_invite in flight when SIGTERM arrives still gets its answer, and its user is stored", async () => {
+    const served = await serve();
+    const admin = await connect(served.mcpUrl);
+    await ok(admin, "agent_signup");
+    const invite = await ok(admin, "create_invite_link", {
+      name: "crew",
+      expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+    });
+
+    // Resolves once the server has answered the tools/call with its response headers, i.e. is working on it.
+    let started!: () => void;
+    const inFlight = new Promise<void>((resolve) => (started = resolve));
+    const human = await connect(served.mcpUrl, {
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (typeof init?.body === "string" && init.body.includes('"redeem_invite"')) started();
+        return response;
+      },
+    });
+    // With a password, the memory-hard hash makes this call take a while.
+    const pending = call(human, "redeem_invite", {
+      token: invite.url,
+      email: "Grace@Example.com",
+      name: "Grace Hopper",
+      username: "grace",
+      password: "Compiler#Pioneer1952",
+    });
+    await inFlight;
+    served.child.kill("SIGTERM");
+
+    const result = await Promise.race([
+      pending,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the call in flight got no answer")), 8_000)),
+    ]);
+    expect(result.isError, textOf(result)).toBeFalsy();
+    const user = seedUnleashUser.parse(result.structuredContent);
+    expect(user).toMatchObject({ email: "grace@example.com", username: "grace", rootRole: 3 });
+    expect(await served.exited).toBe(0);
+
+    inspectDb((db) => {
+      const row = db.prepare("SELECT id, login, is_agent, password_hash FROM users WHERE email = ?").get("grace@example.com") as
+        | { id: number; login: string; is_agent: number; password_hash: string }
+        | undefined;
+      expect(row).toMatchObject({ id: user.id, login: "grace", is_agent: 0 });
+      expect(row!.password_hash).toMatch(/^scrypt\$/);
+    });
+  });
+
+  test("a bad variable stops serve with exit code 2 and a one-line message naming it", async () => {
+    const child = spawn(process.execPath, [cliPath, "serve"], {
+      cwd: projectRoot,
+      env: { PATH: process.env.PATH ?? "", HOME: dir, ONBOARD_PORT: "eighty", ONBOARD_DB: dbFile },
+    });
+    children.push(child);
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(code).toBe(2);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+    expect(stderr).toContain("ONBOARD_PORT");
+  });
+});
