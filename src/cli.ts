@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { ConfigError, type Config, loadConfig } from "./config.js";
+import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./log.js";
+import { runHttp } from "./transports/http.js";
 import { runStdio } from "./transports/stdio.js";
 
 const usage = `Usage: agent-onboard [serve|stdio]
@@ -20,9 +21,14 @@ async function main(argv: string[]): Promise<number | undefined> {
     process.stderr.write(`agent-onboard: unknown command "${command}"\n\n${usage}\n`);
     return 2;
   }
-  let config: Config;
   try {
-    config = loadConfig();
+    const config = loadConfig();
+    const log = createLogger(config.logLevel);
+    if (command === "stdio") {
+      await runStdio(config, log);
+    } else {
+      await runHttp(config, log);
+    }
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`agent-onboard: ${error.message}\n`);
@@ -30,13 +36,6 @@ async function main(argv: string[]): Promise<number | undefined> {
     }
     throw error;
   }
-  const log = createLogger(config.logLevel);
-  if (command === "stdio") {
-    await runStdio(config, log);
-    return undefined;
-  }
-  const { runHttp } = await import("./transports/http.js");
-  await runHttp(config, log);
   return undefined;
 }
 

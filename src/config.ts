@@ -27,6 +27,13 @@ const envSchema = z.object({
   ONBOARD_SESSION_IDLE_SECONDS: positiveNumber("seconds").default(1800),
   ONBOARD_MAX_SESSIONS: z.coerce.number({ message: "must be a number" }).int("must be a whole number").positive("must be at least 1").default(1000),
   ONBOARD_SIGNUPS_PER_HOUR: z.coerce.number({ message: "must be a number" }).int("must be a whole number").min(0, "must be 0 (no limit) or more").default(30),
+  ONBOARD_READ_ONLY: z
+    .enum(["1", "0", "true", "false", "yes", "no"], { message: "must be 1 or 0 (true or false)" })
+    .default("0"),
+  ONBOARD_TOOLS: z
+    .string()
+    .regex(/^[a-z_]+(\s*,\s*[a-z_]+)*$/, "must be a comma-separated list of tool names such as get_current_user,list_stacks")
+    .optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -45,6 +52,10 @@ export interface Config {
   maxSessions: number;
   /** Per client address, for agent_signup and redeem_invite; 0 turns the limit off. */
   signupsPerHour: number;
+  /** Expose only tools without side effects. */
+  readOnly: boolean;
+  /** Expose only these tools (checked against the tool list when the server starts). */
+  tools?: string[];
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
 }
 
@@ -80,6 +91,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sessionIdleMs: e.ONBOARD_SESSION_IDLE_SECONDS * 1000,
     maxSessions: e.ONBOARD_MAX_SESSIONS,
     signupsPerHour: e.ONBOARD_SIGNUPS_PER_HOUR,
+    readOnly: ["1", "true", "yes"].includes(e.ONBOARD_READ_ONLY),
+    tools: e.ONBOARD_TOOLS?.split(",").map((name) => name.trim()),
     logLevel: e.LOG_LEVEL,
   };
 }

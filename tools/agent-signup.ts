@@ -25,12 +25,13 @@ export const agentSignupTool = {
     }
     const signup = await agentSignup(ctx.deps, args);
     await ctx.signIn(signup.accessToken);
+    const offered = await ctx.offerClaimUrl(signup.claimUrl);
     return {
       data: signup,
       text:
         `Signed up as ${signup.userInfo.githubLogin} (organization ${signup.userInfo.organizations[0]?.name}). ` +
-        `Give your human this link to claim the account: ${signup.claimUrl} ` +
-        `(valid until ${signup.claimTokenValidUntil}). Your access token is valid until ${signup.accessTokenValidUntil}.`,
+        (offered ? "Your host was asked to open the claim page for your human; if it did not, give them this link: " : "Give your human this link to claim the account: ") +
+        `${signup.claimUrl} (valid until ${signup.claimTokenValidUntil}). Your access token is valid until ${signup.accessTokenValidUntil}.`,
     };
   },
 } satisfies ToolDef<typeof agentSignupInput, typeof agentSignupResponseShape>;

@@ -31,6 +31,7 @@ export const redeemInviteTool = {
       return { data: result.user, text: `User ${result.user.username} joined ${result.organization} as a Viewer member.` };
     }
     await ctx.signIn(result.accessToken);
+    await ctx.offerClaimUrl(result.user.claimUrl!);
     return {
       data: result.user,
       text:

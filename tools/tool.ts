@@ -12,6 +12,12 @@ export interface ToolContext {
   currentUser(): Promise<Caller | undefined>;
   /** Binds this session to a new account (and, over stdio, saves its token). */
   signIn(accessToken: string): Promise<void>;
+  /**
+   * Asks the client to open the signed-in account's claim URL for its human
+   * (URL-mode elicitation) and tells it when the claim happens. False when the
+   * client cannot.
+   */
+  offerClaimUrl(claimUrl: string): Promise<boolean>;
 }
 
 type ObjectSchema = z.ZodObject;

@@ -7,6 +7,7 @@ import { AppError } from "../errors.js";
 import { avatarUrl } from "./avatars.js";
 import type { Deps } from "./deps.js";
 import { listMemberships, organizationSummaryShape, toOrganizationSummary } from "./orgs.js";
+import { preparedPerDb } from "./prepared.js";
 import { hashSecret, newSecret, newUid } from "./secrets.js";
 import { prepareAccessToken } from "./tokens.js";
 
@@ -167,7 +168,7 @@ export async function agentSignup(deps: Deps, input: AgentSignupInput): Promise<
     tx.insert(claimTokens).values(claim.row(user.id)).run();
     tx.insert(accessTokens).values(access.row(user.id)).run();
     return user.id;
-  });
+  }, { behavior: "immediate" });
   return {
     accessToken: access.token,
     accessTokenValidUntil: access.validUntil.toISOString(),
@@ -178,8 +179,10 @@ export async function agentSignup(deps: Deps, input: AgentSignupInput): Promise<
   };
 }
 
+const userById = preparedPerDb((db) => db.select().from(users).where(eq(users.id, sql.placeholder("userId"))).prepare());
+
 export function findUser(db: Db, userId: number) {
-  const user = db.select().from(users).where(eq(users.id, userId)).get();
+  const user = userById(db).get({ userId });
   if (!user) throw new AppError("unauthenticated", "Your account no longer exists. Call agent_signup to create a new one.");
   return user;
 }

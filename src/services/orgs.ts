@@ -1,9 +1,10 @@
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, count, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../../db/client.js";
-import { memberships, organizations, users } from "../../db/schema.js";
+import { memberships, organizations, stacks, users } from "../../db/schema.js";
 import { AppError } from "../errors.js";
 import { avatarUrl } from "./avatars.js";
+import { preparedPerDb } from "./prepared.js";
 
 /** Pulumi's OrganizationSummaryWithRole (seed 001). */
 export const organizationSummaryShape = z.object({
@@ -28,14 +29,18 @@ export const organizationNameShape = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "An organization name is 1–100 letters, digits, '-', '_' or '.'.");
 
-export function listMemberships(db: Db, userId: number): Membership[] {
-  return db
+const membershipsOf = preparedPerDb((db) =>
+  db
     .select({ orgId: organizations.id, name: organizations.name, role: memberships.role })
     .from(memberships)
     .innerJoin(organizations, eq(organizations.id, memberships.orgId))
-    .where(eq(memberships.userId, userId))
+    .where(eq(memberships.userId, sql.placeholder("userId")))
     .orderBy(asc(organizations.name))
-    .all();
+    .prepare(),
+);
+
+export function listMemberships(db: Db, userId: number): Membership[] {
+  return membershipsOf(db).all({ userId });
 }
 
 export const toOrganizationSummary = (membership: Membership): OrganizationSummary => ({
@@ -88,4 +93,36 @@ export function requireAdmin(membership: Membership, action: string): void {
       `Only an admin of "${membership.name}" can ${action}; you are a ${membership.role}. Ask an admin of the organization to do it.`,
     );
   }
+}
+
+/** What `onboard://organizations/{name}` shows a member: the organization, its people and how many stacks it has. */
+export const organizationDetailsShape = z.object({
+  name: z.string(),
+  githubLogin: z.string(),
+  avatarUrl: z.string(),
+  role: organizationSummaryShape.shape.role,
+  isDefault: z.boolean(),
+  members: z.array(z.object({ githubLogin: z.string(), name: z.string(), role: z.string(), isAgent: z.boolean() })),
+  stackCount: z.number().int(),
+});
+export type OrganizationDetails = z.infer<typeof organizationDetailsShape>;
+
+export function getOrganization(db: Db, userId: number, name: string): OrganizationDetails {
+  const membership = resolveMembership(db, userId, name);
+  const members = db
+    .select({ githubLogin: users.login, name: users.name, role: memberships.role, isAgent: users.isAgent })
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .where(eq(memberships.orgId, membership.orgId))
+    .orderBy(asc(users.login))
+    .all();
+  const stackCount = db.select({ n: count() }).from(stacks).where(eq(stacks.orgId, membership.orgId)).get()!.n;
+  const defaultOrgId = db.select({ id: users.defaultOrgId }).from(users).where(eq(users.id, userId)).get()?.id;
+  return {
+    ...toOrganizationSummary(membership),
+    role: membership.role,
+    isDefault: defaultOrgId === membership.orgId,
+    members,
+    stackCount,
+  };
 }

@@ -1,10 +1,11 @@
-import { randomBytes } from "node:crypto";
-import { eq } from "drizzle-orm";
+import { randomBytes, type webcrypto } from "node:crypto";
+import { eq, sql } from "drizzle-orm";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { Db } from "../../db/client.js";
 import { accessTokens, signingKeys, users } from "../../db/schema.js";
 import { AppError } from "../errors.js";
 import type { Deps } from "./deps.js";
+import { preparedPerDb } from "./prepared.js";
 import { newUid } from "./secrets.js";
 
 const ISSUER = "agent-onboard";
@@ -21,6 +22,18 @@ export function signingKey(db: Db): Uint8Array {
   const row = db.select().from(signingKeys).where(eq(signingKeys.id, 1)).get()!;
   const key = Buffer.from(row.secret, "base64url");
   keyCache.set(db, key);
+  return key;
+}
+
+const jwtKeyCache = new WeakMap<Db, Promise<webcrypto.CryptoKey>>();
+
+/** The signing key imported once as a WebCrypto key: jose would otherwise import the raw bytes again on every sign and verify. */
+function jwtKey(db: Db): Promise<webcrypto.CryptoKey> {
+  let key = jwtKeyCache.get(db);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", signingKey(db), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    jwtKeyCache.set(db, key);
+  }
   return key;
 }
 
@@ -47,7 +60,7 @@ export async function prepareAccessToken(deps: Deps, userUid: string): Promise<P
     // JWT times are whole seconds; rounding up leaves the exact expiry to the db row, so
     // the token works until the very millisecond accessTokenValidUntil names.
     .setExpirationTime(Math.ceil(expiresAt.getTime() / 1000))
-    .sign(signingKey(deps.db));
+    .sign(await jwtKey(deps.db));
   return { token, validUntil: expiresAt, row: (userId) => ({ jti, userId, createdAt: now, expiresAt }) };
 }
 
@@ -68,30 +81,65 @@ const invalidToken = () =>
       "Call agent_signup to create a new account, or use a token your human gives you.",
   );
 
-/** Verifies signature, expiry and revocation; the db is the authority on the last two. */
-export async function authenticate(deps: Deps, token: string): Promise<Caller> {
-  const now = deps.clock();
-  let jti: string | undefined;
-  let subject: string | undefined;
+const tokenWithUser = preparedPerDb((db) =>
+  db
+    .select({ token: accessTokens, user: users })
+    .from(accessTokens)
+    .innerJoin(users, eq(users.id, accessTokens.userId))
+    .where(eq(accessTokens.jti, sql.placeholder("jti")))
+    .prepare(),
+);
+
+interface VerifiedClaims {
+  jti: string;
+  subject: string;
+  /** The JWT's exp, in seconds. */
+  exp: number;
+}
+
+// Tokens whose signature and claims jose has already accepted, per db (the key
+// never changes). A session sends the same token on every call, and WebCrypto's
+// HMAC (a job on libuv's pool) was the costliest step of a call. Only validly
+// signed tokens get in, and the db still rules on expiry and revocation below.
+const verifiedTokens = new WeakMap<Db, Map<string, VerifiedClaims>>();
+const VERIFIED_TOKENS_KEPT = 10_000;
+
+async function verifyJwt(deps: Deps, token: string, now: Date): Promise<VerifiedClaims> {
+  let verified = verifiedTokens.get(deps.db);
+  if (!verified) {
+    verified = new Map();
+    verifiedTokens.set(deps.db, verified);
+  }
+  const cached = verified.get(token);
+  if (cached) {
+    // jose's own expiry rule, in whole seconds.
+    if (cached.exp <= Math.floor(now.getTime() / 1000)) throw expiredToken(new Date(cached.exp * 1000));
+    return cached;
+  }
+  let claims: VerifiedClaims;
   try {
-    const { payload } = await jwtVerify(token, signingKey(deps.db), {
+    const { payload } = await jwtVerify(token, await jwtKey(deps.db), {
       issuer: ISSUER,
       algorithms: ["HS256"],
+      requiredClaims: ["exp"],
       currentDate: now,
     });
-    jti = payload.jti;
-    subject = payload.sub;
+    if (!payload.jti || !payload.sub) throw invalidToken();
+    claims = { jti: payload.jti, subject: payload.sub, exp: payload.exp! };
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) throw expiredToken(new Date(Number(error.payload.exp) * 1000));
     throw invalidToken();
   }
-  if (!jti || !subject) throw invalidToken();
-  const found = deps.db
-    .select({ token: accessTokens, user: users })
-    .from(accessTokens)
-    .innerJoin(users, eq(users.id, accessTokens.userId))
-    .where(eq(accessTokens.jti, jti))
-    .get();
+  if (verified.size >= VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!);
+  verified.set(token, claims);
+  return claims;
+}
+
+/** Verifies signature, expiry and revocation; the db is the authority on the last two. */
+export async function authenticate(deps: Deps, token: string): Promise<Caller> {
+  const now = deps.clock();
+  const { jti, subject } = await verifyJwt(deps, token, now);
+  const found = tokenWithUser(deps.db).get({ jti });
   if (!found || found.user.uid !== subject) throw invalidToken();
   if (found.token.expiresAt <= now) throw expiredToken(found.token.expiresAt);
   if (found.user.lockedAt) {

@@ -4,6 +4,7 @@ import express from "express";
 import { openDb, type OpenDb } from "../../db/client.js";
 import { type Config, publicUrlFor } from "../config.js";
 import type { Logger } from "../log.js";
+import { selectTools } from "../server.js";
 import type { Clock, Deps } from "../services/deps.js";
 import { apiRouter } from "../web/api.js";
 import { errorHandler, notFound } from "../web/errors.js";
@@ -45,6 +46,7 @@ const listen = (server: Server, port: number, host: string) =>
 
 /** Starts the HTTP server: MCP at /mcp, the seeds' REST paths, and the claim and invite pages. */
 export async function startHttp(config: Config, log: Logger, options: HttpOptions): Promise<HttpHandle> {
+  const tools = selectTools({ readOnly: config.readOnly, names: config.tools });
   const store = options.store ?? openDb(config.dbFile);
   const app = express();
   const server = createHttpServer(app);
@@ -79,6 +81,7 @@ ${options.full ? html`<p>MCP endpoint: <code>${publicUrl}/mcp</code></p>` : html
   const mcp = options.full
     ? mcpRouter({
         deps,
+        tools,
         log,
         limiter,
         sessionIdleMs: config.sessionIdleMs,

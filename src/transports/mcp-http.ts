@@ -4,6 +4,7 @@ import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import express, { type Request, type Response, Router } from "express";
 import { isAppError } from "../errors.js";
 import type { Logger } from "../log.js";
+import type { AnyToolDef } from "../../tools/tool.js";
 import { createServer, type Session } from "../server.js";
 import type { Deps } from "../services/deps.js";
 import { authenticate } from "../services/tokens.js";
@@ -12,6 +13,7 @@ import type { SignupLimiter } from "./rate-limit.js";
 
 export interface McpHttpOptions {
   deps: Deps;
+  tools: AnyToolDef[];
   log: Logger;
   limiter: SignupLimiter;
   sessionIdleMs: number;
@@ -123,7 +125,7 @@ export function mcpRouter(options: McpHttpOptions) {
     open.transport.onclose = () => {
       if (open.transport.sessionId) sessions.delete(open.transport.sessionId);
     };
-    await createServer(deps, open.session).connect(open.transport);
+    await createServer(deps, open.session, options.tools).connect(open.transport);
     await open.transport.handleRequest(req, res, req.body);
   });
 

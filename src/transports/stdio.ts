@@ -4,7 +4,7 @@ import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import { type OpenDb, openDb } from "../../db/client.js";
 import { type Config, publicUrlFor } from "../config.js";
 import type { Logger } from "../log.js";
-import { createServer } from "../server.js";
+import { createServer, selectTools } from "../server.js";
 import { depsFrom } from "./deps.js";
 import { startHttp } from "./http.js";
 import { startSweeper } from "./sweeper.js";
@@ -59,6 +59,7 @@ async function servePages(config: Config, log: Logger, store: OpenDb): Promise<s
 }
 
 export async function runStdio(config: Config, log: Logger): Promise<void> {
+  const tools = selectTools({ readOnly: config.readOnly, names: config.tools });
   const store = openDb(config.dbFile);
   const publicUrl = await servePages(config, log, store);
   const deps = depsFrom(config, store.db, publicUrl);
@@ -71,7 +72,7 @@ export async function runStdio(config: Config, log: Logger): Promise<void> {
       writeCredentials(config.credentialsFile, accessToken);
       log.info({ file: config.credentialsFile }, "saved the new account's access token");
     },
-  });
+  }, tools);
   const transport = new StdioServerTransport();
 
   // When the host closes stdin, requests already read still finish and answer;

@@ -1,0 +1,3 @@
+import { onboardPrompt } from "./onboard.js";
+
+export const allPrompts = [onboardPrompt];

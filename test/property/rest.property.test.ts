@@ -1,0 +1,853 @@
+/**
+ * Property-based tests for every REST route and web page over a real HTTP
+ * server: random and hostile path segments (%00, bad percent-encoding, very
+ * long tokens), query strings, Authorization headers, cookies and bodies
+ * (wrong types, missing and extra fields, invalid JSON, odd charsets and
+ * encodings, 1 MB bodies, thousands of form fields, deep nesting, NUL and odd
+ * Unicode, SQL-looking text).
+ *
+ * Every request ends within a bound with a status below 500 and no stack
+ * trace; an error is the route's JSON error body (pages: a readable HTML
+ * page); a success matches the seed shape; and a failed request — like every
+ * GET — leaves every row of every table as it was.
+ */
+import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
+import type Database from "better-sqlite3";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { z } from "zod";
+import { agentSignup } from "../../src/services/accounts.js";
+import { claimAccount } from "../../src/services/claims.js";
+import { createStack } from "../../src/services/stacks.js";
+import { DAY } from "../fixture.js";
+import { startTestHttp, type TestHttp } from "../http-fixture.js";
+import {
+  seedAgentSignupResponse,
+  seedInviteToken,
+  seedRedeemedAgent,
+  seedStacksPage,
+  seedUnleashUser,
+  seedUser,
+} from "../seed-shapes.js";
+
+/** How long one request may take before it counts as a hang. */
+const BOUND_MS = 5_000;
+const STACK_TRACE = /\n\s+at /;
+const STRONG_PASSWORD = "Corr3ct-Horse!";
+const MB = 1 << 20;
+
+// ---------------------------------------------------------------- arbitraries
+
+const nastyStrings = [
+  "",
+  " ",
+  "\t\n\r",
+  "\u0000",
+  "a\u0000b",
+  "'; DROP TABLE users; --",
+  "Robert'); DROP TABLE stacks;--",
+  "\" OR 1=1 --",
+  "\u202eevil\u202c",
+  "\u200f\u200e\u200b\ufeff",
+  "😀",
+  "👩‍👩‍👧‍👦🏳️‍🌈",
+  "e\u0301\u0302\u0303\u0304",
+  "\ud800",
+  "\udfff",
+  "a\ud800b\udc00c",
+  "NaN",
+  "Infinity",
+  "-1",
+  "0",
+  "1e309",
+  "null",
+  "true",
+  "[]",
+  "{}",
+  "__proto__",
+  "constructor",
+  "%00",
+  "%",
+  "%E0%A4%A",
+  "../../etc/passwd",
+  "<script>alert(1)</script>",
+  "${7*7}{{7*7}}",
+  "\\",
+  "ＡＢＣ",
+];
+
+const oddChars = [
+  "\u0000", "\u0007", "\u001b", "\u007f", "\u0085", "\u00a0", "\u200b", "\u200e", "\u200f", "\u202e", "\u2028",
+  "\ufeff", "\ufffd", "\uffff", "\u0301", "\ud800", "\udc00", "😀", "🏳️‍🌈", "ß", "İ", "'", '"', ";", "-", "%",
+  "/", "\\", "<", "&", "=", "?", "#", "+", "a", "Z", "9",
+];
+
+const oddUnicode = fc.string({ unit: fc.constantFrom(...oddChars), maxLength: 40 });
+
+/** Strings short enough for a URL or a header: everything but the 1 MB ones. */
+const hostileShortString: fc.Arbitrary<string> = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...nastyStrings) },
+  { weight: 3, arbitrary: fc.string({ maxLength: 40 }) },
+  { weight: 3, arbitrary: fc.string({ unit: "binary", maxLength: 40 }) },
+  { weight: 2, arbitrary: fc.string({ unit: "grapheme", maxLength: 20 }) },
+  { weight: 3, arbitrary: oddUnicode },
+  { weight: 1, arbitrary: fc.string({ minLength: 300, maxLength: 3_000 }) },
+);
+
+const hugeStrings = ["a".repeat(MB), "\u0000".repeat(MB), "😀".repeat(MB / 2), "'; DROP TABLE users; --".repeat(Math.ceil(MB / 23))];
+
+const hostileString = fc.oneof({ weight: 12, arbitrary: hostileShortString }, { weight: 1, arbitrary: fc.constantFrom(...hugeStrings) });
+
+const hostileNumber = fc.oneof(
+  fc.integer(),
+  fc.double(),
+  fc.constantFrom(Number.NaN, Infinity, -Infinity, -0, -1, 1.5, 2 ** 31, 2 ** 53 + 2, 1e308, Number.MIN_VALUE),
+);
+
+const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 5, arbitrary: hostileString },
+  { weight: 2, arbitrary: hostileNumber },
+  { weight: 1, arbitrary: fc.boolean() },
+  { weight: 1, arbitrary: fc.constant(null) },
+  { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+  { weight: 1, arbitrary: fc.array(hostileShortString, { maxLength: 4 }) },
+);
+
+const extraKey = fc.oneof(
+  fc.constantFrom("__proto__", "constructor", "toString", "token", "id", "isAgent", "role", "admin", "secret"),
+  hostileShortString.filter((k) => k.length < 100),
+);
+
+/** JSON values for a body: valid ones, valid ones with fields replaced or added, random objects, non-objects. */
+function jsonFor(valid: fc.Arbitrary<Record<string, unknown>>, keys: string[]): fc.Arbitrary<unknown> {
+  const fieldKey = keys.length ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...keys) }, { weight: 1, arbitrary: extraKey }) : extraKey;
+  const mutated = fc
+    .tuple(valid, fc.dictionary(fieldKey, hostileValue, { minKeys: 1, maxKeys: 3 }))
+    .map(([base, changes]) => ({ ...base, ...changes }));
+  return fc.oneof(
+    { weight: 4, arbitrary: valid },
+    { weight: 5, arbitrary: mutated },
+    { weight: 1, arbitrary: fc.dictionary(extraKey, hostileValue, { maxKeys: 5 }) },
+    { weight: 1, arbitrary: fc.oneof(hostileShortString, hostileNumber, fc.boolean(), fc.constant(null), fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 5 })) },
+  );
+}
+
+interface Body {
+  contentType?: string;
+  contentEncoding?: string;
+  data?: string | Uint8Array;
+  label: string;
+}
+
+/** Percent-encodes every UTF-8 byte that is not unreserved; lone surrogates become U+FFFD. */
+const pct = (text: string) =>
+  [...Buffer.from(text, "utf8")].map((b) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`)).join("");
+
+const formOf = (pairs: Array<[string, string]>) => pairs.map(([k, v]) => `${pct(k)}=${pct(v)}`).join("&");
+
+const deepJson = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+
+/** Bodies that are not the JSON a route expects: broken, oversized, odd types, charsets and encodings. */
+const strangeBody: fc.Arbitrary<Body> = fc.oneof(
+  fc
+    .constantFrom("{", "nul", '{"a":', "\u0000", "[]", "1", '"text"', "null", "true", '{"__proto__":{"admin":true}}', '{"constructor":{"prototype":{"x":1}}}', "\ufeff{}", "{}{}", deepJson(20_000))
+    .map((data) => ({ contentType: "application/json", data, label: `json ${data.slice(0, 40)}` })),
+  fc
+    .constantFrom(
+      JSON.stringify({ agentName: "a".repeat(MB) }),
+      JSON.stringify({ name: "\u0000".repeat(MB / 2) }),
+      `[${"1,".repeat(MB / 2)}1]`,
+    )
+    .map((data) => ({ contentType: "application/json", data, label: `1 MB json` })),
+  fc
+    .constantFrom("application/json; charset=utf-16", "application/json; charset=latin1", "application/json; charset=klingon", "text/plain", "application/xml", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded; charset=ebcdic")
+    .map((contentType) => ({ contentType, data: '{"agentName":"x","name":"x"}', label: contentType })),
+  fc.dictionary(extraKey, hostileShortString, { maxKeys: 6 }).map((form) => ({
+    contentType: "application/x-www-form-urlencoded",
+    data: formOf(Object.entries(form)),
+    label: "form",
+  })),
+  // More fields than the form parser takes (1000) in a small body, and many in a large one.
+  fc.constantFrom(2_000, 20_000).map((n) => ({
+    contentType: "application/x-www-form-urlencoded",
+    data: Array.from({ length: n }, (_, i) => `${i}=`).join("&"),
+    label: `form with ${n} fields`,
+  })),
+  fc.constantFrom("gzip", "deflate", "br", "x-unknown", "identity, gzip").map((contentEncoding) => ({
+    contentType: "application/json",
+    contentEncoding,
+    data: "this is not compressed",
+    label: `encoding ${contentEncoding}`,
+  })),
+  fc.constant({ contentType: "application/json", contentEncoding: "gzip", data: gzipSync(Buffer.alloc(3 * MB, 0x61)), label: "gzip bomb" }),
+  fc.constant({ label: "no body" }),
+);
+
+const jsonBody = (valid: fc.Arbitrary<Record<string, unknown>>, keys: string[]): fc.Arbitrary<Body> =>
+  fc.oneof(
+    {
+      weight: 6,
+      arbitrary: jsonFor(valid, keys).map((value) => ({ contentType: "application/json", data: JSON.stringify(value), label: "json" })),
+    },
+    { weight: 1, arbitrary: strangeBody },
+  );
+
+/** Characters a header value may carry (fetch refuses the rest): visible ASCII and Latin-1. */
+const headerText = fc.string({
+  unit: fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0x80, max: 0xff })).map((c) => String.fromCharCode(c)),
+  maxLength: 200,
+});
+
+const weirdSegments = [
+  "%00",
+  "a%00b",
+  "%",
+  "%zz",
+  "%E0%A4%A",
+  "%ED%A0%80",
+  "%C0%AF",
+  "%FF%FE",
+  "%2F",
+  "..%2F..%2Fetc%2Fpasswd",
+  "%F0%9F%98%80",
+  "%E2%80%AE",
+  "e%CC%81%CC%81",
+  "%27%3B%20DROP%20TABLE%20users%3B%20--",
+  "NaN",
+  "-1",
+  "1e309",
+  "null",
+  "%20",
+  "a".repeat(2_000),
+  "a".repeat(12_000),
+  "%00".repeat(3_000),
+  "b".repeat(20_000), // beyond Node's 16 KB header limit: Node answers 431 itself
+];
+
+/** A path segment: hostile text percent-encoded, raw odd encodings, or one of `real`. */
+const segment = (real: string[]) =>
+  fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...real).map(pct) },
+    { weight: 4, arbitrary: hostileShortString.filter((s) => s.length > 0).map(pct) },
+    { weight: 3, arbitrary: fc.constantFrom(...weirdSegments) },
+    { weight: 1, arbitrary: fc.constantFrom(...real).map((t) => `${t}%00`) },
+  );
+
+const name = (max: number) => fc.stringMatching(new RegExp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,${max - 1}}$`));
+const isoDate = (from: number, to: number) => fc.integer({ min: from, max: to }).map((ms) => new Date(ms).toISOString());
+const strongPassword = fc
+  .tuple(fc.constantFrom("Aa1!", "Zq9$", "Mx5#", "Ü7ß%"), fc.stringMatching(/^[A-Za-z0-9!#%&*+-]{6,20}$/))
+  .map(([head, tail]) => head + tail);
+const simpleEmail = fc
+  .tuple(fc.stringMatching(/^[a-z][a-z0-9]{2,10}$/), fc.nat(1_000_000), fc.constantFrom("example.com", "EXAMPLE.org", "mail.test"))
+  .map(([local, n, domain]) => `${local}.${n}@${domain}`);
+const username = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{2,38}$/);
+
+// ------------------------------------------------------------------- harness
+
+function dbState(sqlite: Database.Database): { counts: Record<string, number>; hash: string } {
+  const hash = createHash("sha256");
+  const counts: Record<string, number> = {};
+  const tables = sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
+  for (const table of tables) {
+    let n = 0;
+    hash.update(`\u0000${table}\u0000`);
+    for (const row of sqlite.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).raw().iterate()) {
+      hash.update(JSON.stringify(row));
+      n++;
+    }
+    counts[table] = n;
+  }
+  return { counts, hash: hash.digest("hex") };
+}
+
+/** Cuts every long line (a counterexample may hold 1 MB strings) and every long run of one kind of text. */
+const shorten = (text: string) =>
+  text
+    .split("\n")
+    .map((line) => (line.length > 1_500 ? `${line.slice(0, 1_500)}…(${line.length} chars)` : line))
+    .join("\n")
+    .replace(/[^\s"]{300,}/g, (s) => `${s.slice(0, 60)}…(${s.length} chars)`);
+
+/** fc.check, with counterexamples shortened; `examples` run first, so that an outcome a test insists on always happens. */
+async function holds<Ts extends [unknown, ...unknown[]]>(property: fc.IAsyncProperty<Ts>, numRuns: number, examples: Ts[] = []): Promise<void> {
+  const details = await fc.check(property, { numRuns, examples, markInterruptAsFailure: true });
+  if (details.failed) {
+    const report = `${fc.defaultReportMessage(details) ?? "property failed"}\n${String((details.errorInstance as Error | undefined)?.message ?? details.errorInstance)}`;
+    throw new Error(shorten(report).slice(0, 6_000));
+  }
+}
+
+interface Req {
+  method: "GET" | "POST" | "PUT";
+  path: string;
+  auth?: string;
+  cookie?: string;
+  body?: Body;
+}
+
+interface Answer {
+  status: number;
+  text: string;
+  json: any;
+  contentType: string;
+  headers: Headers;
+}
+
+let http: TestHttp;
+
+async function send(req: Req): Promise<Answer> {
+  const headers: Record<string, string> = {};
+  if (req.auth !== undefined) headers.authorization = req.auth;
+  if (req.cookie !== undefined) headers.cookie = req.cookie;
+  if (req.body?.contentType) headers["content-type"] = req.body.contentType;
+  if (req.body?.contentEncoding) headers["content-encoding"] = req.body.contentEncoding;
+  const res = await fetch(`${http.url}${req.path}`, {
+    method: req.method,
+    headers,
+    body: req.method === "GET" ? undefined : req.body?.data,
+    redirect: "manual",
+    signal: AbortSignal.timeout(BOUND_MS),
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, text, json, contentType: res.headers.get("content-type") ?? "", headers: res.headers };
+}
+
+const describeReq = (req: Req) =>
+  shorten(`${req.method} ${req.path}${req.auth !== undefined ? ` auth=${JSON.stringify(req.auth)}` : ""}${req.cookie !== undefined ? ` cookie=${JSON.stringify(req.cookie)}` : ""}${req.body ? ` body(${req.body.label})=${typeof req.body.data === "string" ? JSON.stringify(req.body.data) : `<${req.body.data?.length ?? 0} bytes>`}` : ""}`).slice(0, 1_500);
+
+type Outcome = "ok" | "refused";
+
+const isUnleashPath = (path: string) => path.startsWith("/invite/") || path.startsWith("/api/admin/invite-link/");
+
+/** The request line or headers outgrew Node's header limit: Node itself answers 431 with no body. */
+const headerLimit = (answer: Answer) => answer.status === 431 && answer.text === "";
+
+/**
+ * Sends a REST request and checks the answer: bounded, below 500, no stack
+ * trace; an error is the route's JSON error body and leaves the db as it was;
+ * a success matches `shape`. GETs never change the db.
+ */
+async function checkApi(req: Req, shape: z.ZodType, successStatus = 200): Promise<Outcome> {
+  const before = dbState(http.store.sqlite);
+  const what = describeReq(req);
+  const answer = await send(req);
+  const said = `${what} → ${answer.status} ${shorten(answer.text).slice(0, 600)}`;
+  expect(answer.status, said).toBeLessThan(500);
+  expect(answer.text, said).not.toMatch(STACK_TRACE);
+  if (answer.status >= 400 || req.method === "GET") expect(dbState(http.store.sqlite), `${said} changed the db`).toEqual(before);
+  if (answer.status >= 400) {
+    if (headerLimit(answer)) return "refused";
+    expect(answer.contentType, said).toMatch(/^application\/json/);
+    expect(answer.json, said).toMatchObject({ name: expect.any(String), message: expect.stringMatching(/\S/) });
+    if (isUnleashPath(req.path)) {
+      expect(answer.json, said).toMatchObject({ id: expect.any(String) });
+    } else if (!isUnleashPath(req.path)) {
+      expect(answer.json.code, said).toBe(answer.status);
+    }
+    return "refused";
+  }
+  expect(answer.status, said).toBe(successStatus);
+  const parsed = shape.safeParse(answer.json);
+  expect(parsed.success, `${said}: ${parsed.error?.message}`).toBe(true);
+  return "ok";
+}
+
+/**
+ * Sends a request for a page and checks it is a readable HTML page below 500
+ * with its security headers; a failed POST and every GET leave the db as it was.
+ */
+async function checkPage(req: Req, success: RegExp): Promise<Outcome> {
+  const before = dbState(http.store.sqlite);
+  const what = describeReq(req);
+  const answer = await send(req);
+  const said = `${what} → ${answer.status} ${shorten(answer.text).slice(0, 600)}`;
+  expect(answer.status, said).toBeLessThan(500);
+  expect(answer.text, said).not.toMatch(STACK_TRACE);
+  if (answer.status >= 400 || req.method === "GET") expect(dbState(http.store.sqlite), `${said} changed the db`).toEqual(before);
+  if (headerLimit(answer)) return "refused";
+  expect(answer.contentType, said).toMatch(/^text\/html/);
+  expect(answer.headers.get("content-security-policy") ?? "", said).toContain("default-src 'none'");
+  expect(answer.text, said).toMatch(/<h1>[^<]*\S/);
+  if (answer.status >= 400) return "refused";
+  expect(answer.status, said).toBe(200);
+  if (req.method === "POST") expect(answer.text, said).toMatch(success);
+  return "ok";
+}
+
+class Tally {
+  readonly seen: Record<Outcome, number> = { ok: 0, refused: 0 };
+  add(outcome: Outcome) {
+    this.seen[outcome]++;
+  }
+  expectBoth() {
+    expect(this.seen.ok, `no request succeeded: ${JSON.stringify(this.seen)}`).toBeGreaterThan(0);
+    expect(this.seen.refused, `no request was refused: ${JSON.stringify(this.seen)}`).toBeGreaterThan(0);
+  }
+}
+
+// --------------------------------------------------------------------- world
+
+interface World {
+  org: string;
+  tokens: { admin: string; member: string; revoked: string; other: string };
+  claimableToken: string;
+  claimedToken: string;
+  inviteSecret: string;
+  expiredSecret: string;
+  disabledSecret: string;
+  updatableSecret: string;
+  foreignSecret: string;
+  continuationToken: string;
+}
+
+let world: World;
+
+const userIdOf = (uid: string) => (http.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(uid) as { id: number }).id;
+
+async function postJson(path: string, body: unknown, token?: string) {
+  const answer = await send({ method: "POST", path, auth: token ? `Bearer ${token}` : undefined, body: { contentType: "application/json", data: JSON.stringify(body), label: "setup" } });
+  if (answer.status >= 300) throw new Error(`setup ${path}: ${answer.status} ${answer.text}`);
+  return answer.json;
+}
+
+async function buildWorld(): Promise<World> {
+  const admin = seedAgentSignupResponse.parse(await postJson("/api/agents/signup", { agentName: "Admin bot" }));
+  const org = admin.userInfo.organizations[0]!.name;
+  const adminId = userIdOf(admin.userInfo.id);
+  for (const [projectName, stackName] of [["web", "dev"], ["web", "prod"], ["api", "dev"]] as const) {
+    createStack(http.handle.deps, adminId, { projectName, stackName, tags: { env: stackName } });
+  }
+  const future = new Date(http.clock.now().getTime() + 7 * DAY).toISOString();
+  const link = async (token: string, name: string, expiresAt = future) =>
+    seedInviteToken.parse(await postJson("/api/admin/invite-link/tokens", { name, expiresAt }, token));
+  const invite = await link(admin.accessToken, "Team");
+  const expired = await link(admin.accessToken, "Old", "2000-01-01T00:00:00Z");
+  const disabled = await link(admin.accessToken, "Off");
+  const updatable = await link(admin.accessToken, "Edited by the properties");
+  const answer = await send({ method: "PUT", path: `/api/admin/invite-link/tokens/${disabled.secret}`, auth: `Bearer ${admin.accessToken}`, body: { contentType: "application/json", data: '{"enabled":false}', label: "setup" } });
+  expect(answer.status).toBe(200);
+
+  const other = seedAgentSignupResponse.parse(await postJson("/api/agents/signup", { agentName: "Other bot" }));
+  const foreign = await link(other.accessToken, "Theirs");
+  const member = seedRedeemedAgent.parse(await postJson(`/invite/${invite.secret}/signup`, { email: "member@example.com", name: "Member bot" }));
+
+  const revoked = await agentSignup(http.handle.deps, { agentName: "Claimed bot" });
+  await claimAccount(http.handle.deps, {
+    claimToken: revoked.claimToken,
+    username: "claimed-human",
+    email: "human@example.com",
+    password: STRONG_PASSWORD,
+    keepAgentAccess: false,
+  });
+
+  const page = await send({ method: "GET", path: "/api/user/stacks?maxResults=1", auth: `Bearer ${admin.accessToken}` });
+  return {
+    org,
+    tokens: { admin: admin.accessToken, member: member.accessToken, revoked: revoked.accessToken, other: other.accessToken },
+    claimableToken: admin.claimToken,
+    claimedToken: revoked.claimToken,
+    inviteSecret: invite.secret,
+    expiredSecret: expired.secret,
+    disabledSecret: disabled.secret,
+    updatableSecret: updatable.secret,
+    foreignSecret: foreign.secret,
+    continuationToken: page.json.continuationToken,
+  };
+}
+
+/** An Authorization header: none, a real role in either scheme, a damaged token, or hostile text. */
+const authHeader = () =>
+  fc.oneof(
+    { weight: 2, arbitrary: fc.constant(undefined) },
+    { weight: 6, arbitrary: fc.constantFrom(`Bearer ${world.tokens.admin}`, `token ${world.tokens.admin}`, `bearer    ${world.tokens.admin}`) },
+    { weight: 1, arbitrary: fc.constantFrom(`Bearer ${world.tokens.member}`, `Bearer ${world.tokens.revoked}`, `Bearer ${world.tokens.other}`) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        `Bearer ${world.tokens.admin}x`,
+        `Bearer ${world.tokens.admin.slice(0, -2)}`,
+        `Bearer ${world.tokens.admin} extra`,
+        `Basic ${Buffer.from("admin:admin").toString("base64")}`,
+        "Bearer",
+        "Bearer ",
+        `Bearer ${world.claimableToken}`,
+        `Bearer ${"A".repeat(12_000)}`,
+        "token '; DROP TABLE users; --",
+        "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIxIn0.",
+      ),
+    },
+    { weight: 1, arbitrary: headerText.map((t) => `Bearer ${t}`) },
+    { weight: 1, arbitrary: headerText },
+  );
+
+// --------------------------------------------------------------------- tests
+
+beforeAll(async () => {
+  http = await startTestHttp();
+  world = await buildWorld();
+}, 30_000);
+
+afterAll(async () => {
+  await http?.close();
+});
+
+describe("Pulumi REST routes under random and hostile requests", { timeout: 60_000 }, () => {
+  test("POST /api/agents/signup signs up with a seed-shaped answer or refuses with a JSON error and no write", async () => {
+    const valid = fc.record(
+      { agentName: fc.string({ minLength: 1, maxLength: 100 }), agentModel: fc.oneof(fc.string({ minLength: 1, maxLength: 100 }), oddUnicode) },
+      { requiredKeys: [] },
+    );
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(fc.option(authHeader(), { freq: 4 }), jsonBody(valid, ["agentName", "agentModel"]), async (auth, body) =>
+        tally.add(await checkApi({ method: "POST", path: "/api/agents/signup", auth: auth ?? undefined, body }, seedAgentSignupResponse)),
+      ),
+      100,
+    );
+    tally.expectBoth();
+  });
+
+  test("GET /api/agents/signup/validate/:claimToken answers only for a claimable token and never writes", async () => {
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(segment([world.claimableToken, world.claimedToken]), async (token) =>
+        tally.add(
+          await checkApi(
+            { method: "GET", path: `/api/agents/signup/validate/${token}` },
+            z.strictObject({ claimTokenValidUntil: z.iso.datetime({ offset: true }) }),
+          ),
+        ),
+      ),
+      80,
+      [[pct(world.claimableToken)], ["%ED%A0%80"]],
+    );
+    tally.expectBoth();
+  });
+
+  test("GET /api/user answers a seed-shaped User for a valid token and a JSON 401 for anything else", async () => {
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(authHeader(), fc.dictionary(extraKey, hostileShortString, { maxKeys: 3 }), async (auth, query) => {
+        const search = Object.keys(query).length ? `?${formOf(Object.entries(query))}` : "";
+        tally.add(await checkApi({ method: "GET", path: `/api/user${search}`, auth }, seedUser));
+      }),
+      80,
+    );
+    tally.expectBoth();
+  });
+
+  test("GET /api/user/stacks answers a seed-shaped page or a JSON error for any filters, page sizes and continuation tokens", async () => {
+    const key = fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom("organization", "project", "tagName", "tagValue", "maxResults", "continuationToken") },
+      { weight: 1, arbitrary: fc.constantFrom("maxResults[]", "organization[a]", "__proto__", "constructor") },
+      { weight: 1, arbitrary: extraKey.filter((k) => k.length < 50) },
+    );
+    const value = fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom(world.org, "web", "api", "env", "dev", "1", "2", "500", "100000") },
+      { weight: 2, arbitrary: fc.constantFrom("0", "-1", "NaN", "1e309", "1.5", "Infinity", "", "0x10", " 2", "99999999999999999999", "1,2") },
+      { weight: 2, arbitrary: fc.constantFrom(world.continuationToken, `${world.continuationToken}A`, `${world.continuationToken}.x`, "MQ.AAAA") },
+      { weight: 3, arbitrary: hostileShortString },
+    );
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(
+        fc.oneof({ weight: 5, arbitrary: fc.constant(`Bearer ${world.tokens.admin}`) }, { weight: 2, arbitrary: authHeader() }),
+        fc.array(fc.tuple(key, value), { maxLength: 6 }),
+        async (auth, pairs) => {
+          const search = pairs.length ? `?${formOf(pairs)}` : "";
+          tally.add(await checkApi({ method: "GET", path: `/api/user/stacks${search}`, auth }, seedStacksPage));
+        },
+      ),
+      120,
+    );
+    tally.expectBoth();
+  });
+});
+
+describe("Unleash REST routes under random and hostile requests", { timeout: 60_000 }, () => {
+  test("POST /api/admin/invite-link/tokens creates a seed-shaped token or refuses with a JSON error and no write", async () => {
+    const now = http.clock.now().getTime();
+    const valid = fc.record(
+      {
+        name: fc.oneof(fc.string({ minLength: 1, maxLength: 255 }), oddUnicode),
+        expiresAt: fc.oneof(isoDate(now - 400 * DAY, now + 400 * DAY), isoDate(-62_000_000_000_000, 253_402_300_799_999)),
+        organization: fc.oneof({ weight: 3, arbitrary: fc.constant(world.org) }, { weight: 1, arbitrary: name(30) }),
+      },
+      { requiredKeys: ["name", "expiresAt"] },
+    );
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(authHeader(), jsonBody(valid, ["name", "expiresAt", "organization"]), async (auth, body) =>
+        tally.add(await checkApi({ method: "POST", path: "/api/admin/invite-link/tokens", auth, body }, seedInviteToken, 201)),
+      ),
+      100,
+    );
+    tally.expectBoth();
+  });
+
+  test("GET /api/admin/invite-link/tokens/:secret shows an administered token or a JSON error, and never writes", async () => {
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(authHeader(), segment([world.inviteSecret, world.expiredSecret, world.foreignSecret]), async (auth, secret) =>
+        tally.add(await checkApi({ method: "GET", path: `/api/admin/invite-link/tokens/${secret}`, auth }, seedInviteToken)),
+      ),
+      80,
+    );
+    tally.expectBoth();
+  });
+
+  test("PUT /api/admin/invite-link/tokens/:secret updates only expiry and enabled, or refuses with a JSON error and no write", async () => {
+    const now = http.clock.now().getTime();
+    const valid = fc.record(
+      { expiresAt: isoDate(now - 10 * DAY, now + 60 * DAY), enabled: fc.boolean() },
+      { requiredKeys: [] },
+    );
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(
+        fc.oneof({ weight: 3, arbitrary: fc.constant(`Bearer ${world.tokens.admin}`) }, { weight: 1, arbitrary: authHeader() }),
+        segment([world.updatableSecret, world.foreignSecret]),
+        jsonBody(valid, ["expiresAt", "enabled"]),
+        async (auth, secret, body) =>
+          tally.add(await checkApi({ method: "PUT", path: `/api/admin/invite-link/tokens/${secret}`, auth, body }, seedInviteToken)),
+      ),
+      100,
+    );
+    tally.expectBoth();
+  });
+
+  test("GET /invite/:token/validate answers only for a usable link and never writes", async () => {
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(segment([world.inviteSecret, world.expiredSecret, world.disabledSecret]), async (token) =>
+        tally.add(
+          await checkApi(
+            { method: "GET", path: `/invite/${token}/validate` },
+            z.strictObject({ organization: z.string(), name: z.string(), expiresAt: z.iso.datetime({ offset: true }) }),
+          ),
+        ),
+      ),
+      80,
+      [[pct(world.inviteSecret)], ["%zz"]],
+    );
+    tally.expectBoth();
+  });
+
+  test("POST /invite/:token/signup creates a Unleash user or refuses with a JSON error and no write", async () => {
+    const valid = fc.record(
+      {
+        email: fc.oneof({ weight: 5, arbitrary: simpleEmail }, { weight: 1, arbitrary: fc.constantFrom("member@example.com", "HUMAN@example.com") }),
+        name: fc.string({ minLength: 1, maxLength: 255 }).filter((s) => s.trim() !== ""),
+        username: fc.oneof(username, fc.constantFrom("claimed-human", "CLAIMED-HUMAN")),
+        // Mostly agents (no password): each human signup costs a memory-hard hash.
+        password: fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: strongPassword }),
+      },
+      { requiredKeys: ["email", "name", "password"] },
+    );
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(
+        fc.oneof(
+          { weight: 4, arbitrary: fc.constant(world.inviteSecret) },
+          { weight: 1, arbitrary: segment([world.inviteSecret, world.expiredSecret, world.disabledSecret]) },
+        ),
+        fc.oneof({ weight: 6, arbitrary: valid.map((value) => ({ value, body: { contentType: "application/json", data: JSON.stringify(value), label: "json" } as Body })) }, { weight: 6, arbitrary: jsonBody(valid, ["email", "name", "username", "password", "token"]).map((body) => ({ value: undefined, body })) }),
+        async (token, { value, body }) => {
+          const parsed = value ?? (typeof body.data === "string" ? safeJson(body.data) : undefined);
+          const withPassword = typeof parsed === "object" && parsed !== null && (parsed as { password?: unknown }).password !== undefined;
+          tally.add(await checkApi({ method: "POST", path: `/invite/${token}/signup`, body }, withPassword ? seedUnleashUser : seedRedeemedAgent));
+        },
+      ),
+      80,
+    );
+    tally.expectBoth();
+  });
+});
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------- pages
+
+/** A cookie of the shape the server sets (32 base64url characters), echoed by the form. */
+const CSRF = "Q2xhaW1Gb3JtQ3NyZlRva2VuMDEyMzQ1";
+
+/** The CSRF pair: matching, mismatched, missing, or a cookie header of junk. */
+const csrf = fc.oneof(
+  { weight: 6, arbitrary: fc.constant({ cookie: `onboard_csrf=${CSRF}`, field: CSRF }) },
+  { weight: 1, arbitrary: fc.constant({ cookie: `onboard_csrf=${CSRF}`, field: `${CSRF}x` }) },
+  { weight: 1, arbitrary: fc.constant({ cookie: undefined, field: CSRF }) },
+  { weight: 1, arbitrary: fc.constantFrom("onboard_csrf=%E0%A4%A", "onboard_csrf=", "onboard_csrf", ";;;=;", `onboard_csrf=${"a".repeat(8_000)}`).map((cookie) => ({ cookie, field: cookie.slice(13) })) },
+  { weight: 1, arbitrary: headerText.map((text) => ({ cookie: `onboard_csrf=${text}`, field: text })) },
+);
+
+/** A valid-looking form carrying the matching CSRF field. */
+const exampleForm = (pairs: Array<[string, string]>): Body => ({
+  contentType: "application/x-www-form-urlencoded",
+  data: formOf([["csrf", CSRF], ...pairs]),
+  label: "example form",
+});
+
+/** A form body: the fields given (hostile or valid), repeated fields, broken encodings, 1 MB, or not a form at all. */
+function formBody(fields: fc.Arbitrary<Record<string, string>>, keys: string[]) {
+  return (field: string): fc.Arbitrary<Body> => {
+    const withCsrf = (pairs: Array<[string, string]>) => formOf([["csrf", field], ...pairs]);
+    const mutated = fc
+      .tuple(fields, fc.dictionary(fc.oneof(fc.constantFrom(...keys), extraKey), hostileShortString, { minKeys: 1, maxKeys: 3 }))
+      .map(([base, changes]) => ({ ...base, ...changes }));
+    return fc.oneof(
+      // Valid forms are rarer than elsewhere: each accepted one costs a memory-hard password hash.
+      { weight: 3, arbitrary: fields.map((f) => ({ contentType: "application/x-www-form-urlencoded", data: withCsrf(Object.entries(f)), label: "form" })) },
+      { weight: 5, arbitrary: mutated.map((f) => ({ contentType: "application/x-www-form-urlencoded", data: withCsrf(Object.entries(f)), label: "mutated form" })) },
+      {
+        weight: 1,
+        arbitrary: fields.map((f) => ({
+          contentType: "application/x-www-form-urlencoded",
+          data: `${withCsrf(Object.entries(f))}&${formOf(Object.entries(f))}`,
+          label: "every field twice",
+        })),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom("%zz=%E0%A4%A&username=%ED%A0%80", "=&&=&", "username&email&password", "a".repeat(MB), `username=${"x".repeat(MB)}`).map((data) => ({
+          contentType: "application/x-www-form-urlencoded",
+          data: `csrf=${pct(field)}&${data}`,
+          label: "broken form",
+        })),
+      },
+      { weight: 1, arbitrary: strangeBody },
+    );
+  };
+}
+
+describe("claim and invite pages under random and hostile requests", { timeout: 60_000 }, () => {
+  test("GET /claim/:token shows a readable page for any token and never consumes it or writes", async () => {
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(segment([world.claimableToken, world.claimedToken]), fc.option(csrf.map((c) => c.cookie)), async (token, cookie) =>
+        tally.add(await checkPage({ method: "GET", path: `/claim/${token}`, cookie: cookie ?? undefined }, /./)),
+      ),
+      80,
+      [[pct(world.claimableToken), null], ["%E0%A4%A", null]],
+    );
+    tally.expectBoth();
+  });
+
+  test("POST /claim/:token claims once with valid details, or answers a readable page and writes nothing", async () => {
+    const fields = fc.record(
+      {
+        username: fc.oneof({ weight: 4, arbitrary: username }, { weight: 1, arbitrary: fc.constantFrom("claimed-human", "Admin-bot") }),
+        email: fc.oneof({ weight: 4, arbitrary: simpleEmail }, { weight: 1, arbitrary: fc.constantFrom("member@example.com", "HUMAN@example.com") }),
+        password: strongPassword,
+        keepAgentAccess: fc.constantFrom("yes", "", "no", "0"),
+      },
+      { requiredKeys: ["username", "email", "password"] },
+    );
+    const body = formBody(fields, ["username", "email", "password", "keepAgentAccess"]);
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(
+        fc.oneof({ weight: 3, arbitrary: fc.constant("fresh") }, { weight: 1, arbitrary: segment([world.claimedToken]) }),
+        csrf.chain((pair) => body(pair.field).map((b) => ({ cookie: pair.cookie, body: b }))),
+        async (which, { cookie, body }) => {
+          // A fresh agent for each claim attempt, created before the db is snapshot.
+          const token = which === "fresh" ? pct((await agentSignup(http.handle.deps, { agentName: "Fresh bot" })).claimToken) : which;
+          tally.add(await checkPage({ method: "POST", path: `/claim/${token}`, cookie, body }, /The account is yours/));
+        },
+      ),
+      50,
+      [
+        ["fresh", { cookie: `onboard_csrf=${CSRF}`, body: exampleForm([["username", "example-human"], ["email", "example.claim@example.com"], ["password", STRONG_PASSWORD]]) }],
+        ["fresh", { cookie: undefined, body: exampleForm([["username", "example-human2"], ["email", "example.claim2@example.com"], ["password", STRONG_PASSWORD]]) }],
+      ],
+    );
+    tally.expectBoth();
+  });
+
+  test("GET /new-user shows a readable invite page for any invite parameter and never writes", async () => {
+    const invite = fc.oneof(
+      { weight: 3, arbitrary: fc.constantFrom(world.inviteSecret, world.expiredSecret, world.disabledSecret).map((s) => `?invite=${pct(s)}`) },
+      { weight: 2, arbitrary: hostileShortString.map((s) => `?invite=${pct(s)}`) },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom(
+          "",
+          "?invite",
+          "?invite=",
+          `?invite=${world.inviteSecret}&invite=${world.inviteSecret}`,
+          `?invite[]=${world.inviteSecret}`,
+          "?invite=%E0%A4%A",
+          "?invite=%00",
+          `?invite=${"a".repeat(12_000)}`,
+          `?invite=${pct(`http://x/new-user?invite=${world.inviteSecret}`)}`,
+        ),
+      },
+    );
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(invite, fc.option(csrf.map((c) => c.cookie)), async (search, cookie) =>
+        tally.add(await checkPage({ method: "GET", path: `/new-user${search}`, cookie: cookie ?? undefined }, /./)),
+      ),
+      80,
+      [[`?invite=${pct(world.inviteSecret)}`, null], ["?invite=%E0%A4%A", null]],
+    );
+    tally.expectBoth();
+  });
+
+  test("POST /new-user signs a human up with valid details, or answers a readable page and writes nothing", async () => {
+    const fields = fc.record(
+      {
+        email: fc.oneof({ weight: 5, arbitrary: simpleEmail }, { weight: 1, arbitrary: fc.constantFrom("member@example.com", "HUMAN@example.com") }),
+        name: fc.string({ minLength: 1, maxLength: 255 }).filter((s) => s.trim() !== ""),
+        username: fc.oneof(username, fc.constant("")),
+        password: strongPassword,
+      },
+      { requiredKeys: ["email", "name", "password"] },
+    );
+    const body = formBody(fields, ["email", "name", "username", "password"]);
+    const invite = fc.oneof(
+      { weight: 5, arbitrary: fc.constant(`?invite=${pct(world.inviteSecret)}`) },
+      { weight: 1, arbitrary: fc.constantFrom(world.expiredSecret, world.disabledSecret).map((s) => `?invite=${pct(s)}`) },
+      { weight: 1, arbitrary: hostileShortString.map((s) => `?invite=${pct(s)}`) },
+      { weight: 1, arbitrary: fc.constantFrom("", "?invite=%E0%A4%A", `?invite=${world.inviteSecret}&invite=x`) },
+    );
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(invite, csrf.chain((pair) => body(pair.field).map((b) => ({ cookie: pair.cookie, body: b }))), async (search, { cookie, body }) =>
+        tally.add(await checkPage({ method: "POST", path: `/new-user${search}`, cookie, body }, /is a member of/)),
+      ),
+      50,
+      [
+        [`?invite=${pct(world.inviteSecret)}`, { cookie: `onboard_csrf=${CSRF}`, body: exampleForm([["email", "example.invite@example.com"], ["name", "Example Human"], ["password", STRONG_PASSWORD]]) }],
+        [`?invite=${pct(world.expiredSecret)}`, { cookie: `onboard_csrf=${CSRF}`, body: exampleForm([["email", "example.invite2@example.com"], ["name", "Example Human"], ["password", STRONG_PASSWORD]]) }],
+      ],
+    );
+    tally.expectBoth();
+  });
+});
+
+describe("the server after hostile requests", { timeout: 60_000 }, () => {
+  test("still answers every route normally", async () => {
+    const user = await send({ method: "GET", path: "/api/user", auth: `Bearer ${world.tokens.admin}` });
+    expect(user.status).toBe(200);
+    expect(seedUser.safeParse(user.json).success).toBe(true);
+    const validate = await send({ method: "GET", path: `/invite/${world.inviteSecret}/validate` });
+    expect(validate.status).toBe(200);
+    const claim = await send({ method: "GET", path: `/claim/${world.claimableToken}` });
+    expect(claim.status).toBe(200);
+    expect(http.logs.filter((line) => /"level":50/.test(line)).map((line) => shorten(line).slice(0, 500))).toEqual([]);
+  });
+});

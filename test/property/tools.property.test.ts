@@ -1,0 +1,594 @@
+/**
+ * Property-based tests for every MCP tool: random and hostile arguments
+ * (wrong types, missing and extra fields, 1 MB strings, NUL and odd Unicode,
+ * SQL-looking text, huge and negative numbers, nested values) from random
+ * sessions (anonymous, admin, member, claimed-and-revoked, garbage tokens).
+ *
+ * Whatever comes in, each call ends within a bound in either a result whose
+ * structuredContent matches the seed shape, or an `isError` result with a
+ * readable message — never an internal error, a stack trace or a hang — and a
+ * failed call leaves every row of every table as it was. A protocol-level
+ * error is accepted only where the SDK rejects `arguments` that are not an
+ * object, before any tool code runs (DESIGN.md, "Protocol errors").
+ */
+import { createHash } from "node:crypto";
+import type Database from "better-sqlite3";
+import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import fc from "fast-check";
+import { describe } from "vitest";
+import type { z } from "zod";
+import { claimAccount } from "../../src/services/claims.js";
+import { updateInviteLink } from "../../src/services/invites.js";
+import { call, DAY, expect, ok, signUp, type TestEnv, test, textOf, type ToolResult } from "../fixture.js";
+import {
+  seedAgentSignupResponse,
+  seedAppStackSummary,
+  seedClaimStatus,
+  seedInviteToken,
+  seedRedeemedAgent,
+  seedStacksPage,
+  seedUnleashUser,
+  seedUser,
+} from "../seed-shapes.js";
+
+/** How long one call may take before it counts as a hang. */
+const BOUND_MS = 5_000;
+const STACK_TRACE = /\n\s+at /;
+const STRONG_PASSWORD = "Corr3ct-Horse!";
+const MB = 1 << 20;
+
+// ---------------------------------------------------------------- arbitraries
+
+const nastyStrings = [
+  "",
+  " ",
+  "\t\n\r",
+  "\u0000",
+  "a\u0000b",
+  "'; DROP TABLE users; --",
+  "Robert'); DROP TABLE stacks;--",
+  "\" OR 1=1 --",
+  "\u202eevil\u202c",
+  "\u200f\u200e\u200b\ufeff",
+  "😀",
+  "👩‍👩‍👧‍👦🏳️‍🌈",
+  "e\u0301\u0302\u0303\u0304",
+  "Z\u0351\u0352\u0353\u0354\u0355\u0356\u0357",
+  "\ud800",
+  "\udfff",
+  "a\ud800b\udc00c",
+  "NaN",
+  "Infinity",
+  "-Infinity",
+  "-1",
+  "0",
+  "1e309",
+  "0x10",
+  "null",
+  "undefined",
+  "true",
+  "[]",
+  "{}",
+  "__proto__",
+  "constructor",
+  "%00",
+  "%",
+  "%E0%A4%A",
+  "../../etc/passwd",
+  "<script>alert(1)</script>",
+  "${7*7}{{7*7}}",
+  "%s%s%n",
+  "\\",
+  "\u00a0name\u3000",
+  "ＡＢＣ",
+  "ǅǈ",
+];
+
+const oddChars = [
+  "\u0000",
+  "\u0007",
+  "\u001b",
+  "\u007f",
+  "\u0085",
+  "\u00a0",
+  "\u200b",
+  "\u200e",
+  "\u200f",
+  "\u202e",
+  "\u2028",
+  "\u2029",
+  "\ufeff",
+  "\ufffd",
+  "\uffff",
+  "\u0301",
+  "\u0489",
+  "\ud800",
+  "\udbff",
+  "\udc00",
+  "\udfff",
+  "😀",
+  "🏳️‍🌈",
+  "ﷺ",
+  "ß",
+  "İ",
+  "'",
+  '"',
+  ";",
+  "-",
+  "%",
+  "/",
+  "\\",
+  "<",
+  ">",
+  "&",
+  "a",
+  "Z",
+  "9",
+];
+
+/** 1 MB strings, built once: plain, NUL, emoji, SQL-looking and combining marks. */
+const hugeStrings = [
+  "a".repeat(MB),
+  "\u0000".repeat(MB),
+  "😀".repeat(MB / 2),
+  "'; DROP TABLE users; --".repeat(Math.ceil(MB / 23)),
+  `e${"\u0301".repeat(MB)}`,
+];
+
+const oddUnicode = fc.string({ unit: fc.constantFrom(...oddChars), maxLength: 40 });
+
+const hostileString: fc.Arbitrary<string> = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...nastyStrings) },
+  { weight: 3, arbitrary: fc.string({ maxLength: 40 }) },
+  { weight: 3, arbitrary: fc.string({ unit: "binary", maxLength: 40 }) },
+  { weight: 3, arbitrary: fc.string({ unit: "grapheme", maxLength: 20 }) },
+  { weight: 3, arbitrary: oddUnicode },
+  { weight: 1, arbitrary: fc.string({ minLength: 300, maxLength: 3_000 }) },
+  { weight: 1, arbitrary: fc.constantFrom(...hugeStrings) },
+);
+
+const hostileNumber: fc.Arbitrary<number> = fc.oneof(
+  fc.integer(),
+  fc.double(),
+  fc.constantFrom(Number.NaN, Infinity, -Infinity, -0, 0, -1, 1.5, 2 ** 31, 2 ** 53 + 2, -(2 ** 63), 1e308, Number.MIN_VALUE),
+);
+
+const nonObject: fc.Arbitrary<unknown> = fc.oneof(
+  hostileString,
+  hostileNumber,
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 5 }),
+);
+
+const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 5, arbitrary: hostileString },
+  { weight: 2, arbitrary: hostileNumber },
+  { weight: 1, arbitrary: fc.boolean() },
+  { weight: 1, arbitrary: fc.constantFrom(null, undefined) },
+  { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+  { weight: 1, arbitrary: fc.object({ maxDepth: 2, maxKeys: 4 }) },
+  { weight: 1, arbitrary: fc.array(hostileString, { maxLength: 4 }) },
+);
+
+const extraKey = fc.oneof(fc.constantFrom("__proto__", "constructor", "toString", "token", "id", "isAgent", "role", "admin"), hostileString.filter((k) => k.length < 200));
+
+/**
+ * Arguments for a tool: fully valid ones (so that successes happen too), valid
+ * ones with fields replaced, removed or added, wholly random objects, and
+ * values that are not objects at all.
+ */
+function argumentsFor(valid: fc.Arbitrary<Record<string, unknown>>, keys: string[]): fc.Arbitrary<unknown> {
+  const fieldKey = keys.length ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...keys) }, { weight: 1, arbitrary: extraKey }) : extraKey;
+  const mutated = fc
+    .tuple(valid, fc.dictionary(fieldKey, hostileValue, { minKeys: 1, maxKeys: 3 }))
+    .map(([base, changes]) => ({ ...base, ...changes }));
+  return fc.oneof(
+    { weight: 4, arbitrary: valid },
+    { weight: 5, arbitrary: mutated },
+    { weight: 1, arbitrary: fc.dictionary(extraKey, hostileValue, { maxKeys: 5 }) },
+    { weight: 1, arbitrary: nonObject },
+  );
+}
+
+const name = (max: number) => fc.stringMatching(new RegExp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,${max - 1}}$`));
+const isoDate = (from: number, to: number) => fc.integer({ min: from, max: to }).map((ms) => new Date(ms).toISOString());
+/** Date-times as text, including impossible calendar dates (Feb 31), odd offsets and out-of-range parts. */
+const craftedDateTime = fc
+  .tuple(
+    fc.integer({ min: 0, max: 9999 }),
+    fc.integer({ min: 0, max: 13 }),
+    fc.integer({ min: 0, max: 32 }),
+    fc.integer({ min: 0, max: 25 }),
+    fc.integer({ min: 0, max: 61 }),
+    fc.constantFrom("Z", "+00:00", "-12:00", "+14:00", "+23:59", "-23:59", "+99:99", ""),
+  )
+  .map(([y, mo, d, h, mi, off]) => {
+    const p = (n: number, w = 2) => String(n).padStart(w, "0");
+    return `${p(y, 4)}-${p(mo)}-${p(d)}T${p(h)}:${p(mi)}:${p(mi)}${off}`;
+  });
+
+const strongPassword = fc
+  .tuple(fc.constantFrom("Aa1!", "Zq9$", "Mx5#", "Ü7ß%"), fc.stringMatching(/^[A-Za-z0-9!#%&*+-]{6,20}$/))
+  .map(([head, tail]) => head + tail);
+const simpleEmail = fc
+  .tuple(fc.stringMatching(/^[a-z][a-z0-9]{2,10}$/), fc.nat(1_000_000), fc.constantFrom("example.com", "EXAMPLE.org", "mail.test"))
+  .map(([local, n, domain]) => `${local}.${n}@${domain}`);
+
+// ------------------------------------------------------------------- harness
+
+type Sqlite = Database.Database;
+
+/** Row counts and a hash of every row of every table: any write shows up here. */
+function dbState(sqlite: Sqlite): { counts: Record<string, number>; hash: string } {
+  const hash = createHash("sha256");
+  const counts: Record<string, number> = {};
+  const tables = sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
+  for (const table of tables) {
+    let n = 0;
+    hash.update(`\u0000${table}\u0000`);
+    for (const row of sqlite.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).raw().iterate()) {
+      hash.update(JSON.stringify(row));
+      n++;
+    }
+    counts[table] = n;
+  }
+  return { counts, hash: hash.digest("hex") };
+}
+
+/** Rejects with a clear message when `promise` takes longer than BOUND_MS. */
+async function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${BOUND_MS} ms`)), BOUND_MS);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A short, printable picture of a value that may hold 1 MB strings. */
+function brief(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value, (_key, v) => (v === undefined ? "<undefined>" : typeof v === "number" && !Number.isFinite(v) ? String(v) : v)) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return shorten(text).slice(0, 2_000);
+}
+
+/** Cuts every long line (a counterexample may hold 1 MB strings) and every long run of one kind of text. */
+const shorten = (text: string) =>
+  text
+    .split("\n")
+    .map((line) => (line.length > 1_500 ? `${line.slice(0, 1_500)}…(${line.length} chars)` : line))
+    .join("\n")
+    .replace(/[^\s"]{300,}/g, (s) => `${s.slice(0, 60)}…(${s.length} chars)`);
+
+/** fc.check, with counterexamples shortened; `examples` run first, so that an outcome a test insists on always happens. */
+async function holds<Ts extends [unknown, ...unknown[]]>(property: fc.IAsyncProperty<Ts>, numRuns: number, examples: Ts[] = []): Promise<void> {
+  const details = await fc.check(property, { numRuns, examples, markInterruptAsFailure: true });
+  if (details.failed) {
+    const report = `${fc.defaultReportMessage(details) ?? "property failed"}\n${String((details.errorInstance as Error | undefined)?.message ?? details.errorInstance)}`;
+    throw new Error(shorten(report).slice(0, 6_000));
+  }
+}
+
+const isPlainObject = (value: unknown) => typeof value === "object" && value !== null && !Array.isArray(value);
+
+type Outcome = "ok" | "refused" | "rejected by SDK";
+
+/**
+ * Calls a tool on a fresh session and checks the answer: bounded, no stack
+ * trace, no internal error; a refusal leaves the db untouched; a success
+ * matches `shape`.
+ */
+async function callChecked(env: TestEnv, token: string | undefined, tool: string, args: unknown, shape: z.ZodType): Promise<Outcome> {
+  const client = await env.connect(token);
+  const before = dbState(env.store.sqlite);
+  const what = `${tool}(${brief(args)})`;
+  let result: ToolResult;
+  try {
+    result = (await bounded(client.callTool({ name: tool, arguments: args as Record<string, unknown> }), what)) as ToolResult;
+  } catch (error) {
+    // Only the SDK's own refusal of non-object arguments may come back as a protocol error.
+    expect(error, `${what} threw ${String(error)}`).toBeInstanceOf(McpError);
+    expect(isPlainObject(args), `${what} got a protocol error: ${String(error)}`).toBe(false);
+    // The SDK parses the request before any tool code runs and reports the bad `arguments` itself.
+    expect([-32602, -32603]).toContain((error as McpError).code);
+    expect(String((error as Error).message)).toMatch(/arguments/);
+    expect(String((error as Error).message)).not.toMatch(STACK_TRACE);
+    expect(dbState(env.store.sqlite), `${what} changed the db`).toEqual(before);
+    return "rejected by SDK";
+  }
+  const text = textOf(result);
+  expect(text, `${what} leaked a stack trace`).not.toMatch(STACK_TRACE);
+  if (result.isError) {
+    expect(text.trim().length, `${what} failed without a message`).toBeGreaterThan(0);
+    expect(text, `${what} hit an internal error`).not.toMatch(/Internal error|Output validation error|MCP error -32603/);
+    expect(result.structuredContent, `${what} failed but returned data`).toBeUndefined();
+    expect(dbState(env.store.sqlite), `${what} failed (${text.slice(0, 200)}) but changed the db`).toEqual(before);
+    return "refused";
+  }
+  const parsed = shape.safeParse(result.structuredContent);
+  expect(parsed.success, `${what} answered ${brief(result.structuredContent)}: ${parsed.error?.message}`).toBe(true);
+  expect(text.trim().length).toBeGreaterThan(0);
+  return "ok";
+}
+
+/** Counts outcomes so that a property can insist that both successes and refusals were exercised. */
+class Tally {
+  readonly seen: Record<Outcome, number> = { ok: 0, refused: 0, "rejected by SDK": 0 };
+  add(outcome: Outcome) {
+    this.seen[outcome]++;
+  }
+  expectBoth() {
+    expect(this.seen.ok, `no call succeeded: ${JSON.stringify(this.seen)}`).toBeGreaterThan(0);
+    expect(this.seen.refused, `no call was refused: ${JSON.stringify(this.seen)}`).toBeGreaterThan(0);
+  }
+}
+
+// --------------------------------------------------------------------- world
+
+interface World {
+  org: string;
+  memberOrg: string;
+  tokens: { admin: string; member: string; revoked: string };
+  garbageTokens: string[];
+  inviteSecret: string;
+  inviteUrl: string;
+  expiredSecret: string;
+  disabledSecret: string;
+  continuationToken: string;
+}
+
+/**
+ * An admin agent with stacks and invite links (usable, expired, disabled), an
+ * agent that joined as a member, and an agent whose human claimed it and ended
+ * its access.
+ */
+async function buildWorld(env: TestEnv): Promise<World> {
+  const admin = await signUp(env, { agentName: "Admin bot", agentModel: "test-model" });
+  const org = admin.signup.userInfo.organizations[0].name as string;
+  for (const [projectName, stackName] of [["web", "dev"], ["web", "prod"], ["api", "dev"]] as const) {
+    await ok(admin.client, "create_stack", { projectName, stackName, tags: { env: stackName } });
+  }
+  const future = new Date(env.clock.now().getTime() + 7 * DAY).toISOString();
+  const invite = await ok(admin.client, "create_invite_link", { name: "Team", expiresAt: future });
+  const expired = await ok(admin.client, "create_invite_link", { name: "Old", expiresAt: "2000-01-01T00:00:00Z" });
+  const disabled = await ok(admin.client, "create_invite_link", { name: "Off", expiresAt: future });
+  const adminId = (env.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(admin.signup.userInfo.id) as { id: number }).id;
+  updateInviteLink(env.deps, adminId, disabled.secret, { enabled: false });
+
+  const memberClient = await env.connect();
+  const member = await ok(memberClient, "redeem_invite", { token: invite.secret, email: "member@example.com", name: "Member bot" });
+
+  const revoked = await signUp(env, { agentName: "Claimed bot" });
+  await claimAccount(env.deps, {
+    claimToken: revoked.claimToken,
+    username: "claimed-human",
+    email: "human@example.com",
+    password: STRONG_PASSWORD,
+    keepAgentAccess: false,
+  });
+
+  const page = await ok(admin.client, "list_stacks", { maxResults: 1 });
+  const [header, payload] = admin.token.split(".");
+  return {
+    org,
+    memberOrg: org,
+    tokens: { admin: admin.token, member: member.accessToken, revoked: revoked.token },
+    garbageTokens: [
+      `${admin.token}x`,
+      admin.token.slice(0, -2),
+      `Bearer ${admin.token}`,
+      `${header}.${payload}.`,
+      `eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.${payload}.`,
+      admin.claimToken,
+      invite.secret,
+    ],
+    inviteSecret: invite.secret,
+    inviteUrl: invite.url,
+    expiredSecret: expired.secret,
+    disabledSecret: disabled.secret,
+    continuationToken: page.continuationToken,
+  };
+}
+
+/** Who calls: anonymous, a real role, a damaged or foreign token, or a hostile string. */
+function sessionToken(world: World): fc.Arbitrary<string | undefined> {
+  return fc.oneof(
+    { weight: 2, arbitrary: fc.constant(undefined) },
+    { weight: 6, arbitrary: fc.constant(world.tokens.admin) },
+    { weight: 2, arbitrary: fc.constant(world.tokens.member) },
+    { weight: 1, arbitrary: fc.constant(world.tokens.revoked) },
+    { weight: 1, arbitrary: fc.constantFrom(...world.garbageTokens) },
+    { weight: 1, arbitrary: hostileString },
+  );
+}
+
+// --------------------------------------------------------------------- tests
+
+describe("every MCP tool under random and hostile arguments", { timeout: 60_000 }, () => {
+  test("agent_signup either signs up an agent with a seed-shaped answer or refuses cleanly without writing", async ({ env }) => {
+    const valid = fc.record(
+      { agentName: fc.string({ minLength: 1, maxLength: 100 }), agentModel: fc.string({ minLength: 1, maxLength: 100 }) },
+      { requiredKeys: [] },
+    );
+    const world = await buildWorld(env);
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(
+        fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: sessionToken(world) }),
+        argumentsFor(valid, ["agentName", "agentModel"]),
+        async (token, args) => tally.add(await callChecked(env, token, "agent_signup", args, seedAgentSignupResponse)),
+      ),
+      120,
+    );
+    tally.expectBoth();
+  });
+
+  test("get_current_user ignores any arguments and answers a seed-shaped User or a clean refusal", async ({ env }) => {
+    const world = await buildWorld(env);
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(sessionToken(world), argumentsFor(fc.constant({}), []), async (token, args) =>
+        tally.add(await callChecked(env, token, "get_current_user", args, seedUser)),
+      ),
+      100,
+    );
+    tally.expectBoth();
+  });
+
+  test("get_claim_status answers the claim state or a clean refusal for any session and arguments", async ({ env }) => {
+    const world = await buildWorld(env);
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(sessionToken(world), argumentsFor(fc.constant({}), []), async (token, args) =>
+        tally.add(await callChecked(env, token, "get_claim_status", args, seedClaimStatus)),
+      ),
+      100,
+    );
+    tally.expectBoth();
+  });
+
+  test("create_stack creates a seed-shaped stack or refuses without writing a stack or a tag", async ({ env }) => {
+    const world = await buildWorld(env);
+    const valid = fc.record(
+      {
+        organization: fc.oneof(fc.constant(world.org), fc.constant(world.org.toUpperCase()), name(30)),
+        projectName: fc.oneof(fc.constantFrom("web", "api", "WEB"), name(20)),
+        stackName: fc.oneof(fc.constantFrom("dev", "prod", "DEV"), name(20)),
+        tags: fc.dictionary(fc.stringMatching(/^[A-Za-z0-9_.:-]{1,40}$/), fc.oneof(fc.string({ maxLength: 256 }), oddUnicode), { maxKeys: 8 }),
+      },
+      { requiredKeys: ["projectName", "stackName"] },
+    );
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(sessionToken(world), argumentsFor(valid, ["organization", "projectName", "stackName", "tags"]), async (token, args) =>
+        tally.add(await callChecked(env, token, "create_stack", args, seedAppStackSummary)),
+      ),
+      150,
+      [[world.tokens.admin, { projectName: "example", stackName: "dev" }], [world.tokens.admin, { projectName: "example", stackName: "dev" }]],
+    );
+    tally.expectBoth();
+  });
+
+  test("list_stacks answers a seed-shaped page or a clean refusal for any filters, page sizes and continuation tokens", async ({ env }) => {
+    const world = await buildWorld(env);
+    const valid = fc.record(
+      {
+        organization: fc.oneof(fc.constant(world.org), name(30)),
+        project: fc.constantFrom("web", "api", "nope"),
+        tagName: fc.constantFrom("env", "other"),
+        tagValue: fc.constantFrom("dev", "prod"),
+        maxResults: fc.oneof(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 10_000 })),
+        continuationToken: fc.oneof(
+          fc.constant(world.continuationToken),
+          fc.constant(`${world.continuationToken}A`),
+          fc.constant(world.continuationToken.replace(/^./, "x")),
+          fc.constant(`${world.continuationToken}.extra`),
+        ),
+      },
+      { requiredKeys: [] },
+    );
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(
+        sessionToken(world),
+        argumentsFor(valid, ["organization", "project", "tagName", "tagValue", "maxResults", "continuationToken"]),
+        async (token, args) => tally.add(await callChecked(env, token, "list_stacks", args, seedStacksPage)),
+      ),
+      150,
+      [[world.tokens.admin, {}], [world.tokens.admin, { continuationToken: "MQ.forged" }]],
+    );
+    tally.expectBoth();
+  });
+
+  test("create_invite_link answers a seed-shaped invite token or refuses without writing a link", async ({ env }) => {
+    const world = await buildWorld(env);
+    const now = env.clock.now().getTime();
+    const valid = fc.record(
+      {
+        name: fc.oneof(fc.string({ minLength: 1, maxLength: 255 }), oddUnicode),
+        expiresAt: fc.oneof(
+          isoDate(now - 400 * DAY, now + 400 * DAY),
+          isoDate(-62_000_000_000_000, 253_402_300_799_999),
+          craftedDateTime,
+        ),
+        organization: fc.oneof({ weight: 3, arbitrary: fc.constant(world.org) }, { weight: 1, arbitrary: name(30) }),
+      },
+      { requiredKeys: ["name", "expiresAt"] },
+    );
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(sessionToken(world), argumentsFor(valid, ["name", "expiresAt", "organization"]), async (token, args) =>
+        tally.add(await callChecked(env, token, "create_invite_link", args, seedInviteToken)),
+      ),
+      150,
+      [[world.tokens.admin, { name: "Example", expiresAt: new Date(now + DAY).toISOString() }], [world.tokens.member, { name: "Example", expiresAt: new Date(now + DAY).toISOString() }]],
+    );
+    tally.expectBoth();
+  });
+
+  test("redeem_invite creates a Unleash user or refuses without writing a user, membership or token", async ({ env }) => {
+    const world = await buildWorld(env);
+    const token = fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom(world.inviteSecret, world.inviteUrl, ` ${world.inviteSecret}\n`) },
+      { weight: 1, arbitrary: fc.constantFrom(world.expiredSecret, world.disabledSecret) },
+      { weight: 1, arbitrary: hostileString.map((s) => `http://onboard.test/new-user?invite=${s}`) },
+      { weight: 1, arbitrary: hostileString.map((s) => `https://x/invite/${s}/signup`) },
+      { weight: 1, arbitrary: fc.constantFrom("https://%zz", "http://[::1", "http://x/invite/%E0%A4%A/signup", "http://x/new-user?invite=") },
+    );
+    const valid = fc.record(
+      {
+        token,
+        email: fc.oneof({ weight: 5, arbitrary: simpleEmail }, { weight: 1, arbitrary: fc.constantFrom("member@example.com", "MEMBER@example.com", "human@example.com") }),
+        name: fc.oneof(fc.string({ minLength: 1, maxLength: 255 }).filter((s) => s.trim() !== ""), oddUnicode.filter((s) => s.trim() !== "")),
+        username: fc.oneof(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{2,38}$/), fc.constantFrom("claimed-human", "CLAIMED-HUMAN")),
+        // Mostly agents (no password): each human signup costs a memory-hard hash.
+        password: fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: strongPassword }),
+      },
+      { requiredKeys: ["token", "email", "name", "password"] },
+    );
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(
+        fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: sessionToken(world) }),
+        argumentsFor(valid, ["token", "email", "name", "username", "password"]),
+        async (session, args) => {
+          const withPassword = isPlainObject(args) && (args as { password?: unknown }).password !== undefined;
+          tally.add(await callChecked(env, session, "redeem_invite", args, withPassword ? seedUnleashUser : seedRedeemedAgent));
+        },
+      ),
+      120,
+      [
+        [undefined, { token: world.inviteUrl, email: "example.redeem@example.com", name: "Example bot" }],
+        [undefined, { token: world.expiredSecret, email: "example.redeem2@example.com", name: "Example bot" }],
+      ],
+    );
+    tally.expectBoth();
+  });
+});
+
+describe("sessions after hostile calls", { timeout: 60_000 }, () => {
+  test("a session keeps working normally after any sequence of hostile calls", async ({ env }) => {
+    const world = await buildWorld(env);
+    const tools = ["get_current_user", "get_claim_status", "create_stack", "list_stacks", "create_invite_link"] as const;
+    await holds(
+      fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom(...tools), fc.dictionary(extraKey, hostileValue, { maxKeys: 4 })), { minLength: 1, maxLength: 5 }), async (calls) => {
+        const client = await env.connect(world.tokens.admin);
+        for (const [tool, args] of calls) {
+          const result = await bounded(call(client, tool, args), tool);
+          expect(textOf(result)).not.toMatch(STACK_TRACE);
+        }
+        const me = await bounded(ok(client, "get_current_user"), "get_current_user");
+        expect(seedUser.safeParse(me).success).toBe(true);
+      }),
+      40,
+    );
+  });
+});
