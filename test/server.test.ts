@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from "../src/config.js";
 import { createServer, INSTRUCTIONS, selectTools } from "../src/server.js";
 import { captureLogs, expect, ok, signUp, test, type TestEnv } from "./fixture.js";
 
-const jsonOf = (read: { contents: Array<{ text?: unknown }> }) => JSON.parse(String(read.contents[0]!.text));
+const jsonOf = (read: { contents: object[] }) => JSON.parse(String((read.contents[0] as { text: string }).text));
 
 async function connectWith(env: TestEnv, tools: ReturnType<typeof selectTools>) {
   const server = createServer(env.deps, { log: captureLogs().log }, tools);
