@@ -173,7 +173,7 @@ export function previewClaim(deps: Deps, claimToken: string): ClaimPreview {
 /** Pulumi's GET /api/agents/signup/validate/{claimToken}: only a claimable token is valid. */
 export function validateClaimToken(deps: Deps, claimToken: string): { claimTokenValidUntil: string } {
   const { claim, state } = findClaim(deps, claimToken);
-  if (state !== "claimable") throw new AppError("not_found", "This claim token has already been used or has expired.");
+  if (state !== "claimable") throw new AppError("not_found", "This claim token has already been used or has expired. The agent can call get_claim_status to see whether its human claimed the account.");
   return { claimTokenValidUntil: claim.expiresAt.toISOString() };
 }
 

@@ -12,7 +12,7 @@ function asAppError(error: unknown): AppError | undefined {
   if (isAppError(error)) return error;
   const type = (error as { type?: string } | null)?.type;
   if (type === "entity.parse.failed") return new AppError("validation", "The request body is not valid JSON.");
-  if (type === "entity.too.large") return new AppError("validation", "The request body is too large.");
+  if (type === "entity.too.large") return new AppError("validation", "The request body is too large: send only the documented fields, with short values.");
   if (type === "charset.unsupported" || type === "encoding.unsupported") {
     return new AppError("validation", "Send the request body as UTF-8 JSON.");
   }
