@@ -1,7 +1,6 @@
 // Crash safety: a `serve` process under write-heavy load is killed with
 // SIGKILL, at a few different moments, and the db it leaves behind must open,
 // be intact, hold every write it acknowledged, and hold no half-made account.
-import { type ChildProcess, spawn } from "node:child_process";
 import { setMaxListeners } from "node:events";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +10,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openDb } from "../db/client.js";
-import { cliPath, projectRoot } from "./processes.js";
+import { type Serving, startServe } from "./processes.js";
 
 const PASSWORD = "Crash-t3st!ng";
 /**
@@ -31,66 +30,6 @@ const STACK_WORKERS = 4;
 const REDEEM_WORKERS = 4;
 const REQUEST_MS = 10_000;
 
-interface Served {
-  child: ChildProcess;
-  url: string;
-  stderr(): string;
-  exited: Promise<void>;
-}
-
-/** Starts `agent-onboard serve` on a free port and waits for the URL it prints. */
-function serve(dbFile: string, home: string): Promise<Served> {
-  const child = spawn(process.execPath, [cliPath, "serve"], {
-    cwd: projectRoot,
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: home,
-      ONBOARD_PORT: "0",
-      ONBOARD_DB: dbFile,
-      ONBOARD_SIGNUPS_PER_HOUR: "0",
-      LOG_LEVEL: "warn",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`serve printed no URL within 15 s.\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, 15_000);
-    const look = () => {
-      const found = /MCP: (http:\/\/\S+)\/mcp\s/.exec(stdout);
-      if (!found) return;
-      clearTimeout(timer);
-      child.stdout!.off("data", look);
-      resolve({ child, url: found[1]!, stderr: () => stderr, exited });
-    };
-    child.stdout!.on("data", look);
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited (${child.exitCode ?? child.signalCode}) before printing its URL.\nstderr: ${stderr}`));
-    });
-  });
-}
-
-/** Error-level (and worse) log lines: an unexpected failure such as SQLITE_BUSY escaping as a 500. */
-const errorLines = (served: Served) =>
-  served
-    .stderr()
-    .split("\n")
-    .filter((line) => {
-      try {
-        return (JSON.parse(line) as { level?: number }).level! >= 50;
-      } catch {
-        // Not a log line: a crash trace counts, Node's own "(node:…) Warning" lines do not.
-        return line.trim() !== "" && !/^\(node:\d+\)|^\(Use `node --trace/.test(line);
-      }
-    });
-
 async function post(url: string, json: unknown, options: { token?: string; signal?: AbortSignal } = {}) {
   const res = await fetch(url, {
     method: "POST",
@@ -106,6 +45,13 @@ async function post(url: string, json: unknown, options: { token?: string; signa
     body = undefined;
   }
   return { status: res.status, body, text };
+}
+
+/** Starts `agent-onboard serve` on the crash db, without the signup rate limit, and keeps it for clean-up. */
+async function serve(): Promise<Serving> {
+  const served = await startServe({ HOME: dir, ONBOARD_DB: dbFile, ONBOARD_SIGNUPS_PER_HOUR: "0", LOG_LEVEL: "warn" });
+  servers.push(served);
+  return served;
 }
 
 /** Each query lists the rows that break one rule; all must come back empty. */
@@ -162,7 +108,7 @@ interface Acknowledged {
 
 let dir: string;
 let dbFile: string;
-const children: ChildProcess[] = [];
+const servers: Serving[] = [];
 const figures: string[] = [];
 
 beforeAll(() => {
@@ -170,10 +116,8 @@ beforeAll(() => {
   dbFile = join(dir, "data", "onboard.db");
 });
 
-afterAll(() => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  }
+afterAll(async () => {
+  await Promise.all(servers.map((served) => served.stop("SIGKILL")));
   rmSync(dir, { recursive: true, force: true });
   if (figures.length) console.info(`crash runs:\n  ${figures.join("\n  ")}`);
 });
@@ -183,7 +127,7 @@ afterAll(() => {
  * `cut` is aborted just before the kill (errors after it are expected, and no new
  * request starts); `stop` once the process is gone, to end requests still waiting.
  */
-async function load(served: Served, run: number, cut: AbortSignal, stop: AbortSignal) {
+async function load(served: Serving, run: number, cut: AbortSignal, stop: AbortSignal) {
   const acked: Acknowledged = { logins: [], emails: [], stacks: [], unexpected: [] };
   const failed = (what: string, error: unknown) => {
     if (!cut.aborted) acked.unexpected.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
@@ -263,8 +207,7 @@ async function load(served: Served, run: number, cut: AbortSignal, stop: AbortSi
 describe("SIGKILL under write-heavy load", () => {
   for (const [run, moment] of KILL_MOMENTS.entries()) {
     test(`run ${run + 1}: killed after ${moment.ms} ms and ${moment.writes} acknowledged writes, the db opens intact with no half-made account`, async () => {
-      const served = await serve(dbFile, dir);
-      children.push(served.child);
+      const served = await serve();
       const cut = new AbortController();
       const stop = new AbortController();
       setMaxListeners(0, stop.signal); // every request in flight listens to it
@@ -284,10 +227,9 @@ describe("SIGKILL under write-heavy load", () => {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
       const loadMs = Date.now() - started;
-      const before = errorLines(served);
+      const before = served.errorLines();
       cut.abort();
-      served.child.kill("SIGKILL");
-      await served.exited;
+      await served.stop("SIGKILL");
       stop.abort();
       // Workers see refused or reset connections, or the abort, and stop; bounded in case one hangs.
       await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 5_000))]);
@@ -340,8 +282,7 @@ describe("SIGKILL under write-heavy load", () => {
   }
 
   test("a new server on the crashed db serves requests normally", async () => {
-    const served = await serve(dbFile, dir);
-    children.push(served.child);
+    const served = await serve();
     try {
       const signup = await post(`${served.url}/api/agents/signup`, { agentName: "After the crash" });
       expect(signup.status, signup.text).toBe(200);
@@ -367,12 +308,9 @@ describe("SIGKILL under write-heavy load", () => {
       } finally {
         await client.close();
       }
-      expect(errorLines(served)).toEqual([]);
+      expect(served.errorLines()).toEqual([]);
     } finally {
-      served.child.kill("SIGTERM");
-      const killer = setTimeout(() => served.child.kill("SIGKILL"), 5_000);
-      await served.exited;
-      clearTimeout(killer);
+      await served.stop();
     }
 
     const store = openDb(dbFile);

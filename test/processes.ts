@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -52,5 +52,88 @@ export function runCli(args: string[], env: Record<string, string>, input = ""):
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(input);
+  });
+}
+
+export interface Serving {
+  child: ChildProcess;
+  /** The origin the server printed, e.g. http://127.0.0.1:41234 */
+  url: string;
+  /** The MCP endpoint it printed: `${url}/mcp`. */
+  mcpUrl: string;
+  /** Everything the server wrote to stdout (the banner) so far. */
+  stdout(): string;
+  /** Everything the server wrote to stderr (JSON log lines) so far. */
+  stderr(): string;
+  /** Error-level (and worse) log lines: an unexpected failure such as SQLITE_BUSY escaping as a 500. */
+  errorLines(): string[];
+  /** Resolves with the exit code (null when a signal ended it) once the process has exited. */
+  exited: Promise<number | null>;
+  /**
+   * Sends `signal` (SIGTERM unless told), then SIGKILL if the process has not
+   * exited within 5 s, and resolves with the exit code as `exited` does.
+   */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** How long `serve` may take to print its URL before it is killed. */
+const SERVE_START_MS = 15_000;
+/** How long `stop` waits after its signal before it sends SIGKILL. */
+const STOP_GRACE_MS = 5_000;
+
+/**
+ * Starts the built `agent-onboard serve` on a free port (ONBOARD_PORT=0) and
+ * waits for the "MCP: <url>/mcp" line it prints. `env` adds to (or overrides)
+ * PATH, HOME, ONBOARD_PORT=0 and LOG_LEVEL=info; pass ONBOARD_DB for a db of
+ * the test's own. A server that prints no URL in time is killed and rejects.
+ */
+export function startServe(env: Record<string, string>): Promise<Serving> {
+  const child = spawn(process.execPath, [cliPath, "serve"], {
+    cwd: projectRoot,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ONBOARD_PORT: "0", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    child.kill(signal);
+    const killer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+    try {
+      return await exited;
+    } finally {
+      clearTimeout(killer);
+    }
+  };
+  const errorLines = () =>
+    stderr.split("\n").filter((line) => {
+      try {
+        return (JSON.parse(line) as { level?: number }).level! >= 50;
+      } catch {
+        // Not a log line: a crash trace counts, Node's own "(node:…) Warning" lines do not.
+        return line.trim() !== "" && !/^\(node:\d+\)|^\(Use `node --trace/.test(line);
+      }
+    });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`serve printed no URL within ${SERVE_START_MS / 1000} s.\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, SERVE_START_MS);
+    const look = () => {
+      const found = /MCP: (http:\/\/\S+)\/mcp\s/.exec(stdout);
+      if (!found) return;
+      clearTimeout(timer);
+      child.stdout!.off("data", look);
+      const url = found[1]!;
+      resolve({ child, url, mcpUrl: `${url}/mcp`, stdout: () => stdout, stderr: () => stderr, errorLines, exited, stop });
+    };
+    child.stdout!.on("data", look);
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited (${child.exitCode ?? child.signalCode}) before printing its URL.\nstderr: ${stderr}`));
+    });
   });
 }

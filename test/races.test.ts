@@ -1,7 +1,6 @@
 // Races across processes: three `serve` processes share one SQLite file, and
 // every contended write is spread over all three, so that the db (not one
 // process's event loop) has to decide who wins.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,81 +9,11 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openDb, type OpenDb } from "../db/client.js";
-import { cliPath, projectRoot } from "./processes.js";
+import { type Serving, startServe } from "./processes.js";
 
 const PROCESSES = 3;
 const REQUEST_MS = 20_000;
 const PASSWORD = "Race-c0ndition!";
-
-interface Served {
-  child: ChildProcess;
-  /** e.g. http://127.0.0.1:41234 */
-  url: string;
-  stderr(): string;
-  exited: Promise<void>;
-}
-
-/** Starts `agent-onboard serve` on a free port and waits for the URL it prints. */
-function serve(dbFile: string, home: string): Promise<Served> {
-  const child = spawn(process.execPath, [cliPath, "serve"], {
-    cwd: projectRoot,
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: home,
-      ONBOARD_PORT: "0",
-      ONBOARD_DB: dbFile,
-      ONBOARD_SIGNUPS_PER_HOUR: "0",
-      LOG_LEVEL: "warn",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`serve printed no URL within 15 s.\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, 15_000);
-    const look = () => {
-      const found = /MCP: (http:\/\/\S+)\/mcp\s/.exec(stdout);
-      if (!found) return;
-      clearTimeout(timer);
-      child.stdout!.off("data", look);
-      resolve({ child, url: found[1]!, stderr: () => stderr, exited });
-    };
-    child.stdout!.on("data", look);
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited (${child.exitCode ?? child.signalCode}) before printing its URL.\nstderr: ${stderr}`));
-    });
-  });
-}
-
-/** SIGTERM, then SIGKILL if it has not drained within a few seconds. */
-async function stop(served: Served): Promise<void> {
-  if (served.child.exitCode !== null || served.child.signalCode !== null) return;
-  served.child.kill("SIGTERM");
-  const killer = setTimeout(() => served.child.kill("SIGKILL"), 5_000);
-  await served.exited;
-  clearTimeout(killer);
-}
-
-/** Error-level (and worse) log lines: an unexpected failure such as SQLITE_BUSY escaping as a 500. */
-const errorLines = (served: Served) =>
-  served
-    .stderr()
-    .split("\n")
-    .filter((line) => {
-      try {
-        return (JSON.parse(line) as { level?: number }).level! >= 50;
-      } catch {
-        // Not a log line: a crash trace counts, Node's own "(node:…) Warning" lines do not.
-        return line.trim() !== "" && !/^\(node:\d+\)|^\(Use `node --trace/.test(line);
-      }
-    });
 
 interface Answer {
   status: number;
@@ -119,7 +48,7 @@ const tally = (statuses: number[]) =>
 
 let dir: string;
 let dbFile: string;
-let servers: Served[] = [];
+let servers: Serving[] = [];
 let store: OpenDb | undefined;
 const clients: Client[] = [];
 
@@ -138,7 +67,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "onboard-races-"));
   dbFile = join(dir, "data", "onboard.db");
   // All three start at once on a file that does not exist yet: they race on the migrations too.
-  const started = await Promise.allSettled(Array.from({ length: PROCESSES }, () => serve(dbFile, dir)));
+  const env = { HOME: dir, ONBOARD_DB: dbFile, ONBOARD_SIGNUPS_PER_HOUR: "0", LOG_LEVEL: "warn" };
+  const started = await Promise.allSettled(Array.from({ length: PROCESSES }, () => startServe(env)));
   servers = started.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
   const failed = started.find((result) => result.status === "rejected");
   if (failed) throw (failed as PromiseRejectedResult).reason;
@@ -149,7 +79,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.allSettled(clients.map((client) => client.close()));
   store?.close();
-  await Promise.all(servers.map(stop));
+  await Promise.all(servers.map((served) => served.stop()));
   rmSync(dir, { recursive: true, force: true });
 }, 30_000);
 
@@ -349,7 +279,7 @@ describe("three serve processes on one db file", () => {
     expect(store!.sqlite.pragma("foreign_key_check")).toEqual([]);
     for (const served of servers) {
       expect(served.child.exitCode).toBeNull();
-      expect(errorLines(served)).toEqual([]);
+      expect(served.errorLines()).toEqual([]);
     }
   });
 });

@@ -11,9 +11,7 @@
  * page); a success matches the seed shape; and a failed request — like every
  * GET — leaves every row of every table as it was.
  */
-import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
-import type Database from "better-sqlite3";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { z } from "zod";
@@ -30,52 +28,9 @@ import {
   seedUnleashUser,
   seedUser,
 } from "../seed-shapes.js";
-
-/** How long one request may take before it counts as a hang. */
-const BOUND_MS = 5_000;
-const STACK_TRACE = /\n\s+at /;
-const STRONG_PASSWORD = "Corr3ct-Horse!";
-const MB = 1 << 20;
+import { BOUND_MS, dbState, holds, isoDate, MB, mutationsOf, name, nastyStrings, STACK_TRACE, STRONG_PASSWORD, shorten, simpleEmail, strongPassword } from "./harness.js";
 
 // ---------------------------------------------------------------- arbitraries
-
-const nastyStrings = [
-  "",
-  " ",
-  "\t\n\r",
-  "\u0000",
-  "a\u0000b",
-  "'; DROP TABLE users; --",
-  "Robert'); DROP TABLE stacks;--",
-  "\" OR 1=1 --",
-  "\u202eevil\u202c",
-  "\u200f\u200e\u200b\ufeff",
-  "😀",
-  "👩‍👩‍👧‍👦🏳️‍🌈",
-  "e\u0301\u0302\u0303\u0304",
-  "\ud800",
-  "\udfff",
-  "a\ud800b\udc00c",
-  "NaN",
-  "Infinity",
-  "-1",
-  "0",
-  "1e309",
-  "null",
-  "true",
-  "[]",
-  "{}",
-  "__proto__",
-  "constructor",
-  "%00",
-  "%",
-  "%E0%A4%A",
-  "../../etc/passwd",
-  "<script>alert(1)</script>",
-  "${7*7}{{7*7}}",
-  "\\",
-  "ＡＢＣ",
-];
 
 const oddChars = [
   "\u0000", "\u0007", "\u001b", "\u007f", "\u0085", "\u00a0", "\u200b", "\u200e", "\u200f", "\u202e", "\u2028",
@@ -120,18 +75,12 @@ const extraKey = fc.oneof(
 );
 
 /** JSON values for a body: valid ones, valid ones with fields replaced or added, random objects, non-objects. */
-function jsonFor(valid: fc.Arbitrary<Record<string, unknown>>, keys: string[]): fc.Arbitrary<unknown> {
-  const fieldKey = keys.length ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...keys) }, { weight: 1, arbitrary: extraKey }) : extraKey;
-  const mutated = fc
-    .tuple(valid, fc.dictionary(fieldKey, hostileValue, { minKeys: 1, maxKeys: 3 }))
-    .map(([base, changes]) => ({ ...base, ...changes }));
-  return fc.oneof(
-    { weight: 4, arbitrary: valid },
-    { weight: 5, arbitrary: mutated },
-    { weight: 1, arbitrary: fc.dictionary(extraKey, hostileValue, { maxKeys: 5 }) },
-    { weight: 1, arbitrary: fc.oneof(hostileShortString, hostileNumber, fc.boolean(), fc.constant(null), fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 5 })) },
-  );
-}
+const jsonFor = (valid: fc.Arbitrary<Record<string, unknown>>, keys: string[]): fc.Arbitrary<unknown> =>
+  mutationsOf(valid, keys, {
+    extraKey,
+    hostileValue,
+    nonObject: fc.oneof(hostileShortString, hostileNumber, fc.boolean(), fc.constant(null), fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 5 })),
+  });
 
 interface Body {
   contentType?: string;
@@ -234,50 +183,9 @@ const segment = (real: string[]) =>
     { weight: 1, arbitrary: fc.constantFrom(...real).map((t) => `${t}%00`) },
   );
 
-const name = (max: number) => fc.stringMatching(new RegExp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,${max - 1}}$`));
-const isoDate = (from: number, to: number) => fc.integer({ min: from, max: to }).map((ms) => new Date(ms).toISOString());
-const strongPassword = fc
-  .tuple(fc.constantFrom("Aa1!", "Zq9$", "Mx5#", "Ü7ß%"), fc.stringMatching(/^[A-Za-z0-9!#%&*+-]{6,20}$/))
-  .map(([head, tail]) => head + tail);
-const simpleEmail = fc
-  .tuple(fc.stringMatching(/^[a-z][a-z0-9]{2,10}$/), fc.nat(1_000_000), fc.constantFrom("example.com", "EXAMPLE.org", "mail.test"))
-  .map(([local, n, domain]) => `${local}.${n}@${domain}`);
 const username = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{2,38}$/);
 
 // ------------------------------------------------------------------- harness
-
-function dbState(sqlite: Database.Database): { counts: Record<string, number>; hash: string } {
-  const hash = createHash("sha256");
-  const counts: Record<string, number> = {};
-  const tables = sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
-  for (const table of tables) {
-    let n = 0;
-    hash.update(`\u0000${table}\u0000`);
-    for (const row of sqlite.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).raw().iterate()) {
-      hash.update(JSON.stringify(row));
-      n++;
-    }
-    counts[table] = n;
-  }
-  return { counts, hash: hash.digest("hex") };
-}
-
-/** Cuts every long line (a counterexample may hold 1 MB strings) and every long run of one kind of text. */
-const shorten = (text: string) =>
-  text
-    .split("\n")
-    .map((line) => (line.length > 1_500 ? `${line.slice(0, 1_500)}…(${line.length} chars)` : line))
-    .join("\n")
-    .replace(/[^\s"]{300,}/g, (s) => `${s.slice(0, 60)}…(${s.length} chars)`);
-
-/** fc.check, with counterexamples shortened; `examples` run first, so that an outcome a test insists on always happens. */
-async function holds<Ts extends [unknown, ...unknown[]]>(property: fc.IAsyncProperty<Ts>, numRuns: number, examples: Ts[] = []): Promise<void> {
-  const details = await fc.check(property, { numRuns, examples, markInterruptAsFailure: true });
-  if (details.failed) {
-    const report = `${fc.defaultReportMessage(details) ?? "property failed"}\n${String((details.errorInstance as Error | undefined)?.message ?? details.errorInstance)}`;
-    throw new Error(shorten(report).slice(0, 6_000));
-  }
-}
 
 interface Req {
   method: "GET" | "POST" | "PUT";
@@ -297,6 +205,15 @@ interface Answer {
 
 let http: TestHttp;
 
+/** JSON.parse, or undefined for text that is not JSON. */
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 async function send(req: Req): Promise<Answer> {
   const headers: Record<string, string> = {};
   if (req.auth !== undefined) headers.authorization = req.auth;
@@ -311,13 +228,7 @@ async function send(req: Req): Promise<Answer> {
     signal: AbortSignal.timeout(BOUND_MS),
   });
   const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, text, json, contentType: res.headers.get("content-type") ?? "", headers: res.headers };
+  return { status: res.status, text, json: safeJson(text), contentType: res.headers.get("content-type") ?? "", headers: res.headers };
 }
 
 const describeReq = (req: Req) =>
@@ -331,11 +242,11 @@ const isUnleashPath = (path: string) => path.startsWith("/invite/") || path.star
 const headerLimit = (answer: Answer) => answer.status === 431 && answer.text === "";
 
 /**
- * Sends a REST request and checks the answer: bounded, below 500, no stack
- * trace; an error is the route's JSON error body and leaves the db as it was;
- * a success matches `shape`. GETs never change the db.
+ * Sends `req` and checks what every answer owes: below 500, no stack trace,
+ * and after an error or a GET the db as it was. `said` sums the answer up for
+ * failure messages.
  */
-async function checkApi(req: Req, shape: z.ZodType, successStatus = 200): Promise<Outcome> {
+async function sendChecked(req: Req): Promise<{ answer: Answer; said: string }> {
   const before = dbState(http.store.sqlite);
   const what = describeReq(req);
   const answer = await send(req);
@@ -343,6 +254,16 @@ async function checkApi(req: Req, shape: z.ZodType, successStatus = 200): Promis
   expect(answer.status, said).toBeLessThan(500);
   expect(answer.text, said).not.toMatch(STACK_TRACE);
   if (answer.status >= 400 || req.method === "GET") expect(dbState(http.store.sqlite), `${said} changed the db`).toEqual(before);
+  return { answer, said };
+}
+
+/**
+ * Sends a REST request and checks the answer: bounded, below 500, no stack
+ * trace; an error is the route's JSON error body and leaves the db as it was;
+ * a success matches `shape`. GETs never change the db.
+ */
+async function checkApi(req: Req, shape: z.ZodType, successStatus = 200): Promise<Outcome> {
+  const { answer, said } = await sendChecked(req);
   if (answer.status >= 400) {
     if (headerLimit(answer)) return "refused";
     expect(answer.contentType, said).toMatch(/^application\/json/);
@@ -365,13 +286,7 @@ async function checkApi(req: Req, shape: z.ZodType, successStatus = 200): Promis
  * with its security headers; a failed POST and every GET leave the db as it was.
  */
 async function checkPage(req: Req, success: RegExp): Promise<Outcome> {
-  const before = dbState(http.store.sqlite);
-  const what = describeReq(req);
-  const answer = await send(req);
-  const said = `${what} → ${answer.status} ${shorten(answer.text).slice(0, 600)}`;
-  expect(answer.status, said).toBeLessThan(500);
-  expect(answer.text, said).not.toMatch(STACK_TRACE);
-  if (answer.status >= 400 || req.method === "GET") expect(dbState(http.store.sqlite), `${said} changed the db`).toEqual(before);
+  const { answer, said } = await sendChecked(req);
   if (headerLimit(answer)) return "refused";
   expect(answer.contentType, said).toMatch(/^text\/html/);
   expect(answer.headers.get("content-security-policy") ?? "", said).toContain("default-src 'none'");
@@ -671,14 +586,6 @@ describe("Unleash REST routes under random and hostile requests", { timeout: 60_
     tally.expectBoth();
   });
 });
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
 
 // ---------------------------------------------------------------------- pages
 

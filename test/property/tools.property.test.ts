@@ -11,8 +11,6 @@
  * error is accepted only where the SDK rejects `arguments` that are not an
  * object, before any tool code runs (DESIGN.md, "Protocol errors").
  */
-import { createHash } from "node:crypto";
-import type Database from "better-sqlite3";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import fc from "fast-check";
 import { describe } from "vitest";
@@ -30,57 +28,19 @@ import {
   seedUnleashUser,
   seedUser,
 } from "../seed-shapes.js";
-
-/** How long one call may take before it counts as a hang. */
-const BOUND_MS = 5_000;
-const STACK_TRACE = /\n\s+at /;
-const STRONG_PASSWORD = "Corr3ct-Horse!";
-const MB = 1 << 20;
+import { BOUND_MS, dbState, holds, isoDate, MB, mutationsOf, name, nastyStrings, STACK_TRACE, STRONG_PASSWORD, shorten, simpleEmail, strongPassword } from "./harness.js";
 
 // ---------------------------------------------------------------- arbitraries
 
-const nastyStrings = [
-  "",
-  " ",
-  "\t\n\r",
-  "\u0000",
-  "a\u0000b",
-  "'; DROP TABLE users; --",
-  "Robert'); DROP TABLE stacks;--",
-  "\" OR 1=1 --",
-  "\u202eevil\u202c",
-  "\u200f\u200e\u200b\ufeff",
-  "😀",
-  "👩‍👩‍👧‍👦🏳️‍🌈",
-  "e\u0301\u0302\u0303\u0304",
+/** The shared hostile strings, and more that only the tools get. */
+const toolNastyStrings = [
+  ...nastyStrings,
   "Z\u0351\u0352\u0353\u0354\u0355\u0356\u0357",
-  "\ud800",
-  "\udfff",
-  "a\ud800b\udc00c",
-  "NaN",
-  "Infinity",
   "-Infinity",
-  "-1",
-  "0",
-  "1e309",
   "0x10",
-  "null",
   "undefined",
-  "true",
-  "[]",
-  "{}",
-  "__proto__",
-  "constructor",
-  "%00",
-  "%",
-  "%E0%A4%A",
-  "../../etc/passwd",
-  "<script>alert(1)</script>",
-  "${7*7}{{7*7}}",
   "%s%s%n",
-  "\\",
   "\u00a0name\u3000",
-  "ＡＢＣ",
   "ǅǈ",
 ];
 
@@ -138,7 +98,7 @@ const hugeStrings = [
 const oddUnicode = fc.string({ unit: fc.constantFrom(...oddChars), maxLength: 40 });
 
 const hostileString: fc.Arbitrary<string> = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom(...nastyStrings) },
+  { weight: 4, arbitrary: fc.constantFrom(...toolNastyStrings) },
   { weight: 3, arbitrary: fc.string({ maxLength: 40 }) },
   { weight: 3, arbitrary: fc.string({ unit: "binary", maxLength: 40 }) },
   { weight: 3, arbitrary: fc.string({ unit: "grapheme", maxLength: 20 }) },
@@ -178,21 +138,9 @@ const extraKey = fc.oneof(fc.constantFrom("__proto__", "constructor", "toString"
  * ones with fields replaced, removed or added, wholly random objects, and
  * values that are not objects at all.
  */
-function argumentsFor(valid: fc.Arbitrary<Record<string, unknown>>, keys: string[]): fc.Arbitrary<unknown> {
-  const fieldKey = keys.length ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...keys) }, { weight: 1, arbitrary: extraKey }) : extraKey;
-  const mutated = fc
-    .tuple(valid, fc.dictionary(fieldKey, hostileValue, { minKeys: 1, maxKeys: 3 }))
-    .map(([base, changes]) => ({ ...base, ...changes }));
-  return fc.oneof(
-    { weight: 4, arbitrary: valid },
-    { weight: 5, arbitrary: mutated },
-    { weight: 1, arbitrary: fc.dictionary(extraKey, hostileValue, { maxKeys: 5 }) },
-    { weight: 1, arbitrary: nonObject },
-  );
-}
+const argumentsFor = (valid: fc.Arbitrary<Record<string, unknown>>, keys: string[]): fc.Arbitrary<unknown> =>
+  mutationsOf(valid, keys, { extraKey, hostileValue, nonObject });
 
-const name = (max: number) => fc.stringMatching(new RegExp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,${max - 1}}$`));
-const isoDate = (from: number, to: number) => fc.integer({ min: from, max: to }).map((ms) => new Date(ms).toISOString());
 /** Date-times as text, including impossible calendar dates (Feb 31), odd offsets and out-of-range parts. */
 const craftedDateTime = fc
   .tuple(
@@ -208,33 +156,7 @@ const craftedDateTime = fc
     return `${p(y, 4)}-${p(mo)}-${p(d)}T${p(h)}:${p(mi)}:${p(mi)}${off}`;
   });
 
-const strongPassword = fc
-  .tuple(fc.constantFrom("Aa1!", "Zq9$", "Mx5#", "Ü7ß%"), fc.stringMatching(/^[A-Za-z0-9!#%&*+-]{6,20}$/))
-  .map(([head, tail]) => head + tail);
-const simpleEmail = fc
-  .tuple(fc.stringMatching(/^[a-z][a-z0-9]{2,10}$/), fc.nat(1_000_000), fc.constantFrom("example.com", "EXAMPLE.org", "mail.test"))
-  .map(([local, n, domain]) => `${local}.${n}@${domain}`);
-
 // ------------------------------------------------------------------- harness
-
-type Sqlite = Database.Database;
-
-/** Row counts and a hash of every row of every table: any write shows up here. */
-function dbState(sqlite: Sqlite): { counts: Record<string, number>; hash: string } {
-  const hash = createHash("sha256");
-  const counts: Record<string, number> = {};
-  const tables = sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
-  for (const table of tables) {
-    let n = 0;
-    hash.update(`\u0000${table}\u0000`);
-    for (const row of sqlite.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).raw().iterate()) {
-      hash.update(JSON.stringify(row));
-      n++;
-    }
-    counts[table] = n;
-  }
-  return { counts, hash: hash.digest("hex") };
-}
 
 /** Rejects with a clear message when `promise` takes longer than BOUND_MS. */
 async function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
@@ -258,23 +180,6 @@ function brief(value: unknown): string {
     text = String(value);
   }
   return shorten(text).slice(0, 2_000);
-}
-
-/** Cuts every long line (a counterexample may hold 1 MB strings) and every long run of one kind of text. */
-const shorten = (text: string) =>
-  text
-    .split("\n")
-    .map((line) => (line.length > 1_500 ? `${line.slice(0, 1_500)}…(${line.length} chars)` : line))
-    .join("\n")
-    .replace(/[^\s"]{300,}/g, (s) => `${s.slice(0, 60)}…(${s.length} chars)`);
-
-/** fc.check, with counterexamples shortened; `examples` run first, so that an outcome a test insists on always happens. */
-async function holds<Ts extends [unknown, ...unknown[]]>(property: fc.IAsyncProperty<Ts>, numRuns: number, examples: Ts[] = []): Promise<void> {
-  const details = await fc.check(property, { numRuns, examples, markInterruptAsFailure: true });
-  if (details.failed) {
-    const report = `${fc.defaultReportMessage(details) ?? "property failed"}\n${String((details.errorInstance as Error | undefined)?.message ?? details.errorInstance)}`;
-    throw new Error(shorten(report).slice(0, 6_000));
-  }
 }
 
 const isPlainObject = (value: unknown) => typeof value === "object" && value !== null && !Array.isArray(value);

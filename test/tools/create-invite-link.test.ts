@@ -15,6 +15,17 @@ function tablesContaining(env: TestEnv, needle: string): string[] {
     .map(({ name }) => name);
 }
 
+/** A human arriving late with the link's `secret` is told the link is not valid. */
+async function expectLateRedeemRefused(env: TestEnv, secret: string) {
+  const text = await fails(await env.connect(), "redeem_invite", {
+    token: secret,
+    email: "late@example.com",
+    name: "Late",
+    password: GOOD_PASSWORD,
+  });
+  expect(text).toMatch(/invite link is not valid/i);
+}
+
 test("create_invite_link answers with seed 002's invite token: url from the public URL and the secret, Viewer role, no users yet", async ({ env }) => {
   const { client, signup } = await signUp(env, { agentName: "Inviter" });
 
@@ -125,13 +136,7 @@ test("a past expiresAt is accepted, but the link is disabled and cannot be redee
   expect(token.expiresAt).toBe("2026-02-01T00:00:00.000Z");
 
   const users = countRows(env, "users");
-  const text = await fails(await env.connect(), "redeem_invite", {
-    token: token.secret,
-    email: "late@example.com",
-    name: "Late",
-    password: GOOD_PASSWORD,
-  });
-  expect(text).toMatch(/invite link is not valid/i);
+  await expectLateRedeemRefused(env, token.secret);
   expect(countRows(env, "users")).toBe(users);
   expect(countRows(env, "invite_link_users")).toBe(0);
 });
@@ -154,13 +159,7 @@ test("a link stops working once the clock passes its expiresAt", async ({ env })
   await ok(await env.connect(), "redeem_invite", { token: token.secret, email: "early@example.com", name: "Early", password: GOOD_PASSWORD });
 
   env.clock.advance(2000);
-  const text = await fails(await env.connect(), "redeem_invite", {
-    token: token.secret,
-    email: "late@example.com",
-    name: "Late",
-    password: GOOD_PASSWORD,
-  });
-  expect(text).toMatch(/invite link is not valid/i);
+  await expectLateRedeemRefused(env, token.secret);
   expect(countRows(env, "invite_link_users")).toBe(1);
 });
 

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,74 +6,32 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { call, ok, textOf } from "../fixture.js";
-import { cliPath, projectRoot } from "../processes.js";
+import { runCli, type Serving, startServe } from "../processes.js";
 import { seedAgentSignupResponse, seedUnleashUser } from "../seed-shapes.js";
-
-interface Served {
-  child: ChildProcess;
-  /** The MCP URL the server printed, e.g. http://127.0.0.1:41234/mcp */
-  mcpUrl: string;
-  stdout(): string;
-  stderr(): string;
-  /** Resolves with the exit code once the process has exited. */
-  exited: Promise<number | null>;
-}
 
 let dir: string;
 let dbFile: string;
-let children: ChildProcess[];
+let servers: Serving[];
 let clients: Client[];
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "onboard-serve-"));
   dbFile = join(dir, "data", "onboard.db");
-  children = [];
+  servers = [];
   clients = [];
 });
 
 afterEach(async () => {
   await Promise.allSettled(clients.map((client) => client.close()));
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  }
+  await Promise.all(servers.map((served) => served.stop("SIGKILL")));
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Starts `agent-onboard serve` on a free port and waits for the MCP URL it prints. */
-function serve(env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [cliPath, "serve"], {
-    cwd: projectRoot,
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: dir,
-      ONBOARD_PORT: "0",
-      ONBOARD_DB: dbFile,
-      LOG_LEVEL: "info",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve printed no MCP URL in time.\nstdout: ${stdout}\nstderr: ${stderr}`)), 10_000);
-    const look = () => {
-      const found = /MCP: (\S+\/mcp)\s/.exec(stdout);
-      if (!found) return;
-      clearTimeout(timer);
-      child.stdout!.off("data", look);
-      resolve({ child, mcpUrl: found[1]!, stdout: () => stdout, stderr: () => stderr, exited });
-    };
-    child.stdout!.on("data", look);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited with ${code} before printing its URL.\nstderr: ${stderr}`));
-    });
-  });
+/** Starts `agent-onboard serve` on this test's db and keeps it for clean-up. */
+async function serve(): Promise<Serving> {
+  const served = await startServe({ HOME: dir, ONBOARD_DB: dbFile });
+  servers.push(served);
+  return served;
 }
 
 async function connect(mcpUrl: string, options: ConstructorParameters<typeof StreamableHTTPClientTransport>[1] = {}) {
@@ -104,8 +61,7 @@ describe("agent-onboard serve", () => {
     expect(served.stdout()).toContain(`Web: ${url.origin}/`);
     // stdout carries only the banner; logs go to stderr as JSON lines.
     for (const line of served.stderr().trim().split("\n")) expect(() => JSON.parse(line)).not.toThrow();
-    served.child.kill("SIGTERM");
-    expect(await served.exited).toBe(0);
+    expect(await served.stop()).toBe(0);
   });
 
   test("an agent signs up over HTTP; SIGTERM then exits 0 promptly and leaves an intact db holding the user", async () => {
@@ -116,8 +72,7 @@ describe("agent-onboard serve", () => {
     expect(signup.claimUrl).toBe(`${new URL(served.mcpUrl).origin}/claim/${signup.claimToken}`);
 
     const stopping = Date.now();
-    served.child.kill("SIGTERM");
-    expect(await served.exited).toBe(0);
+    expect(await served.stop()).toBe(0);
     // The client's open stream must not hold the shutdown until connections are cut.
     expect(Date.now() - stopping).toBeLessThan(4_000);
     expect(served.stderr()).toContain("shutting down");
@@ -132,16 +87,14 @@ describe("agent-onboard serve", () => {
   test("a restarted server on the same db still accepts the agent's token", async () => {
     const first = await serve();
     const signup = await ok(await connect(first.mcpUrl), "agent_signup");
-    first.child.kill("SIGTERM");
-    expect(await first.exited).toBe(0);
+    expect(await first.stop()).toBe(0);
 
     const second = await serve();
     const client = await connect(second.mcpUrl, {
       requestInit: { headers: { Authorization: `Bearer ${signup.accessToken}` } },
     });
     expect((await ok(client, "get_current_user")).id).toBe(signup.userInfo.id);
-    second.child.kill("SIGTERM");
-    expect(await second.exited).toBe(0);
+    expect(await second.stop()).toBe(0);
   });
 
   test("a redeem_invite in flight when SIGTERM arrives still gets its answer, and its user is stored", async () => {
@@ -193,14 +146,7 @@ describe("agent-onboard serve", () => {
   });
 
   test("a bad variable stops serve with exit code 2 and a one-line message naming it", async () => {
-    const child = spawn(process.execPath, [cliPath, "serve"], {
-      cwd: projectRoot,
-      env: { PATH: process.env.PATH ?? "", HOME: dir, ONBOARD_PORT: "eighty", ONBOARD_DB: dbFile },
-    });
-    children.push(child);
-    let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const { code, stderr } = await runCli(["serve"], { HOME: dir, ONBOARD_PORT: "eighty", ONBOARD_DB: dbFile });
     expect(code).toBe(2);
     expect(stderr.trim().split("\n")).toHaveLength(1);
     expect(stderr).toContain("ONBOARD_PORT");

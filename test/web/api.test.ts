@@ -97,6 +97,10 @@ async function signUp(http: TestHttp, body: Json = { agentName: "Release helper"
   return { ...signup, userId: userIdOf(http, signup.userInfo.id), org: signup.userInfo.organizations[0]!.name };
 }
 
+/** The human "ada" claims the agent that `claimToken` belongs to, keeping or ending the agent's access. */
+const claimAsAda = (http: TestHttp, claimToken: string, keepAgentAccess: boolean) =>
+  claimAccount(http.handle.deps, { claimToken, username: "ada", email: "ada@example.com", password: STRONG_PASSWORD, keepAgentAccess });
+
 const inFuture = (http: TestHttp, ms: number) => new Date(http.clock.now().getTime() + ms).toISOString();
 
 async function createLink(http: TestHttp, token: string, body: Json = {}) {
@@ -188,13 +192,7 @@ describe("GET /api/agents/signup/validate/{claimToken}", () => {
 
   test("answers 404 once the account has been claimed", async ({ http }) => {
     const signup = await signUp(http);
-    await claimAccount(http.handle.deps, {
-      claimToken: signup.claimToken,
-      username: "ada",
-      email: "ada@example.com",
-      password: STRONG_PASSWORD,
-      keepAgentAccess: true,
-    });
+    await claimAsAda(http, signup.claimToken, true);
     expectPulumiError(await request(http, "GET", `/api/agents/signup/validate/${signup.claimToken}`), 404, "NotFoundError");
   });
 
@@ -236,13 +234,7 @@ describe("GET /api/user", () => {
 
   test("after a claim that kept agent access, the token still answers with the claimed account", async ({ http }) => {
     const signup = await signUp(http);
-    await claimAccount(http.handle.deps, {
-      claimToken: signup.claimToken,
-      username: "ada",
-      email: "ada@example.com",
-      password: STRONG_PASSWORD,
-      keepAgentAccess: true,
-    });
+    await claimAsAda(http, signup.claimToken, true);
     const answer = await request(http, "GET", "/api/user", { token: signup.accessToken });
     expect(answer.status, answer.text).toBe(200);
     expect(seedUser.parse(answer.body)).toMatchObject({
@@ -256,13 +248,7 @@ describe("GET /api/user", () => {
 
   test("answers 401 saying the human ended access after a claim that revoked the token", async ({ http }) => {
     const signup = await signUp(http);
-    await claimAccount(http.handle.deps, {
-      claimToken: signup.claimToken,
-      username: "ada",
-      email: "ada@example.com",
-      password: STRONG_PASSWORD,
-      keepAgentAccess: false,
-    });
+    await claimAsAda(http, signup.claimToken, false);
     for (const path of ["/api/user", "/api/user/stacks"]) {
       const answer = await request(http, "GET", path, { token: signup.accessToken });
       expectPulumiError(answer, 401, "AuthenticationRequired");

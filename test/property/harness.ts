@@ -1,0 +1,128 @@
+/**
+ * What the property tests of the MCP tools and of the REST routes share: the
+ * bounds, the db snapshot a failed call must leave as it was, the property
+ * runner with shortened counterexamples, and the well-formed arbitraries.
+ */
+import { createHash } from "node:crypto";
+import type Database from "better-sqlite3";
+import fc from "fast-check";
+
+/** How long one call or request may take before it counts as a hang. */
+export const BOUND_MS = 5_000;
+export const STACK_TRACE = /\n\s+at /;
+export const STRONG_PASSWORD = "Corr3ct-Horse!";
+export const MB = 1 << 20;
+
+// ---------------------------------------------------------------- arbitraries
+
+/**
+ * Text that has tripped parsers, databases and pages before: blanks, NUL,
+ * SQL, bidi and zero-width marks, emoji, combining marks, lone surrogates,
+ * number- and JSON-looking words, prototype keys, bad percent-encoding, paths,
+ * markup and template syntax.
+ */
+export const nastyStrings = [
+  "",
+  " ",
+  "\t\n\r",
+  "\u0000",
+  "a\u0000b",
+  "'; DROP TABLE users; --",
+  "Robert'); DROP TABLE stacks;--",
+  "\" OR 1=1 --",
+  "\u202eevil\u202c",
+  "\u200f\u200e\u200b\ufeff",
+  "😀",
+  "👩‍👩‍👧‍👦🏳️‍🌈",
+  "e\u0301\u0302\u0303\u0304",
+  "\ud800",
+  "\udfff",
+  "a\ud800b\udc00c",
+  "NaN",
+  "Infinity",
+  "-1",
+  "0",
+  "1e309",
+  "null",
+  "true",
+  "[]",
+  "{}",
+  "__proto__",
+  "constructor",
+  "%00",
+  "%",
+  "%E0%A4%A",
+  "../../etc/passwd",
+  "<script>alert(1)</script>",
+  "${7*7}{{7*7}}",
+  "\\",
+  "ＡＢＣ",
+];
+
+/**
+ * `valid` values (so that successes happen too), valid ones with fields
+ * replaced or added (`keys` of `valid` or an `extraKey`, set to a
+ * `hostileValue`), wholly random objects, and `nonObject` values.
+ */
+export function mutationsOf(
+  valid: fc.Arbitrary<Record<string, unknown>>,
+  keys: string[],
+  hostile: { extraKey: fc.Arbitrary<string>; hostileValue: fc.Arbitrary<unknown>; nonObject: fc.Arbitrary<unknown> },
+): fc.Arbitrary<unknown> {
+  const { extraKey, hostileValue, nonObject } = hostile;
+  const fieldKey = keys.length ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...keys) }, { weight: 1, arbitrary: extraKey }) : extraKey;
+  const mutated = fc
+    .tuple(valid, fc.dictionary(fieldKey, hostileValue, { minKeys: 1, maxKeys: 3 }))
+    .map(([base, changes]) => ({ ...base, ...changes }));
+  return fc.oneof(
+    { weight: 4, arbitrary: valid },
+    { weight: 5, arbitrary: mutated },
+    { weight: 1, arbitrary: fc.dictionary(extraKey, hostileValue, { maxKeys: 5 }) },
+    { weight: 1, arbitrary: nonObject },
+  );
+}
+
+export const name = (max: number) => fc.stringMatching(new RegExp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,${max - 1}}$`));
+export const isoDate = (from: number, to: number) => fc.integer({ min: from, max: to }).map((ms) => new Date(ms).toISOString());
+export const strongPassword = fc
+  .tuple(fc.constantFrom("Aa1!", "Zq9$", "Mx5#", "Ü7ß%"), fc.stringMatching(/^[A-Za-z0-9!#%&*+-]{6,20}$/))
+  .map(([head, tail]) => head + tail);
+export const simpleEmail = fc
+  .tuple(fc.stringMatching(/^[a-z][a-z0-9]{2,10}$/), fc.nat(1_000_000), fc.constantFrom("example.com", "EXAMPLE.org", "mail.test"))
+  .map(([local, n, domain]) => `${local}.${n}@${domain}`);
+
+// ------------------------------------------------------------------- harness
+
+/** Row counts and a hash of every row of every table: any write shows up here. */
+export function dbState(sqlite: Database.Database): { counts: Record<string, number>; hash: string } {
+  const hash = createHash("sha256");
+  const counts: Record<string, number> = {};
+  const tables = sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
+  for (const table of tables) {
+    let n = 0;
+    hash.update(`\u0000${table}\u0000`);
+    for (const row of sqlite.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).raw().iterate()) {
+      hash.update(JSON.stringify(row));
+      n++;
+    }
+    counts[table] = n;
+  }
+  return { counts, hash: hash.digest("hex") };
+}
+
+/** Cuts every long line (a counterexample may hold 1 MB strings) and every long run of one kind of text. */
+export const shorten = (text: string) =>
+  text
+    .split("\n")
+    .map((line) => (line.length > 1_500 ? `${line.slice(0, 1_500)}…(${line.length} chars)` : line))
+    .join("\n")
+    .replace(/[^\s"]{300,}/g, (s) => `${s.slice(0, 60)}…(${s.length} chars)`);
+
+/** fc.check, with counterexamples shortened; `examples` run first, so that an outcome a test insists on always happens. */
+export async function holds<Ts extends [unknown, ...unknown[]]>(property: fc.IAsyncProperty<Ts>, numRuns: number, examples: Ts[] = []): Promise<void> {
+  const details = await fc.check(property, { numRuns, examples, markInterruptAsFailure: true });
+  if (details.failed) {
+    const report = `${fc.defaultReportMessage(details) ?? "property failed"}\n${String((details.errorInstance as Error | undefined)?.message ?? details.errorInstance)}`;
+    throw new Error(shorten(report).slice(0, 6_000));
+  }
+}
