@@ -115,3 +115,9 @@ export const seedClaimStatus = z.strictObject({
   claimTokenValidUntil: isoDateTime,
   agentAccessKept: z.boolean().optional(),
 });
+
+// Seed 001: GET /api/user/organizations/default.
+export const seedDefaultOrganization = z.strictObject({
+  GitHubLogin: z.string(),
+  Messages: z.array(z.strictObject({ severity: z.enum(["warning", "error", "info"]).optional(), message: z.string() })),
+});

@@ -3,8 +3,10 @@ import { createInviteLinkTool } from "./create-invite-link.js";
 import { createStackTool } from "./create-stack.js";
 import { getClaimStatusTool } from "./get-claim-status.js";
 import { getCurrentUserTool } from "./get-current-user.js";
+import { getDefaultOrganizationTool } from "./get-default-organization.js";
 import { listStacksTool } from "./list-stacks.js";
 import { redeemInviteTool } from "./redeem-invite.js";
+import { setDefaultOrganizationTool } from "./set-default-organization.js";
 import type { AnyToolDef } from "./tool.js";
 
 /** Every tool the server registers, in the order an agent meets them. */
@@ -16,4 +18,6 @@ export const allTools: AnyToolDef[] = [
   listStacksTool,
   createInviteLinkTool,
   redeemInviteTool,
+  getDefaultOrganizationTool,
+  setDefaultOrganizationTool,
 ];

@@ -67,7 +67,10 @@ export function resolveMembership(db: Db, userId: number, name?: string): Member
       .orderBy(sql`${organizations.id} = ${users.defaultOrgId} DESC`, asc(memberships.createdAt))
       .get();
     if (!fallback) {
-      throw new AppError("validation", "You are not a member of any organization. Join one with redeem_invite, or call agent_signup to get your own.");
+      throw new AppError(
+        "validation",
+        "User is not a member of any organizations. Join one with redeem_invite, or call agent_signup to get your own.",
+      );
     }
     return fallback;
   }
@@ -125,4 +128,35 @@ export function getOrganization(db: Db, userId: number, name: string): Organizat
     members,
     stackCount,
   };
+}
+
+/** Pulumi's GET /api/user/organizations/default answer (seed 001). */
+export const defaultOrganizationShape = z.object({
+  GitHubLogin: z.string(),
+  Messages: z.array(z.object({ severity: z.enum(["warning", "error", "info"]).optional(), message: z.string() })),
+});
+export type DefaultOrganization = z.infer<typeof defaultOrganizationShape>;
+
+/** The organization used when a call names none; explains itself when none was chosen. */
+export function getDefaultOrganization(db: Db, userId: number): DefaultOrganization {
+  const membership = resolveMembership(db, userId);
+  const chosen = db.select({ id: users.defaultOrgId }).from(users).where(eq(users.id, userId)).get()?.id;
+  return {
+    GitHubLogin: membership.name,
+    Messages:
+      chosen === membership.orgId
+        ? []
+        : [
+            {
+              severity: "info",
+              message: `No default organization is set, so ${membership.name}, the first you joined, is used. Choose one with set_default_organization.`,
+            },
+          ],
+  };
+}
+
+export function setDefaultOrganization(db: Db, userId: number, name: string): DefaultOrganization {
+  const membership = resolveMembership(db, userId, name);
+  db.update(users).set({ defaultOrgId: membership.orgId }).where(eq(users.id, userId)).run();
+  return { GitHubLogin: membership.name, Messages: [] };
 }

@@ -15,6 +15,7 @@ import {
   updateInviteLinkInput,
   validateInvite,
 } from "../services/invites.js";
+import { getDefaultOrganization, setDefaultOrganization } from "../services/orgs.js";
 import { listStacks, listStacksInput } from "../services/stacks.js";
 import { authenticate, claimEndedAccess } from "../services/tokens.js";
 import { clientAddress, tokenFrom } from "../transports/guards.js";
@@ -80,6 +81,15 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
 
   router.get("/api/user", async (req, res) => {
     send(res, getCurrentUser(deps, await callerId(deps, req)));
+  });
+
+  router.get("/api/user/organizations/default", async (req, res) => {
+    send(res, getDefaultOrganization(deps.db, await callerId(deps, req)));
+  });
+
+  router.post("/api/user/organizations/:orgName/default", async (req, res) => {
+    setDefaultOrganization(deps.db, await callerId(deps, req), req.params.orgName);
+    res.status(204).end();
   });
 
   router.get("/api/user/stacks", async (req, res) => {

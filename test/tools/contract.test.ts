@@ -7,7 +7,17 @@ describe("every tool", () => {
     const client = await env.connect();
     const { tools } = await client.listTools();
     expect(tools.map((tool) => tool.name).sort()).toEqual(
-      ["agent_signup", "create_invite_link", "create_stack", "get_claim_status", "get_current_user", "list_stacks", "redeem_invite"],
+      [
+        "agent_signup",
+        "create_invite_link",
+        "create_stack",
+        "get_claim_status",
+        "get_current_user",
+        "get_default_organization",
+        "list_stacks",
+        "redeem_invite",
+        "set_default_organization",
+      ],
     );
     for (const tool of tools) {
       expect(tool.title, tool.name).toBeTruthy();
@@ -21,13 +31,14 @@ describe("every tool", () => {
     }
   });
 
-  test("that only reads says so, and one that writes is not idempotent", () => {
+  test("that only reads says so, and only reads and choosing a default are idempotent", () => {
     const readers = allTools.filter((tool) => tool.annotations.readOnlyHint).map((tool) => tool.name);
-    expect(readers.sort()).toEqual(["get_claim_status", "get_current_user", "list_stacks"]);
+    expect(readers.sort()).toEqual(["get_claim_status", "get_current_user", "get_default_organization", "list_stacks"]);
+    const idempotent = allTools.filter((tool) => tool.annotations.idempotentHint).map((tool) => tool.name);
+    expect(idempotent.sort()).toEqual([...readers, "set_default_organization"].sort());
     for (const tool of allTools) {
       expect(tool.annotations.destructiveHint, tool.name).toBe(false);
       expect(tool.annotations.openWorldHint, tool.name).toBe(false);
-      expect(tool.annotations.idempotentHint, tool.name).toBe(tool.annotations.readOnlyHint);
     }
   });
 

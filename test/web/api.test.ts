@@ -10,6 +10,7 @@ import { DAY } from "../fixture.js";
 import { startTestHttp, type TestHttp } from "../http-fixture.js";
 import {
   seedAgentSignupResponse,
+  seedDefaultOrganization,
   seedInviteToken,
   seedRedeemedAgent,
   seedStacksPage,
@@ -262,6 +263,48 @@ describe("GET /api/user", () => {
     const answer = await request(http, "GET", "/api/user", { token: signup.accessToken });
     expectPulumiError(answer, 401);
     expect(answer.body.message).toMatch(/expired/);
+  });
+});
+
+describe("GET /api/user/organizations/default", () => {
+  test("answers the agent's personal organization as {GitHubLogin, Messages}", async ({ http }) => {
+    const agent = await signUp(http);
+    const answer = await request(http, "GET", "/api/user/organizations/default", { token: agent.accessToken });
+    expect(answer.status).toBe(200);
+    expect(seedDefaultOrganization.parse(answer.body)).toEqual({ GitHubLogin: agent.userInfo.githubLogin, Messages: [] });
+  });
+
+  test("is 400 with Pulumi's message for a user in no organization, and 401 without a token", async ({ http }) => {
+    const agent = await signUp(http);
+    http.store.sqlite.prepare("DELETE FROM memberships").run();
+    const answer = await request(http, "GET", "/api/user/organizations/default", { token: agent.accessToken });
+    expectPulumiError(answer, 400, "ValidationError");
+    expect(answer.body.message).toMatch(/^User is not a member of any organizations\./);
+    expectPulumiError(await request(http, "GET", "/api/user/organizations/default"), 401);
+  });
+});
+
+describe("POST /api/user/organizations/{orgName}/default", () => {
+  test("is 204 with no body for one of the caller's organizations, and the default follows", async ({ http }) => {
+    const agent = await signUp(http);
+    const org = agent.userInfo.githubLogin;
+    const answer = await request(http, "POST", `/api/user/organizations/${org}/default`, { token: agent.accessToken });
+    expect(answer.status).toBe(204);
+    expect(answer.text).toBe("");
+    const after = await request(http, "GET", "/api/user/organizations/default", { token: agent.accessToken });
+    expect(after.body.GitHubLogin).toBe(org);
+  });
+
+  test("is 404, the same for another's organization as for none, and changes nothing", async ({ http }) => {
+    const owner = await signUp(http);
+    const stranger = await signUp(http);
+    const real = await request(http, "POST", `/api/user/organizations/${owner.userInfo.githubLogin}/default`, { token: stranger.accessToken });
+    const made = await request(http, "POST", "/api/user/organizations/no-such-org/default", { token: stranger.accessToken });
+    expectPulumiError(real, 404, "NotFoundError");
+    expect(real.body.message.replace(owner.userInfo.githubLogin, "X")).toBe(made.body.message.replace("no-such-org", "X"));
+    const after = await request(http, "GET", "/api/user/organizations/default", { token: stranger.accessToken });
+    expect(after.body.GitHubLogin).toBe(stranger.userInfo.githubLogin);
+    expectPulumiError(await request(http, "POST", `/api/user/organizations/${owner.userInfo.githubLogin}/default`), 401);
   });
 });
 
