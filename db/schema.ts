@@ -37,6 +37,8 @@ export const users = sqliteTable(
     name: text("name").notNull(),
     /** Always lowercase; agents have none until claimed or invited. */
     email: text("email").unique(),
+    /** When the primary email was confirmed through its verification link. */
+    emailVerifiedAt: integer("email_verified_at", { mode: "timestamp_ms" }),
     passwordHash: text("password_hash"),
     isAgent: integer("is_agent", { mode: "boolean" }).notNull(),
     agentModel: text("agent_model"),
@@ -77,6 +79,8 @@ export const accessTokens = sqliteTable(
     expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
     revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
     revokedReason: text("revoked_reason", { enum: ["claimed"] }),
+    /** What issued the token, shown as User.tokenInfo.name. */
+    name: text("name").notNull().default("access token"),
   },
   (t) => [index("access_tokens_user").on(t.userId)],
 );
@@ -162,4 +166,48 @@ export const stackTags = sqliteTable(
     value: text("value").notNull(),
   },
   (t) => [primaryKey({ columns: [t.stackId, t.name] }), index("stack_tags_name_value").on(t.name, t.value)],
+);
+
+/** An address a user asked to use, waiting for its verification link to be opened. */
+export const emailVerifications = sqliteTable(
+  "email_verifications",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** Lowercase. */
+    email: text("email").notNull(),
+    tokenHash: text("token_hash").notNull().unique(),
+    createdAt: createdAt(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+    verifiedAt: integer("verified_at", { mode: "timestamp_ms" }),
+    /** Withdrawn by the user (DELETE /api/user/pending-emails) or replaced by a newer request. */
+    canceledAt: integer("canceled_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("email_verifications_user").on(t.userId, t.id)],
+);
+
+/** An admin's invitation of one email address into an organization (Pulumi's pending invites). */
+export const orgInvites = sqliteTable(
+  "org_invites",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    uid: text("uid").notNull().unique(),
+    orgId: integer("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    /** Lowercase. */
+    email: text("email").notNull(),
+    role: text("role", { enum: ["admin", "member"] }).notNull(),
+    sentByUserId: integer("sent_by_user_id").references(() => users.id, { onDelete: "set null" }),
+    sentAt: integer("sent_at", { mode: "timestamp_ms" }).notNull(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+    acceptedAt: integer("accepted_at", { mode: "timestamp_ms" }),
+    acceptedByUserId: integer("accepted_by_user_id").references(() => users.id, { onDelete: "set null" }),
+    canceledAt: integer("canceled_at", { mode: "timestamp_ms" }),
+    /** The most recent error a user hit trying to accept it. */
+    acceptError: text("accept_error"),
+  },
+  (t) => [index("org_invites_email").on(t.email), index("org_invites_org").on(t.orgId)],
 );

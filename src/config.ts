@@ -20,6 +20,8 @@ const envSchema = z.object({
     .url({ protocol: /^https?$/, message: "must be an http(s) URL such as https://onboard.example.com" })
     .optional(),
   ONBOARD_TOKEN: z.string().min(1).optional(),
+  ONBOARD_MAIL_DIR: z.string().min(1).default("./data/mail"),
+  ONBOARD_MAIL_FROM: z.string().min(3).default("agent-onboard <no-reply@localhost>"),
   ONBOARD_CREDENTIALS: z.string().min(1).optional(),
   ONBOARD_ALLOWED_ORIGINS: z.string().optional(),
   ONBOARD_ACCESS_TOKEN_TTL_HOURS: positiveNumber("hours").default(72),
@@ -45,6 +47,9 @@ export interface Config {
   publicUrl?: string;
   token?: string;
   credentialsFile: string;
+  /** Outgoing mail is written here as .eml files. */
+  mailDir: string;
+  mailFrom: string;
   allowedOrigins: string[];
   accessTokenTtlMs: number;
   claimTokenTtlMs: number;
@@ -82,6 +87,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     token: e.ONBOARD_TOKEN,
     credentialsFile:
       e.ONBOARD_CREDENTIALS ?? join(homedir(), ".config", "agent-onboard", "credentials.json"),
+    mailDir: e.ONBOARD_MAIL_DIR,
+    mailFrom: e.ONBOARD_MAIL_FROM,
     allowedOrigins: (e.ONBOARD_ALLOWED_ORIGINS ?? "")
       .split(",")
       .map((origin) => origin.trim())

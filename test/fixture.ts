@@ -10,6 +10,7 @@ import { openDb, type OpenDb } from "../db/client.js";
 import { createLogger } from "../src/log.js";
 import { createServer } from "../src/server.js";
 import type { Deps, ServiceSettings } from "../src/services/deps.js";
+import type { MailMessage } from "../src/services/mail.js";
 
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
@@ -40,6 +41,8 @@ export function captureLogs(level = "debug") {
 
 export interface TestEnv {
   deps: Deps;
+  /** Every mail the services sent, in order. */
+  mail: MailMessage[];
   store: OpenDb;
   dbFile: string;
   clock: TestClock;
@@ -56,9 +59,11 @@ export async function createTestEnv(settings: Partial<ServiceSettings> = {}): Pr
   const store = openDb(dbFile);
   const clock = new TestClock();
   const { logs, log } = captureLogs();
+  const mail: MailMessage[] = [];
   const deps: Deps = {
     db: store.db,
     clock: clock.now,
+    mailer: { send: (message) => void mail.push(message) },
     settings: {
       publicUrl: "http://onboard.test",
       accessTokenTtlMs: 72 * HOUR,
@@ -69,6 +74,7 @@ export async function createTestEnv(settings: Partial<ServiceSettings> = {}): Pr
   const clients: Client[] = [];
   return {
     deps,
+    mail,
     store,
     dbFile,
     clock,

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -15,6 +15,8 @@ export interface TestHttp {
   store: OpenDb;
   clock: TestClock;
   logs: string[];
+  /** The mail the server has written so far, oldest first: recipient, subject and text. */
+  mailbox(): Array<{ to: string; subject: string; text: string }>;
   /** An SDK client over Streamable HTTP, with extra request headers (e.g. Authorization). */
   connect(headers?: Record<string, string>): Promise<{ client: Client; transport: StreamableHTTPClientTransport }>;
   close(): Promise<void>;
@@ -29,7 +31,8 @@ export async function startTestHttp(env: Record<string, string> = {}): Promise<T
   const store = openDb(join(dir, "onboard.db"));
   const clock = new TestClock(new Date());
   const { logs, log } = captureLogs();
-  const config = loadConfig({ ONBOARD_PORT: "0", ONBOARD_SIGNUPS_PER_HOUR: "0", ...env });
+  const mailDir = join(dir, "mail");
+  const config = loadConfig({ ONBOARD_PORT: "0", ONBOARD_SIGNUPS_PER_HOUR: "0", ONBOARD_MAIL_DIR: mailDir, ...env });
   const handle = await startHttp(config, log, { full: true, store, clock: clock.now });
   const clients: Client[] = [];
   return {
@@ -38,6 +41,7 @@ export async function startTestHttp(env: Record<string, string> = {}): Promise<T
     store,
     clock,
     logs,
+    mailbox: () => readMailDir(mailDir),
     async connect(headers = {}) {
       const transport = new StreamableHTTPClientTransport(new URL(`${handle.url}/mcp`), { requestInit: { headers } });
       const client = new Client({ name: "http-test", version: "1.0.0" });
@@ -52,4 +56,16 @@ export async function startTestHttp(env: Record<string, string> = {}): Promise<T
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function readMailDir(dir: string) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => name.endsWith(".eml"))
+    .sort()
+    .map((name) => {
+      const [head = "", ...body] = readFileSync(join(dir, name), "utf8").split("\r\n\r\n");
+      const header = (key: string) => head.match(new RegExp(`^${key}: (.*)$`, "m"))?.[1] ?? "";
+      return { to: header("To"), subject: header("Subject"), text: body.join("\r\n\r\n").trim() };
+    });
 }

@@ -1,7 +1,13 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+
+/** Mail from server processes goes to a temporary folder, never into the project's data/. */
+const scratchMailDir = () => join(mkdtempSync(join(tmpdir(), "onboard-mail-")), "mail");
 
 /** The project root, where `npm run …` works. */
 export const projectRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -20,7 +26,7 @@ export async function launchStdio(env: Record<string, string>): Promise<StdioSes
     command: "npm",
     args: ["run", "stdio"],
     cwd: projectRoot,
-    env: { LOG_LEVEL: "info", ...env },
+    env: { LOG_LEVEL: "info", ONBOARD_MAIL_DIR: scratchMailDir(), ...env },
     stderr: "pipe",
   });
   let stderr = "";
@@ -43,7 +49,7 @@ export function runCli(args: string[], env: Record<string, string>, input = ""):
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cliPath, ...args], {
       cwd: projectRoot,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ONBOARD_MAIL_DIR: scratchMailDir(), ...env },
     });
     let stdout = "";
     let stderr = "";
@@ -90,7 +96,14 @@ const STOP_GRACE_MS = 5_000;
 export function startServe(env: Record<string, string>): Promise<Serving> {
   const child = spawn(process.execPath, [cliPath, "serve"], {
     cwd: projectRoot,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ONBOARD_PORT: "0", LOG_LEVEL: "info", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      ONBOARD_PORT: "0",
+      LOG_LEVEL: "info",
+      ONBOARD_MAIL_DIR: scratchMailDir(),
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";

@@ -1,4 +1,5 @@
 import type { Db } from "../../db/client.js";
+import type { Mailer } from "./mail.js";
 
 /** The current time; tests pass their own to move through token lifetimes. */
 export type Clock = () => Date;
@@ -15,4 +16,6 @@ export interface Deps {
   db: Db;
   clock: Clock;
   settings: ServiceSettings;
+  /** Outgoing mail (verification links, organization invites), sent after the change commits. */
+  mailer: Mailer;
 }

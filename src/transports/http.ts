@@ -59,7 +59,7 @@ export async function startHttp(config: Config, log: Logger, options: HttpOption
   }
 
   const publicUrl = publicUrlFor(config, port);
-  const deps = depsFrom(config, store.db, publicUrl);
+  const deps = depsFrom(config, store.db, publicUrl, log);
   if (options.clock) deps.clock = options.clock;
   const limiter = new SignupLimiter(config.signupsPerHour);
   const hosts = allowedHosts(config, publicUrl, port);

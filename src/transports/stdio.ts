@@ -62,7 +62,7 @@ export async function runStdio(config: Config, log: Logger): Promise<void> {
   const tools = selectTools({ readOnly: config.readOnly, names: config.tools });
   const store = openDb(config.dbFile);
   const publicUrl = await servePages(config, log, store);
-  const deps = depsFrom(config, store.db, publicUrl);
+  const deps = depsFrom(config, store.db, publicUrl, log);
   startSweeper(deps, log);
   const token = config.token ?? readCredentials(config.credentialsFile, log);
   const server = createServer(deps, {
