@@ -7,7 +7,7 @@ export const userResource = {
   title: "My account",
   description: "The account this session acts as, as Pulumi's User (the same as get_current_user). Reading it before signing up tells you to call agent_signup.",
   async read(ctx) {
-    const { user } = await ctx.requireUser();
-    return getCurrentUser(ctx.deps, user.id);
+    const caller = await ctx.requireUser();
+    return getCurrentUser(ctx.deps, caller.user.id, { tokenName: caller.tokenName });
   },
 } satisfies FixedResourceDef;

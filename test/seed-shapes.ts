@@ -121,3 +121,27 @@ export const seedDefaultOrganization = z.strictObject({
   GitHubLogin: z.string(),
   Messages: z.array(z.strictObject({ severity: z.enum(["warning", "error", "info"]).optional(), message: z.string() })),
 });
+
+// Seed 001: UserInfo (sentBy), PendingOrganizationInvite and the GET /api/user/pending-invites list.
+export const seedUserInfo = z.strictObject({
+  name: z.string(),
+  githubLogin: z.string(),
+  avatarUrl: z.string(),
+  email: z.string().optional(),
+});
+
+export const seedPendingOrganizationInvite = z.strictObject({
+  id: z.string(),
+  email: z.string(),
+  role: z.enum(["none", "member", "admin", "potential-member", "stack-collaborator", "billing-manager"]),
+  sentBy: seedUserInfo,
+  sentAt: z.number().int(),
+  acceptInviteUrl: z.string(),
+  acceptError: z.string().optional(),
+  status: z.enum(["pending", "accepted", "expired", "canceled"]),
+  roleId: z.string().optional(),
+});
+
+export const seedPendingInvites = z.strictObject({
+  invites: z.array(seedPendingOrganizationInvite),
+});

@@ -96,7 +96,13 @@ describe("choosing tools", () => {
   test("read-only mode exposes only the tools without side effects", async ({ env }) => {
     const client = await connectWith(env, selectTools({ readOnly: true }));
     const { tools } = await client.listTools();
-    expect(tools.map((tool) => tool.name).sort()).toEqual(["get_claim_status", "get_current_user", "list_stacks"]);
+    expect(tools.map((tool) => tool.name).sort()).toEqual([
+      "get_claim_status",
+      "get_current_user",
+      "get_default_organization",
+      "list_pending_invites",
+      "list_stacks",
+    ]);
     await expect(client.callTool({ name: "agent_signup", arguments: {} })).resolves.toMatchObject({ isError: true });
   });
 

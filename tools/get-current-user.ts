@@ -15,8 +15,8 @@ export const getCurrentUserTool = {
   outputSchema: userShape,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async run(_args, ctx) {
-    const { user: caller } = await ctx.requireUser();
-    const user = getCurrentUser(ctx.deps, caller.id);
+    const caller = await ctx.requireUser();
+    const user = getCurrentUser(ctx.deps, caller.user.id, { tokenName: caller.tokenName });
     const orgs = user.organizations.map((org) => `${org.name} (${org.role})`).join(", ") || "none";
     return {
       data: user,

@@ -7,6 +7,10 @@ import { getDefaultOrganizationTool } from "./get-default-organization.js";
 import { listStacksTool } from "./list-stacks.js";
 import { redeemInviteTool } from "./redeem-invite.js";
 import { setDefaultOrganizationTool } from "./set-default-organization.js";
+import { acceptInviteTool } from "./accept-invite.js";
+import { inviteMemberTool } from "./invite-member.js";
+import { listPendingInvitesTool } from "./list-pending-invites.js";
+import { changeEmailTool } from "./change-email.js";
 import type { AnyToolDef } from "./tool.js";
 
 /** Every tool the server registers, in the order an agent meets them. */
@@ -20,4 +24,8 @@ export const allTools: AnyToolDef[] = [
   redeemInviteTool,
   getDefaultOrganizationTool,
   setDefaultOrganizationTool,
+  inviteMemberTool,
+  listPendingInvitesTool,
+  acceptInviteTool,
+  changeEmailTool,
 ];

@@ -6,10 +6,12 @@ import { accessTokens, claimTokens, memberships, organizations, users } from "..
 import { AppError } from "../errors.js";
 import { avatarUrl } from "./avatars.js";
 import type { Deps } from "./deps.js";
+import { identitiesOf } from "./identities.js";
 import { listMemberships, organizationSummaryShape, toOrganizationSummary } from "./orgs.js";
+import { potentialOrganizations } from "./org-invites.js";
 import { preparedPerDb } from "./prepared.js";
 import { hashSecret, newSecret, newUid } from "./secrets.js";
-import { prepareAccessToken } from "./tokens.js";
+import { prepareAccessToken, tokenNames } from "./tokens.js";
 
 /** Pulumi's TokenInfo (seed 001). */
 export const tokenInfoShape = z.object({
@@ -147,7 +149,7 @@ export async function agentSignup(deps: Deps, input: AgentSignupInput): Promise<
   const login = generateLogin(input.agentName);
   const uid = newUid();
   const claim = prepareClaimToken(deps);
-  const access = await prepareAccessToken(deps, uid);
+  const access = await prepareAccessToken(deps, uid, tokenNames.agentSignup);
 
   const userId = deps.db.transaction((tx) => {
     const org = tx.insert(organizations).values({ name: login, createdAt: now }).returning({ id: organizations.id }).get();
@@ -174,7 +176,8 @@ export async function agentSignup(deps: Deps, input: AgentSignupInput): Promise<
     accessTokenValidUntil: access.validUntil.toISOString(),
     claimToken: claim.claimToken,
     claimTokenValidUntil: claim.validUntil.toISOString(),
-    userInfo: getCurrentUser(deps, userId),
+    // As GET /api/user answers with the token just issued.
+    userInfo: getCurrentUser(deps, userId, { tokenName: tokenNames.agentSignup }),
     claimUrl: claimUrlFor(deps, claim.claimToken),
   };
 }
@@ -187,8 +190,11 @@ export function findUser(db: Db, userId: number) {
   return user;
 }
 
-/** Pulumi's GET /api/user for the given account. */
-export function getCurrentUser(deps: Deps, userId: number): User {
+/**
+ * Pulumi's GET /api/user for the given account. `via.tokenName` is the name of
+ * the access token the caller authenticated with, shown as tokenInfo.
+ */
+export function getCurrentUser(deps: Deps, userId: number, via: { tokenName?: string } = {}): User {
   const user = findUser(deps.db, userId);
   return {
     id: user.uid,
@@ -197,8 +203,12 @@ export function getCurrentUser(deps: Deps, userId: number): User {
     email: user.email ?? "",
     avatarUrl: avatarUrl(user.email ?? user.uid),
     organizations: listMemberships(deps.db, userId).map(toOrganizationSummary),
-    identities: [],
+    potentialOrganizations: potentialOrganizations(deps, userId),
+    identities: identitiesOf(user),
+    // The model has no site administrators.
     siteAdmin: false,
+    // Every access token here is personal: scoped to no organization or team.
+    ...(via.tokenName === undefined ? {} : { tokenInfo: { name: via.tokenName, organization: "", team: "" } }),
     hasMFA: false,
     isOrgManaged: false,
     isManagedByMultiOrg: false,

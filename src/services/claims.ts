@@ -4,6 +4,7 @@ import { accessTokens, claimTokens, memberships, organizations, stacks, users } 
 import { AppError } from "../errors.js";
 import { assertIdentityFree, emailShape, usernameShape } from "./accounts.js";
 import type { Deps } from "./deps.js";
+import { prepareVerification, recordVerification, sendVerification } from "./emails.js";
 import { hashPassword, passwordProblem } from "./passwords.js";
 import { hashSecret } from "./secrets.js";
 
@@ -89,8 +90,9 @@ export async function claimAccount(deps: Deps, input: ClaimInput): Promise<Claim
   const identity = { login: username.data, email: email.data };
   assertIdentityFree(deps.db, identity, claim.userId);
   const passwordHash = await hashPassword(input.password);
+  const verification = prepareVerification(deps, identity.email, true);
 
-  return deps.db.transaction(
+  const result = deps.db.transaction(
     (tx) => {
       const now = deps.clock();
       // The conditional update is the single point that decides who wins a race.
@@ -102,9 +104,10 @@ export async function claimAccount(deps: Deps, input: ClaimInput): Promise<Claim
       if (taken.changes !== 1) refuse(findClaim(deps, input.claimToken).state as Exclude<ClaimState, "claimable">);
       assertIdentityFree(tx, identity, claim.userId);
       tx.update(users)
-        .set({ login: identity.login, email: identity.email, passwordHash, isAgent: false, claimedAt: now })
+        .set({ login: identity.login, email: identity.email, emailVerifiedAt: null, passwordHash, isAgent: false, claimedAt: now })
         .where(eq(users.id, claim.userId))
         .run();
+      recordVerification(tx, verification, claim.userId, now);
       if (!input.keepAgentAccess) {
         tx.update(accessTokens)
           .set({ revokedAt: now, revokedReason: "claimed" })
@@ -115,6 +118,8 @@ export async function claimAccount(deps: Deps, input: ClaimInput): Promise<Claim
     },
     { behavior: "immediate" },
   );
+  sendVerification(deps, verification, result.login);
+  return result;
 }
 
 

@@ -13,10 +13,11 @@ import {
 } from "./accounts.js";
 import { avatarUrl } from "./avatars.js";
 import type { Deps } from "./deps.js";
+import { prepareVerification, recordVerification, sendVerification } from "./emails.js";
 import { organizationNameShape, requireAdmin, resolveMembership } from "./orgs.js";
 import { hashPassword, passwordProblem } from "./passwords.js";
 import { hashSecret, newSecret, newUid } from "./secrets.js";
-import { prepareAccessToken } from "./tokens.js";
+import { prepareAccessToken, tokenNames } from "./tokens.js";
 
 /** Invited users get Unleash's Viewer root role, with Unleash's id for it. */
 const viewerRole = {
@@ -281,8 +282,9 @@ export async function redeemInvite(deps: Deps, raw: RedeemInviteInput): Promise<
 
   const uid = newUid();
   const passwordHash = password === undefined ? null : await hashPassword(password);
-  const access = password === undefined ? await prepareAccessToken(deps, uid) : undefined;
+  const access = password === undefined ? await prepareAccessToken(deps, uid, tokenNames.inviteSignup) : undefined;
   const claim = password === undefined ? prepareClaimToken(deps) : undefined;
+  const verification = prepareVerification(deps, email.data, true);
 
   const { user, orgName } = deps.db.transaction(
     (tx) => {
@@ -297,6 +299,7 @@ export async function redeemInvite(deps: Deps, raw: RedeemInviteInput): Promise<
         .get();
       tx.insert(memberships).values({ userId: user.id, orgId: link.orgId, role: "member", createdAt: now }).run();
       tx.insert(inviteLinkUsers).values({ inviteLinkId: link.id, userId: user.id, joinedAt: now }).run();
+      recordVerification(tx, verification, user.id, now);
       if (access && claim) {
         tx.insert(accessTokens).values(access.row(user.id)).run();
         tx.insert(claimTokens).values(claim.row(user.id)).run();
@@ -305,6 +308,7 @@ export async function redeemInvite(deps: Deps, raw: RedeemInviteInput): Promise<
     },
     { behavior: "immediate" },
   );
+  sendVerification(deps, verification, user.login);
 
   const unleashUser = toUnleashUser(user);
   if (!access || !claim) return { user: unleashUser, organization: orgName };

@@ -37,6 +37,12 @@ function jwtKey(db: Db): Promise<webcrypto.CryptoKey> {
   return key;
 }
 
+/** What issued a token: stored as access_tokens.name and shown as User.tokenInfo.name. */
+export const tokenNames = {
+  agentSignup: "agent signup",
+  inviteSignup: "invite signup",
+} as const;
+
 export interface PreparedAccessToken {
   token: string;
   validUntil: Date;
@@ -47,7 +53,7 @@ export interface PreparedAccessToken {
  * Signs an access token before the transaction that stores it (signing is
  * async and better-sqlite3 transactions are not); the caller inserts `row`.
  */
-export async function prepareAccessToken(deps: Deps, userUid: string): Promise<PreparedAccessToken> {
+export async function prepareAccessToken(deps: Deps, userUid: string, name?: string): Promise<PreparedAccessToken> {
   const now = deps.clock();
   const expiresAt = new Date(now.getTime() + deps.settings.accessTokenTtlMs);
   const jti = newUid();
@@ -61,7 +67,8 @@ export async function prepareAccessToken(deps: Deps, userUid: string): Promise<P
     // the token works until the very millisecond accessTokenValidUntil names.
     .setExpirationTime(Math.ceil(expiresAt.getTime() / 1000))
     .sign(await jwtKey(deps.db));
-  return { token, validUntil: expiresAt, row: (userId) => ({ jti, userId, createdAt: now, expiresAt }) };
+  // Without a name the column's default ("access token") applies.
+  return { token, validUntil: expiresAt, row: (userId) => ({ jti, userId, createdAt: now, expiresAt, ...(name ? { name } : {}) }) };
 }
 
 export type UserRow = typeof users.$inferSelect;
@@ -70,6 +77,8 @@ export type UserRow = typeof users.$inferSelect;
 export interface Caller {
   user: UserRow;
   jti: string;
+  /** The token's access_tokens.name, for User.tokenInfo. */
+  tokenName: string;
   /** The human who claimed the account ended this token; only get_claim_status still answers it. */
   revokedByClaim: boolean;
 }
@@ -152,7 +161,7 @@ export async function authenticate(deps: Deps, token: string): Promise<Caller> {
   if (found.token.revokedAt && found.token.revokedReason !== "claimed") {
     throw new AppError("unauthenticated", "This access token has been revoked. Ask your human for a new token, or call agent_signup to create a new account.");
   }
-  return { user: found.user, jti, revokedByClaim: found.token.revokedAt !== null };
+  return { user: found.user, jti, tokenName: found.token.name, revokedByClaim: found.token.revokedAt !== null };
 }
 
 function expiredToken(expiredAt: Date) {

@@ -11,27 +11,37 @@ import type { Mailer, MailMessage } from "../services/mail.js";
  * sees half a message.
  */
 export function mailDirMailer(dir: string, from: string, log: Logger): Mailer {
+  function write(message: MailMessage) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const id = `${Date.now()}-${randomUUID()}`;
+    const body = [
+      `From: ${from}`,
+      `To: ${message.to}`,
+      `Subject: ${message.subject}`,
+      `Date: ${new Date().toUTCString()}`,
+      `Message-ID: <${id}@agent-onboard>`,
+      "MIME-Version: 1.0",
+      "Content-Type: text/plain; charset=utf-8",
+      "Content-Transfer-Encoding: 8bit",
+      "",
+      message.text,
+      "",
+    ].join("\r\n");
+    const temporary = join(dir, `.${id}.tmp`);
+    writeFileSync(temporary, body, { mode: 0o600 });
+    renameSync(temporary, join(dir, `${id}.eml`));
+  }
+
   return {
-    send(message: MailMessage) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const id = `${Date.now()}-${randomUUID()}`;
-      const body = [
-        `From: ${from}`,
-        `To: ${message.to}`,
-        `Subject: ${message.subject}`,
-        `Date: ${new Date().toUTCString()}`,
-        `Message-ID: <${id}@agent-onboard>`,
-        "MIME-Version: 1.0",
-        "Content-Type: text/plain; charset=utf-8",
-        "Content-Transfer-Encoding: 8bit",
-        "",
-        message.text,
-        "",
-      ].join("\r\n");
-      const temporary = join(dir, `.${id}.tmp`);
-      writeFileSync(temporary, body, { mode: 0o600 });
-      renameSync(temporary, join(dir, `${id}.eml`));
-      log.info({ subject: message.subject }, "mail written to the mail folder");
+    // The change the mail reports has already committed: a mail that cannot be
+    // written is logged (without its body, which may hold a link), not thrown.
+    send(message) {
+      try {
+        write(message);
+        log.info({ subject: message.subject }, "mail written to the mail folder");
+      } catch (error) {
+        log.error({ err: error, subject: message.subject }, "could not write mail to the mail folder");
+      }
     },
   };
 }

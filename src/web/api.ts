@@ -5,6 +5,7 @@ import { AppError } from "../errors.js";
 import { agentSignup, agentSignupInput, getCurrentUser } from "../services/accounts.js";
 import { validateClaimToken } from "../services/claims.js";
 import type { Deps } from "../services/deps.js";
+import { deletePendingEmail, getPendingEmail, requireVerifiedEmail } from "../services/emails.js";
 import {
   createInviteLink,
   createInviteLinkInput,
@@ -15,9 +16,17 @@ import {
   updateInviteLinkInput,
   validateInvite,
 } from "../services/invites.js";
+import { acceptInvite, listPendingInvites } from "../services/org-invites.js";
+import {
+  deleteIdentityProvider,
+  listGitHubTeams,
+  listGitLabAppOrganizations,
+  listIdentityProviderOrganizations,
+  syncWithIdentityProvider,
+} from "../services/identities.js";
 import { getDefaultOrganization, setDefaultOrganization } from "../services/orgs.js";
 import { listStacks, listStacksInput } from "../services/stacks.js";
-import { authenticate, claimEndedAccess } from "../services/tokens.js";
+import { authenticate, type Caller, claimEndedAccess } from "../services/tokens.js";
 import { clientAddress, tokenFrom } from "../transports/guards.js";
 import type { SignupLimiter } from "../transports/rate-limit.js";
 
@@ -32,7 +41,7 @@ function parse<Schema extends z.ZodType>(schema: Schema, value: unknown): z.infe
   return result.data;
 }
 
-async function callerId(deps: Deps, req: Request): Promise<number> {
+async function requireCaller(deps: Deps, req: Request): Promise<Caller> {
   const token = tokenFrom(req);
   if (token === undefined) {
     throw new AppError(
@@ -42,8 +51,10 @@ async function callerId(deps: Deps, req: Request): Promise<number> {
   }
   const caller = await authenticate(deps, token);
   if (caller.revokedByClaim) throw claimEndedAccess(caller.user.claimedAt);
-  return caller.user.id;
+  return caller;
 }
+
+const callerId = async (deps: Deps, req: Request): Promise<number> => (await requireCaller(deps, req)).user.id;
 
 /**
  * Routes open to anyone still refuse a token that is present but not valid,
@@ -80,7 +91,8 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
   });
 
   router.get("/api/user", async (req, res) => {
-    send(res, getCurrentUser(deps, await callerId(deps, req)));
+    const caller = await requireCaller(deps, req);
+    send(res, getCurrentUser(deps, caller.user.id, { tokenName: caller.tokenName }));
   });
 
   router.get("/api/user/organizations/default", async (req, res) => {
@@ -89,6 +101,23 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
 
   router.post("/api/user/organizations/:orgName/default", async (req, res) => {
     setDefaultOrganization(deps.db, await callerId(deps, req), req.params.orgName);
+    res.status(204).end();
+  });
+
+  // Pulumi's verified and pending emails (seed 001); the change itself is the change_email tool.
+  router.get("/api/user/verified-email", async (req, res) => {
+    requireVerifiedEmail(deps, await callerId(deps, req));
+    send(res, {});
+  });
+
+  router.get("/api/user/pending-emails", async (req, res) => {
+    const pending = getPendingEmail(deps, await callerId(deps, req));
+    if (pending) send(res, pending);
+    else res.status(204).end();
+  });
+
+  router.delete("/api/user/pending-emails", async (req, res) => {
+    deletePendingEmail(deps, await callerId(deps, req));
     res.status(204).end();
   });
 
@@ -104,6 +133,40 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
       maxResults: maxResults === undefined ? undefined : Number(maxResults),
     });
     send(res, listStacks(deps, userId, input));
+  });
+
+  // Pulumi's pending organization invites (seed 001), addressed to the caller's verified email.
+  router.get("/api/user/pending-invites", async (req, res) => {
+    send(res, listPendingInvites(deps, await callerId(deps, req)).body);
+  });
+
+  router.post("/api/user/pending-invites/:id/accept", async (req, res) => {
+    send(res, acceptInvite(deps, await callerId(deps, req), req.params.id));
+  });
+
+  // Pulumi's VCS identity routes (seed 001). No account here is linked to a VCS,
+  // so each answers as Pulumi does for a user without that identity.
+  router.get("/api/user/github/:ghOrgName/teams", async (req, res) => {
+    send(res, listGitHubTeams(deps, await callerId(deps, req), req.params.ghOrgName));
+  });
+
+  router.get("/api/user/gitlab-app/organizations", async (req, res) => {
+    // Deprecated in the seed: every answer says so, refusals included.
+    res.setHeader("Deprecation", "true");
+    res.setHeader("Link", '</api/user/vcs/organizations>; rel="successor-version"');
+    send(res, listGitLabAppOrganizations(deps, await callerId(deps, req)));
+  });
+
+  router.get("/api/user/vcs/organizations", async (req, res) => {
+    send(res, listIdentityProviderOrganizations(deps, await callerId(deps, req)));
+  });
+
+  router.post("/api/user/vcs/sync", async (req, res) => {
+    send(res, syncWithIdentityProvider(deps, await callerId(deps, req), req.query.identity));
+  });
+
+  router.delete("/api/user/vcs", async (req, res) => {
+    send(res, deleteIdentityProvider(deps, await callerId(deps, req), queryText(req, "identity")));
   });
 
   // Unleash (seeds 002, 003)

@@ -3,6 +3,7 @@ import express, { type Request, type Response, Router } from "express";
 import { AppError, errorKinds, isAppError } from "../errors.js";
 import { claimAccount, previewClaim } from "../services/claims.js";
 import type { Deps } from "../services/deps.js";
+import { previewVerification, type VerificationPreview, verifyEmail } from "../services/emails.js";
 import { redeemInvite, validateInvite } from "../services/invites.js";
 import { PASSWORD_POLICY } from "../services/passwords.js";
 import type { SignupLimiter } from "../transports/rate-limit.js";
@@ -122,7 +123,7 @@ const text = (value: unknown) => (typeof value === "string" ? value : "");
 /** The two pages a human opens: the claim link and the invite link. */
 export function pagesRouter(deps: Deps, limiter: SignupLimiter) {
   const router = Router();
-  const paths = ["/claim", "/new-user"];
+  const paths = ["/claim", "/new-user", "/verify-email"];
   router.use(paths, (_req, res, next) => {
     res.locals.deps = deps;
     res.setHeader("X-Frame-Options", "DENY");
@@ -206,6 +207,34 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter) {
     }
   });
 
+  // The email confirmation link: GET shows what would be confirmed and never consumes it (mail scanners open links); the form's POST does, once.
+  router.get("/verify-email", (req, res) => {
+    try {
+      verifyForm(res, previewVerification(deps, text(req.query.token)), csrfToken(req, res));
+    } catch (error) {
+      if (!isAppError(error)) throw error;
+      verifyRefused(res, error);
+    }
+  });
+
+  router.post("/verify-email", (req, res) => {
+    if (!csrfValid(req)) return staleForm(res);
+    try {
+      const verified = verifyEmail(deps, text(req.query.token));
+      send(
+        res,
+        200,
+        "Email address confirmed",
+        html`<h1>Email address confirmed</h1>
+<p class="ok" role="status"><strong>${verified.email}</strong> is now the email address of account <strong>${verified.login}</strong>.</p>
+<p>You can close this page.</p>`,
+      );
+    } catch (error) {
+      if (!isAppError(error)) throw error;
+      verifyRefused(res, error);
+    }
+  });
+
   function tryPreview(token: string) {
     try {
       return previewClaim(deps, token);
@@ -218,13 +247,43 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter) {
   // A mangled link (bad percent-encoding) or an oversized or undecodable form body: a readable page, not a 500 or JSON.
   router.use((error: unknown, req: Request, res: Response, next: express.NextFunction) => {
     const status = (error as { status?: unknown } | null)?.status;
-    const isPage = req.path.startsWith("/claim/") || req.path === "/new-user";
+    const isPage = req.path.startsWith("/claim/") || req.path === "/new-user" || req.path === "/verify-email";
     if (!isPage || typeof status !== "number" || status < 400 || status >= 500) return next(error);
     send(res, status, "This link or form cannot be used", html`<h1>This link or form cannot be used</h1>
 <p>The link may have been cut off or mangled when it was copied, or the form was too large. Check that you opened the whole link, reload the page and try again.</p>`);
   });
 
   return router;
+}
+
+function verifyForm(res: Response, preview: VerificationPreview, csrf: string) {
+  const title = `Confirm ${preview.email} for account ${preview.login}`;
+  send(
+    res,
+    200,
+    title,
+    html`<h1>${title}</h1>
+<p>Someone asked to use this address as the email of the agent-onboard account <strong>${preview.login}</strong>. Confirm only if the address is yours.</p>
+<dl>
+<dt>Email</dt><dd>${preview.email}</dd>
+<dt>Account</dt><dd>${preview.login}</dd>
+<dt>Link valid until</dt><dd>${when(preview.expiresAt)}</dd>
+</dl>
+<form method="post">
+<input type="hidden" name="csrf" value="${csrf}">
+<button type="submit">Confirm ${preview.email}</button>
+</form>`,
+  );
+}
+
+function verifyRefused(res: Response, error: AppError) {
+  const titles: Partial<Record<AppError["code"], string>> = {
+    conflict: error.details?.field === "email" ? "This address is taken" : "This link was already used",
+    gone: "This confirmation link has expired",
+    not_found: "This confirmation link is not known",
+  };
+  const title = titles[error.code] ?? "This confirmation link cannot be used";
+  send(res, errorKinds[error.code].status, title, html`<h1>${title}</h1><p>${error.message}</p>`);
 }
 
 function invalidInvite(res: Response, error: AppError) {

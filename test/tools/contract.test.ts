@@ -8,12 +8,16 @@ describe("every tool", () => {
     const { tools } = await client.listTools();
     expect(tools.map((tool) => tool.name).sort()).toEqual(
       [
+        "accept_invite",
         "agent_signup",
+        "change_email",
         "create_invite_link",
         "create_stack",
         "get_claim_status",
         "get_current_user",
         "get_default_organization",
+        "invite_member",
+        "list_pending_invites",
         "list_stacks",
         "redeem_invite",
         "set_default_organization",
@@ -33,7 +37,7 @@ describe("every tool", () => {
 
   test("that only reads says so, and only reads and choosing a default are idempotent", () => {
     const readers = allTools.filter((tool) => tool.annotations.readOnlyHint).map((tool) => tool.name);
-    expect(readers.sort()).toEqual(["get_claim_status", "get_current_user", "get_default_organization", "list_stacks"]);
+    expect(readers.sort()).toEqual(["get_claim_status", "get_current_user", "get_default_organization", "list_pending_invites", "list_stacks"]);
     const idempotent = allTools.filter((tool) => tool.annotations.idempotentHint).map((tool) => tool.name);
     expect(idempotent.sort()).toEqual([...readers, "set_default_organization"].sort());
     for (const tool of allTools) {

@@ -1,0 +1,289 @@
+import { and, desc, eq, gt, isNull, ne } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../../db/client.js";
+import { emailVerifications, users } from "../../db/schema.js";
+import { AppError } from "../errors.js";
+import { emailShape, findUser } from "./accounts.js";
+import type { Deps } from "./deps.js";
+import type { MailMessage } from "./mail.js";
+import { hashSecret, newSecret } from "./secrets.js";
+
+/** A verification link works for three days. */
+export const VERIFICATION_TTL_MS = 3 * 24 * 3_600_000;
+
+/** Pulumi's answer of GET /api/user/pending-emails (seed 001): the address awaiting verification. */
+export const pendingEmailShape = z.object({
+  email: z.string(),
+});
+export type PendingEmail = z.infer<typeof pendingEmailShape>;
+
+/** Only structure here; the address itself is judged by the service, so that the error says what to change. */
+export const changeEmailInput = z.object({
+  email: z
+    .string()
+    .max(1024, "email is at most 1024 characters.")
+    .describe("The address the account should use from now on, e.g. name@example.com. Stored lowercased."),
+});
+export type ChangeEmailInput = z.infer<typeof changeEmailInput>;
+
+export const verificationUrlFor = (deps: Deps, token: string) =>
+  `${deps.settings.publicUrl}/verify-email?token=${encodeURIComponent(token)}`;
+
+/** A verification link drawn and hashed before the write transaction, recorded inside it, mailed after it commits. */
+export interface PreparedVerification {
+  email: string;
+  token: string;
+  tokenHash: string;
+  validUntil: Date;
+  /** Confirms the account's own address (after a claim or signup) rather than asking to move to a new one. */
+  ofPrimary: boolean;
+}
+
+export function prepareVerification(deps: Deps, email: string, ofPrimary: boolean): PreparedVerification {
+  const token = newSecret();
+  return {
+    email,
+    token,
+    tokenHash: hashSecret(token),
+    validUntil: new Date(deps.clock().getTime() + VERIFICATION_TTL_MS),
+    ofPrimary,
+  };
+}
+
+/** Inside the write transaction: a new link replaces every link of the user still waiting to be opened. */
+export function recordVerification(tx: Db, prepared: PreparedVerification, userId: number, now: Date): void {
+  tx.update(emailVerifications)
+    .set({ canceledAt: now })
+    .where(and(eq(emailVerifications.userId, userId), isNull(emailVerifications.verifiedAt), isNull(emailVerifications.canceledAt)))
+    .run();
+  tx.insert(emailVerifications)
+    .values({ userId, email: prepared.email, tokenHash: prepared.tokenHash, createdAt: now, expiresAt: prepared.validUntil })
+    .run();
+}
+
+/** After the commit, so that no mail announces a change that was rolled back. */
+export function sendVerification(deps: Deps, prepared: PreparedVerification, login: string): void {
+  deps.mailer.send(verificationMail(deps, prepared, login));
+}
+
+function verificationMail(deps: Deps, prepared: PreparedVerification, login: string): MailMessage {
+  const intro = prepared.ofPrimary
+    ? [
+        `The agent-onboard account ${login} uses ${prepared.email} as its email address.`,
+        "To confirm that this address is yours, open this link and press \"Confirm\":",
+      ]
+    : [
+        `Someone asked to use ${prepared.email} as the new email address of the agent-onboard account ${login}.`,
+        "The account keeps its current address until you confirm. To confirm, open this link and press \"Confirm\":",
+      ];
+  return {
+    to: prepared.email,
+    subject: "Confirm your email address for agent-onboard",
+    text: [
+      ...intro,
+      "",
+      verificationUrlFor(deps, prepared.token),
+      "",
+      `The link works once, until ${prepared.validUntil.toUTCString()}.`,
+      "If you did not expect this message, ignore it: nothing is confirmed without the link.",
+    ].join("\n"),
+  };
+}
+
+export interface EmailChange {
+  pending: PendingEmail;
+  validUntil: Date;
+  /** The account's email until the link is opened; null for an agent that has none. */
+  currentEmail: string | null;
+}
+
+/**
+ * A signed-in user asks to use an address: it stays pending, and the account
+ * keeps its primary email, until a human opens the link mailed to it.
+ */
+export function requestEmailChange(deps: Deps, userId: number, input: ChangeEmailInput): EmailChange {
+  const parsed = emailShape.safeParse(input.email.trim());
+  if (!parsed.success) throw new AppError("validation", parsed.error.issues[0]!.message, { field: "email" });
+  const email = parsed.data;
+  const before = findUser(deps.db, userId);
+  const prepared = prepareVerification(deps, email, before.email === email);
+
+  const user = deps.db.transaction(
+    (tx) => {
+      const now = deps.clock();
+      const user = tx.select().from(users).where(eq(users.id, userId)).get();
+      if (!user) throw new AppError("unauthenticated", "Your account no longer exists. Call agent_signup to create a new one.");
+      if (user.email === email && user.emailVerifiedAt) {
+        throw new AppError("validation", `${email} is already your verified email address; nothing to change. Give a different address to change it.`, {
+          field: "email",
+        });
+      }
+      if (addressTaken(tx, email, userId)) {
+        throw new AppError("conflict", `A user with the email "${email}" already exists. Use another email address.`, { field: "email" });
+      }
+      recordVerification(tx, prepared, userId, now);
+      return user;
+    },
+    { behavior: "immediate" },
+  );
+  sendVerification(deps, prepared, user.login);
+  return { pending: { email }, validUntil: prepared.validUntil, currentEmail: user.email };
+}
+
+const addressTaken = (db: Db, email: string, exceptUserId: number) =>
+  db.select({ id: users.id }).from(users).where(and(eq(users.email, email), ne(users.id, exceptUserId))).get() !== undefined;
+
+type VerificationState = "pending" | "verified" | "expired" | "taken";
+
+/** A link by its token; a canceled link answers exactly like an unknown one. */
+function findVerification(db: Db, token: string, now: Date) {
+  const found = db
+    .select({ verification: emailVerifications, login: users.login })
+    .from(emailVerifications)
+    .innerJoin(users, eq(users.id, emailVerifications.userId))
+    .where(eq(emailVerifications.tokenHash, hashSecret(token)))
+    .get();
+  if (!found || found.verification.canceledAt) {
+    throw new AppError(
+      "not_found",
+      "This confirmation link is not known, or a newer link replaced it. Use the most recent email you received, or ask for a new link.",
+    );
+  }
+  const { verification } = found;
+  const state: VerificationState = verification.verifiedAt
+    ? "verified"
+    : verification.expiresAt <= now
+      ? "expired"
+      : addressTaken(db, verification.email, verification.userId)
+        ? "taken"
+        : "pending";
+  return { ...found, state };
+}
+
+function refuse(state: VerificationState, email: string): never {
+  if (state === "verified") throw new AppError("conflict", `${email} has already been confirmed with this link; a link works only once.`);
+  if (state === "expired") {
+    throw new AppError("gone", `This link to confirm ${email} has expired. Ask for a new one: the agent can call change_email with this address again.`);
+  }
+  if (state === "taken") {
+    throw new AppError("conflict", `Another account started using ${email} after this link was sent, so it cannot be confirmed for this one. Use a different address.`, {
+      field: "email",
+    });
+  }
+  throw new AppError("conflict", `This link to confirm ${email} cannot be used now; reload the page.`);
+}
+
+/** What the confirmation page shows for a link that can still be used; never consumes it (link scanners open it too). */
+export interface VerificationPreview {
+  email: string;
+  login: string;
+  expiresAt: Date;
+}
+
+/** Refuses, as verifyEmail would, a link that is unknown, canceled, used, expired or whose address was taken. */
+export function previewVerification(deps: Deps, token: string): VerificationPreview {
+  const { verification, login, state } = findVerification(deps.db, token, deps.clock());
+  if (state !== "pending") refuse(state, verification.email);
+  return { email: verification.email, login, expiresAt: verification.expiresAt };
+}
+
+export interface VerifiedEmail {
+  email: string;
+  login: string;
+  verifiedAt: Date;
+}
+
+/** Opens a link exactly once: the address becomes the account's verified primary email. */
+export function verifyEmail(deps: Deps, token: string): VerifiedEmail {
+  const first = findVerification(deps.db, token, deps.clock());
+  if (first.state !== "pending") refuse(first.state, first.verification.email);
+  const { verification } = first;
+  return deps.db.transaction(
+    (tx) => {
+      const now = deps.clock();
+      // The conditional update is the single point that decides who wins a race.
+      const taken = tx
+        .update(emailVerifications)
+        .set({ verifiedAt: now })
+        .where(
+          and(
+            eq(emailVerifications.id, verification.id),
+            isNull(emailVerifications.verifiedAt),
+            isNull(emailVerifications.canceledAt),
+            gt(emailVerifications.expiresAt, now),
+          ),
+        )
+        .run();
+      if (taken.changes !== 1) refuse(findVerification(tx, token, now).state, verification.email);
+      // Throwing here rolls the update back: the link stays open, nothing changes.
+      if (addressTaken(tx, verification.email, verification.userId)) refuse("taken", verification.email);
+      const user = tx
+        .update(users)
+        .set({ email: verification.email, emailVerifiedAt: now })
+        .where(eq(users.id, verification.userId))
+        .returning({ login: users.login })
+        .get()!;
+      return { email: verification.email, login: user.login, verifiedAt: now };
+    },
+    { behavior: "immediate" },
+  );
+}
+
+/** Pulumi's GET /api/user/verified-email: succeeds only when the primary email is verified. */
+export function requireVerifiedEmail(deps: Deps, userId: number): void {
+  const user = findUser(deps.db, userId);
+  if (user.email && user.emailVerifiedAt) return;
+  throw new AppError(
+    "not_found",
+    user.email
+      ? `The email address ${user.email} is not verified yet: open the link mailed to it, or ask for a new link with change_email.`
+      : "This account has no email address yet. Set one with change_email and open the link mailed to it.",
+  );
+}
+
+function latestPending(db: Db, userId: number, now: Date) {
+  return db
+    .select()
+    .from(emailVerifications)
+    .where(
+      and(
+        eq(emailVerifications.userId, userId),
+        isNull(emailVerifications.verifiedAt),
+        isNull(emailVerifications.canceledAt),
+        gt(emailVerifications.expiresAt, now),
+      ),
+    )
+    .orderBy(desc(emailVerifications.id))
+    .get();
+}
+
+/** Pulumi's GET /api/user/pending-emails: the latest address awaiting its link, if any (an expired link awaits nothing). */
+export function getPendingEmail(deps: Deps, userId: number): PendingEmail | undefined {
+  findUser(deps.db, userId);
+  const pending = latestPending(deps.db, userId, deps.clock());
+  return pending ? { email: pending.email } : undefined;
+}
+
+/** Pulumi's DELETE /api/user/pending-emails: withdraws a pending change, but never the verification of the primary email itself. */
+export function deletePendingEmail(deps: Deps, userId: number): void {
+  findUser(deps.db, userId);
+  deps.db.transaction(
+    (tx) => {
+      const now = deps.clock();
+      const pending = latestPending(tx, userId, now);
+      if (!pending) return;
+      const user = tx.select({ email: users.email }).from(users).where(eq(users.id, userId)).get();
+      if (user?.email === pending.email) {
+        throw new AppError(
+          "bad_request",
+          `Cannot delete the pending verification for primary email. ${pending.email} is the account's own address: open the link mailed to it, or change to another address with change_email.`,
+        );
+      }
+      tx.update(emailVerifications)
+        .set({ canceledAt: now })
+        .where(and(eq(emailVerifications.userId, userId), isNull(emailVerifications.verifiedAt), isNull(emailVerifications.canceledAt)))
+        .run();
+    },
+    { behavior: "immediate" },
+  );
+}

@@ -1,0 +1,136 @@
+import { describe } from "vitest";
+import { z } from "zod";
+import { claimAccount } from "../../src/services/claims.js";
+import { verifyEmail } from "../../src/services/emails.js";
+import { hashSecret } from "../../src/services/secrets.js";
+import { call, DAY, expect, fails, ok, signUp, test, textOf, type TestEnv } from "../fixture.js";
+
+/** Seed 001, GET /api/user/pending-emails: `{email}` and nothing else. */
+const seedPendingEmail = z.strictObject({ email: z.string() });
+
+const PASSWORD = "Analytical#Engine1843";
+
+const userRow = (env: TestEnv, uid: string) =>
+  env.store.sqlite.prepare("SELECT id, email, email_verified_at FROM users WHERE uid = ?").get(uid) as {
+    id: number;
+    email: string | null;
+    email_verified_at: number | null;
+  };
+
+const verifications = (env: TestEnv, userId: number) =>
+  env.store.sqlite.prepare("SELECT email, token_hash, expires_at, verified_at, canceled_at FROM email_verifications WHERE user_id = ? ORDER BY id").all(userId) as Array<{
+    email: string;
+    token_hash: string;
+    expires_at: number;
+    verified_at: number | null;
+    canceled_at: number | null;
+  }>;
+
+const tokenIn = (text: string) => text.match(/\/verify-email\?token=([A-Za-z0-9_-]+)/)?.[1] ?? "";
+
+/** A signed-in agent whose human claimed the account as ada@example.com (unverified), keeping the agent's access. */
+async function claimed(env: TestEnv, username = "ada-lovelace", email = "ada@example.com") {
+  const agent = await signUp(env, { agentName: "Mailer" });
+  await claimAccount(env.deps, { claimToken: agent.claimToken, username, email, password: PASSWORD, keepAgentAccess: true });
+  return { ...agent, uid: agent.signup.userInfo.id as string };
+}
+
+describe("change_email", () => {
+  test("makes the address pending, keeps the primary, and mails the link to that address", async ({ env }) => {
+    const { client, uid } = await claimed(env);
+    const result = await call(client, "change_email", { email: "Ada.New@Example.com" });
+    expect(result.isError).toBeFalsy();
+    expect(seedPendingEmail.parse(result.structuredContent)).toEqual({ email: "ada.new@example.com" });
+
+    const text = textOf(result);
+    expect(text).toContain("ada.new@example.com");
+    expect(text).toContain(new Date(env.clock.now().getTime() + 3 * DAY).toISOString());
+    expect(text).toContain("keeps ada@example.com");
+    expect(text).toMatch(/you cannot confirm/i);
+
+    const user = userRow(env, uid);
+    expect(user.email).toBe("ada@example.com");
+    const rows = verifications(env, user.id);
+    expect(rows.map((row) => [row.email, row.canceled_at === null, row.verified_at])).toEqual([
+      ["ada@example.com", false, null],
+      ["ada.new@example.com", true, null],
+    ]);
+
+    const mail = env.mail.at(-1)!;
+    expect(mail.to).toBe("ada.new@example.com");
+    expect(mail.subject).toBe("Confirm your email address for agent-onboard");
+    const token = tokenIn(mail.text);
+    expect(mail.text).toContain(`http://onboard.test/verify-email?token=${token}`);
+    expect(rows[1]!.token_hash).toBe(hashSecret(token));
+    // The link in the mail is what makes the change; nothing the agent was given can.
+    expect(JSON.stringify(result)).not.toContain(token);
+
+    verifyEmail(env.deps, token);
+    expect(userRow(env, uid).email).toBe("ada.new@example.com");
+    expect((await ok(client, "get_current_user")).email).toBe("ada.new@example.com");
+  });
+
+  test("asking again sends a fresh link and cancels the earlier one", async ({ env }) => {
+    const { client, uid } = await claimed(env);
+    await ok(client, "change_email", { email: "one@example.com" });
+    await ok(client, "change_email", { email: "one@example.com" });
+    const rows = verifications(env, userRow(env, uid).id);
+    expect(rows.map((row) => [row.email, row.canceled_at === null])).toEqual([
+      ["ada@example.com", false],
+      ["one@example.com", false],
+      ["one@example.com", true],
+    ]);
+    expect(env.mail.filter((mail) => mail.to === "one@example.com")).toHaveLength(2);
+  });
+
+  test("an agent without an email gets one pending, for its human to confirm", async ({ env }) => {
+    const { client, signup } = await signUp(env);
+    const result = await call(client, "change_email", { email: "human@example.com" });
+    expect(result.structuredContent).toEqual({ email: "human@example.com" });
+    expect(textOf(result)).not.toContain("keeps");
+    expect(userRow(env, signup.userInfo.id).email).toBeNull();
+    expect(env.mail.map((mail) => mail.to)).toEqual(["human@example.com"]);
+  });
+
+  test("without a token it tells the agent to sign up first", async ({ env }) => {
+    expect(await fails(await env.connect(), "change_email", { email: "x@example.com" })).toContain("agent_signup");
+    expect(env.mail).toEqual([]);
+  });
+
+  test("an address another user has is a conflict that says to use another one", async ({ env }) => {
+    await claimed(env, "bob-builder", "bob@example.com");
+    const { client, uid } = await claimed(env);
+    const mails = env.mail.length;
+    const text = await fails(client, "change_email", { email: "BOB@example.com" });
+    expect(text).toContain('A user with the email "bob@example.com" already exists');
+    expect(text).toMatch(/another email address/);
+    expect(verifications(env, userRow(env, uid).id).map((row) => row.email)).toEqual(["ada@example.com"]);
+    expect(env.mail).toHaveLength(mails);
+  });
+
+  test("the account's already verified address is refused as nothing to change", async ({ env }) => {
+    const { client } = await claimed(env);
+    verifyEmail(env.deps, tokenIn(env.mail.at(-1)!.text));
+    const mails = env.mail.length;
+    expect(await fails(client, "change_email", { email: "ada@example.com" })).toMatch(/already your verified email address.*different address/);
+    expect(env.mail).toHaveLength(mails);
+  });
+
+  test("the account's unverified address is sent its confirmation again", async ({ env }) => {
+    const { client } = await claimed(env);
+    expect(await ok(client, "change_email", { email: "ada@example.com" })).toEqual({ email: "ada@example.com" });
+    expect(env.mail.map((mail) => mail.to)).toEqual(["ada@example.com", "ada@example.com"]);
+  });
+
+  test("a malformed address is refused with what to give instead", async ({ env }) => {
+    const { client } = await claimed(env);
+    expect(await fails(client, "change_email", { email: "not an address" })).toContain("name@example.com");
+    expect(await fails(client, "change_email", { email: "" })).toContain("name@example.com");
+  });
+
+  test("a token whose access ended at the claim cannot change the address", async ({ env }) => {
+    const agent = await signUp(env);
+    await claimAccount(env.deps, { claimToken: agent.claimToken, username: "ada-lovelace", email: "ada@example.com", password: PASSWORD, keepAgentAccess: false });
+    expect(await fails(agent.client, "change_email", { email: "agent@example.com" })).toMatch(/get_claim_status/);
+  });
+});
