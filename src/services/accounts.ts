@@ -77,10 +77,6 @@ export const usernameShape = z
     "A username is 3–39 characters: letters, digits, '-', '_' or '.', starting with a letter or digit.",
   );
 
-export const emailShape = z
-  .email("That is not a valid email address; give one like name@example.com.")
-  .max(254, "An email address is at most 254 characters.")
-  .toLowerCase();
 
 export const claimUrlFor = (deps: Deps, claimToken: string) =>
   `${deps.settings.publicUrl}/claim/${encodeURIComponent(claimToken)}`;

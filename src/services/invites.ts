@@ -6,12 +6,12 @@ import { AppError } from "../errors.js";
 import {
   assertIdentityFree,
   claimUrlFor,
-  emailShape,
   generateLogin,
   prepareClaimToken,
   usernameShape,
 } from "./accounts.js";
 import { avatarUrl } from "./avatars.js";
+import { emailShape } from "./email-address.js";
 import type { Deps } from "./deps.js";
 import { prepareVerification, recordVerification, sendVerification } from "./emails.js";
 import { organizationNameShape, requireAdmin, resolveMembership } from "./orgs.js";

@@ -5,6 +5,7 @@ import type { Db } from "../../db/client.js";
 import { memberships, orgInvites, organizations, users } from "../../db/schema.js";
 import { AppError } from "../errors.js";
 import { avatarUrl } from "./avatars.js";
+import { emailShape } from "./email-address.js";
 import type { Deps } from "./deps.js";
 import {
   type OrganizationSummary,
@@ -13,10 +14,8 @@ import {
   requireAdmin,
   resolveMembership,
 } from "./orgs.js";
+import { preparedPerDb } from "./prepared.js";
 import { newUid } from "./secrets.js";
-
-// accounts.ts imports this module (potentialOrganizations), so this one must not
-// import accounts.ts: its top-level shapes would be read before they exist.
 
 /** How long an emailed invite can be accepted. */
 export const ORG_INVITE_TTL_MS = 7 * 24 * 3_600_000;
@@ -57,11 +56,7 @@ export const acceptedInviteShape = z.object({
 export type AcceptedInvite = z.infer<typeof acceptedInviteShape>;
 
 export const inviteMemberInput = z.object({
-  email: z
-    .email("That is not a valid email address; give one like name@example.com.")
-    .max(254, "An email address is at most 254 characters.")
-    .toLowerCase()
-    .describe("The email address of the person (or agent) to invite; the invite is mailed there and only an account with this address verified can accept it."),
+  email: emailShape.describe("The email address of the person (or agent) to invite; the invite is mailed there and only an account with this address verified can accept it."),
   role: z
     .enum(["member", "admin"], 'role is "member" or "admin".')
     .default("member")
@@ -225,8 +220,17 @@ export function inviteMember(deps: Deps, userId: number, raw: InviteMemberInput)
 }
 
 /** The caller's primary email once verified; invites reach nobody by an unverified address. */
+// Prepared once: get_current_user runs this on every call (potentialOrganizations).
+const emailOf = preparedPerDb((db) =>
+  db
+    .select({ email: users.email, verifiedAt: users.emailVerifiedAt })
+    .from(users)
+    .where(eq(users.id, sql.placeholder("userId")))
+    .prepare(),
+);
+
 function verifiedEmailOf(db: Db, userId: number): string | null {
-  const found = db.select({ email: users.email, verifiedAt: users.emailVerifiedAt }).from(users).where(eq(users.id, userId)).get();
+  const found = emailOf(db).get({ userId });
   return found?.email && found.verifiedAt ? found.email : null;
 }
 
