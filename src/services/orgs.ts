@@ -83,7 +83,7 @@ export function resolveMembership(db: Db, userId: number, name?: string): Member
   if (!found) {
     throw new AppError(
       "not_found",
-      `You are not a member of an organization named "${name}". Call get_current_user to see your organizations, or leave organization out to use your default one.`,
+      `You are not a member of an organization named "${name}". Call get_current_user to see your organizations; where organization is optional, leaving it out uses your default one.`,
     );
   }
   return found;
