@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import type Database from "better-sqlite3";
 import fc from "fast-check";
+import { expect } from "vitest";
 
 /** How long one call or request may take before it counts as a hang. */
 export const BOUND_MS = 5_000;
@@ -93,21 +94,65 @@ export const simpleEmail = fc
 
 // ------------------------------------------------------------------- harness
 
-/** Row counts and a hash of every row of every table: any write shows up here. */
-export function dbState(sqlite: Database.Database): { counts: Record<string, number>; hash: string } {
+/** A column left out of `dbState`'s hash (its values hashed as null); row counts and every other column still count. */
+export interface MaskedColumn {
+  table: string;
+  column: string;
+}
+
+/** Row counts and a hash of every row of every table: any write shows up here (but in a `masked` column). */
+export function dbState(sqlite: Database.Database, masked?: MaskedColumn): { counts: Record<string, number>; hash: string } {
   const hash = createHash("sha256");
   const counts: Record<string, number> = {};
   const tables = sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
   for (const table of tables) {
     let n = 0;
     hash.update(`\u0000${table}\u0000`);
-    for (const row of sqlite.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).raw().iterate()) {
+    const statement = sqlite.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).raw();
+    const maskAt = masked?.table === table ? statement.columns().findIndex((c) => c.name === masked.column) : -1;
+    if (masked?.table === table && maskAt < 0) throw new Error(`no column ${masked.column} in ${table}`);
+    for (const row of statement.iterate() as Iterable<unknown[]>) {
+      if (maskAt >= 0) row[maskAt] = null;
       hash.update(JSON.stringify(row));
       n++;
     }
     counts[table] = n;
   }
   return { counts, hash: hash.digest("hex") };
+}
+
+const ACCEPT_ERROR: MaskedColumn = { table: "org_invites", column: "accept_error" };
+
+/** Refusals of accept that the invite keeps as its acceptError (README, "Email invites"); any other refusal records nothing. */
+export const RECORDED_REFUSAL = /expired at|was canceled|already a member of/;
+
+const acceptErrors = (sqlite: Database.Database) =>
+  new Map(sqlite.prepare("SELECT uid, accept_error FROM org_invites").raw().all() as Array<[string, string | null]>);
+
+/**
+ * The db before an accept of an org invite: the one write a refused accept may
+ * make is the acceptError of the invite it named, set to the refusal's own
+ * message, when that refusal is for an expired or canceled invite or a caller
+ * who is already a member. `expectRefusalKept` checks exactly that.
+ */
+export function acceptSnapshot(sqlite: Database.Database) {
+  const full = dbState(sqlite);
+  const masked = dbState(sqlite, ACCEPT_ERROR);
+  const errors = acceptErrors(sqlite);
+  return {
+    full,
+    expectRefusalKept(message: string, requested: string, what: string) {
+      if (dbState(sqlite).hash === full.hash) return;
+      expect(dbState(sqlite, ACCEPT_ERROR), `${what} changed more than an invite's acceptError`).toEqual(masked);
+      const after = acceptErrors(sqlite);
+      const changed = [...after].filter(([uid, error]) => errors.get(uid) !== error);
+      expect(changed.length, `${what} changed the acceptError of ${changed.length} invites`).toBe(1);
+      const [uid, recorded] = changed[0]!;
+      expect(message, `${what} recorded an acceptError for a refusal that keeps none`).toMatch(RECORDED_REFUSAL);
+      expect(recorded, `${what} recorded an acceptError other than its own message`).toBe(message);
+      expect(requested, `${what} recorded an acceptError on invite ${uid}, which it did not name`).toContain(uid);
+    },
+  };
 }
 
 /** Cuts every long line (a counterexample may hold 1 MB strings) and every long run of one kind of text. */

@@ -9,26 +9,35 @@
  * Every request ends within a bound with a status below 500 and no stack
  * trace; an error is the route's JSON error body (pages: a readable HTML
  * page); a success matches the seed shape; and a failed request — like every
- * GET — leaves every row of every table as it was.
+ * GET — leaves every row of every table as it was and sends no mail (a
+ * refused accept of an org invite may keep its refusal as the invite's
+ * acceptError, and only that: see acceptSnapshot).
  */
+import { existsSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { z } from "zod";
 import { agentSignup } from "../../src/services/accounts.js";
 import { claimAccount } from "../../src/services/claims.js";
+import { requestEmailChange, verifyEmail } from "../../src/services/emails.js";
+import { inviteMember } from "../../src/services/org-invites.js";
 import { createStack } from "../../src/services/stacks.js";
 import { DAY } from "../fixture.js";
 import { startTestHttp, type TestHttp } from "../http-fixture.js";
 import {
   seedAgentSignupResponse,
+  seedDefaultOrganization,
   seedInviteToken,
+  seedOrganizationSummary,
+  seedPendingInvites,
   seedRedeemedAgent,
   seedStacksPage,
   seedUnleashUser,
   seedUser,
 } from "../seed-shapes.js";
-import { BOUND_MS, dbState, holds, isoDate, MB, mutationsOf, name, nastyStrings, STACK_TRACE, STRONG_PASSWORD, shorten, simpleEmail, strongPassword } from "./harness.js";
+import { acceptSnapshot, BOUND_MS, dbState, holds, isoDate, MB, mutationsOf, name, nastyStrings, STACK_TRACE, STRONG_PASSWORD, shorten, simpleEmail, strongPassword } from "./harness.js";
 
 // ---------------------------------------------------------------- arbitraries
 
@@ -188,7 +197,7 @@ const username = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{2,38}$/);
 // ------------------------------------------------------------------- harness
 
 interface Req {
-  method: "GET" | "POST" | "PUT";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   path: string;
   auth?: string;
   cookie?: string;
@@ -241,29 +250,42 @@ const isUnleashPath = (path: string) => path.startsWith("/invite/") || path.star
 /** The request line or headers outgrew Node's header limit: Node itself answers 431 with no body. */
 const headerLimit = (answer: Answer) => answer.status === 431 && answer.text === "";
 
+/** How many mails the server has written to its mail folder (next to the db file, as the http fixture sets it up). */
+function mailCount(): number {
+  const dir = join(dirname(http.store.sqlite.name), "mail");
+  return existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith(".eml")).length : 0;
+}
+
 /**
  * Sends `req` and checks what every answer owes: below 500, no stack trace,
- * and after an error or a GET the db as it was. `said` sums the answer up for
- * failure messages.
+ * and after an error or a GET the db as it was — except, with
+ * `mayKeepAcceptError`, the acceptError a refused accept keeps on its invite.
+ * `said` sums the answer up for failure messages.
  */
-async function sendChecked(req: Req): Promise<{ answer: Answer; said: string }> {
-  const before = dbState(http.store.sqlite);
+async function sendChecked(req: Req, options: { mayKeepAcceptError?: boolean } = {}): Promise<{ answer: Answer; said: string }> {
+  const snapshot = options.mayKeepAcceptError ? acceptSnapshot(http.store.sqlite) : undefined;
+  const before = snapshot?.full ?? dbState(http.store.sqlite);
+  const mailBefore = mailCount();
   const what = describeReq(req);
   const answer = await send(req);
   const said = `${what} → ${answer.status} ${shorten(answer.text).slice(0, 600)}`;
   expect(answer.status, said).toBeLessThan(500);
   expect(answer.text, said).not.toMatch(STACK_TRACE);
-  if (answer.status >= 400 || req.method === "GET") expect(dbState(http.store.sqlite), `${said} changed the db`).toEqual(before);
+  // Mail goes out only after a change is committed.
+  if (answer.status >= 400 || req.method === "GET") expect(mailCount(), `${said} sent mail`).toBe(mailBefore);
+  if (snapshot && answer.status >= 400) snapshot.expectRefusalKept(String(answer.json?.message ?? ""), req.path, said);
+  else if (answer.status >= 400 || req.method === "GET") expect(dbState(http.store.sqlite), `${said} changed the db`).toEqual(before);
   return { answer, said };
 }
 
 /**
  * Sends a REST request and checks the answer: bounded, below 500, no stack
  * trace; an error is the route's JSON error body and leaves the db as it was;
- * a success matches `shape`. GETs never change the db.
+ * a success has one of the `successStatus` codes (a 204 with no body) and
+ * matches `shape`. GETs never change the db.
  */
-async function checkApi(req: Req, shape: z.ZodType, successStatus = 200): Promise<Outcome> {
-  const { answer, said } = await sendChecked(req);
+async function checkApi(req: Req, shape: z.ZodType, successStatus: number | number[] = 200, options: { mayKeepAcceptError?: boolean } = {}): Promise<Outcome> {
+  const { answer, said } = await sendChecked(req, options);
   if (answer.status >= 400) {
     if (headerLimit(answer)) return "refused";
     expect(answer.contentType, said).toMatch(/^application\/json/);
@@ -275,7 +297,8 @@ async function checkApi(req: Req, shape: z.ZodType, successStatus = 200): Promis
     }
     return "refused";
   }
-  expect(answer.status, said).toBe(successStatus);
+  expect([successStatus].flat(), said).toContain(answer.status);
+  if (answer.status === 204) expect(answer.text, said).toBe("");
   const parsed = shape.safeParse(answer.json);
   expect(parsed.success, `${said}: ${parsed.error?.message}`).toBe(true);
   return "ok";
@@ -304,6 +327,11 @@ class Tally {
   }
   expectBoth() {
     expect(this.seen.ok, `no request succeeded: ${JSON.stringify(this.seen)}`).toBeGreaterThan(0);
+    expect(this.seen.refused, `no request was refused: ${JSON.stringify(this.seen)}`).toBeGreaterThan(0);
+  }
+  /** For routes that document no success for any account of this server (README: the VCS routes). */
+  expectOnlyRefusals() {
+    expect(this.seen.ok, `a request succeeded: ${JSON.stringify(this.seen)}`).toBe(0);
     expect(this.seen.refused, `no request was refused: ${JSON.stringify(this.seen)}`).toBeGreaterThan(0);
   }
 }
@@ -378,6 +406,112 @@ async function buildWorld(): Promise<World> {
   };
 }
 
+const ADMIN_EMAIL = "admin@example.com";
+
+/** Seed 001, GET /api/user/pending-emails. */
+const seedPendingEmail = z.strictObject({ email: z.string() });
+/** What POST /api/user/pending-invites/{id}/accept answers: the organization joined (seed 001's OrganizationSummaryWithRole). */
+const seedAcceptedInvite = z.strictObject({ organization: seedOrganizationSummary });
+/** The VCS organization listings: no account here has a VCS identity, so they are empty (README, "Identities and VCS"). */
+const seedNoVcsOrganizations = z.strictObject({ organizations: z.array(z.never()) });
+
+interface EmailWorld {
+  /** An organization the admin joined as a member by accepting an emailed invite. */
+  joinedOrg: string;
+  /** An organization the admin is not in. */
+  strangerOrg: string;
+  /** Invites to the admin's verified email in every state, and one to another address. */
+  invites: { pending: string; accepted: string; expired: string; canceled: string; ofMember: string; foreign: string };
+  /** Email verification links of other accounts: still usable, used, expired, replaced, and one whose address another account took. */
+  links: { live: string; used: string; expired: string; canceled: string; taken: string };
+}
+
+let emails: EmailWorld;
+let unique = 0;
+
+/** A new agent account made by the service: its row id and organization. */
+async function newAgent(agentName: string) {
+  const signup = await agentSignup(http.handle.deps, { agentName });
+  return { id: userIdOf(signup.userInfo.id), org: signup.userInfo.organizations[0]!.name };
+}
+
+/** The token of the last verification link mailed to `to`, from the mail folder. */
+function linkMailedTo(to: string): string {
+  const mail = http.mailbox().filter((m) => m.to === to).at(-1);
+  const token = mail?.text.match(/\/verify-email\?token=([A-Za-z0-9_-]+)/)?.[1];
+  if (!token) throw new Error(`setup: no verification link mailed to ${to}`);
+  return token;
+}
+
+/** Asks for `email` on `userId` and returns the link's token, as the mail carries it. */
+function requestLink(userId: number, email: string): string {
+  requestEmailChange(http.handle.deps, userId, { email });
+  return linkMailedTo(email);
+}
+
+/** A new organization's invite to the admin's verified email, acceptable once. */
+async function freshInvite(): Promise<string> {
+  const host = await newAgent("Fresh host");
+  return inviteMember(http.handle.deps, host.id, { email: ADMIN_EMAIL }).invite.id;
+}
+
+/** A new account's email verification link, usable once. */
+async function freshLink(): Promise<string> {
+  return requestLink((await newAgent("Verifier bot")).id, `fresh.${++unique}@example.com`);
+}
+
+/**
+ * The admin's email verified through its link, an organization it joined by
+ * an emailed invite, invites to it in every state, a pending email change of
+ * its own, and other accounts' verification links in every state.
+ */
+async function buildEmailWorld(): Promise<EmailWorld> {
+  const sqlite = http.store.sqlite;
+  const adminId = userIdOf(seedUser.parse((await send({ method: "GET", path: "/api/user", auth: `Bearer ${world.tokens.admin}` })).json).id);
+  verifyEmail(http.handle.deps, requestLink(adminId, ADMIN_EMAIL));
+
+  const now = http.clock.now().getTime();
+  const invite = async (agentName: string, email = ADMIN_EMAIL) => {
+    const host = await newAgent(agentName);
+    return { org: host.org, id: inviteMember(http.handle.deps, host.id, { email }).invite.id };
+  };
+  const joined = await invite("Joined host");
+  const accepted = await send({ method: "POST", path: `/api/user/pending-invites/${joined.id}/accept`, auth: `Bearer ${world.tokens.admin}` });
+  expect(accepted.status, accepted.text).toBe(200);
+  const pending = await invite("Pending host");
+  const expired = await invite("Expired host");
+  sqlite.prepare("UPDATE org_invites SET expires_at = ? WHERE uid = ?").run(now - DAY, expired.id);
+  const canceled = await invite("Canceled host");
+  sqlite.prepare("UPDATE org_invites SET canceled_at = ? WHERE uid = ?").run(now, canceled.id);
+  const ofMember = await invite("Member host");
+  sqlite
+    .prepare("INSERT INTO memberships (user_id, org_id, role, created_at) SELECT ?, id, 'member', ? FROM organizations WHERE name = ?")
+    .run(adminId, now, ofMember.org);
+  const foreign = await invite("Foreign host", "someone.else@example.com");
+  // A change the admin asked for and has not confirmed yet.
+  requestEmailChange(http.handle.deps, adminId, { email: "admin.next@example.com" });
+
+  const live = requestLink((await newAgent("Live link")).id, "live@example.com");
+  const used = requestLink((await newAgent("Used link")).id, "used@example.com");
+  verifyEmail(http.handle.deps, used);
+  const expiredLink = requestLink((await newAgent("Expired link")).id, "expired@example.com");
+  sqlite.prepare("UPDATE email_verifications SET expires_at = ? WHERE email = ?").run(now - DAY, "expired@example.com");
+  const replaced = await newAgent("Replaced link");
+  const canceledLink = requestLink(replaced.id, "replaced@example.com");
+  requestLink(replaced.id, "replacement@example.com");
+  const taken = requestLink((await newAgent("Slow link")).id, "shared@example.com");
+  verifyEmail(http.handle.deps, requestLink((await newAgent("Fast link")).id, "shared@example.com"));
+
+  // The mail checks count files in the mail folder: make sure they count something.
+  expect(mailCount()).toBeGreaterThan(10);
+  return {
+    joinedOrg: joined.org,
+    strangerOrg: foreign.org,
+    invites: { pending: pending.id, accepted: joined.id, expired: expired.id, canceled: canceled.id, ofMember: ofMember.id, foreign: foreign.id },
+    links: { live, used, expired: expiredLink, canceled: canceledLink, taken },
+  };
+}
+
 /** An Authorization header: none, a real role in either scheme, a damaged token, or hostile text. */
 const authHeader = () =>
   fc.oneof(
@@ -408,6 +542,7 @@ const authHeader = () =>
 beforeAll(async () => {
   http = await startTestHttp();
   world = await buildWorld();
+  emails = await buildEmailWorld();
 }, 30_000);
 
 afterAll(async () => {
@@ -587,6 +722,193 @@ describe("Unleash REST routes under random and hostile requests", { timeout: 60_
   });
 });
 
+describe("Pulumi user routes for organizations, emails, invites and VCS under random and hostile requests", { timeout: 60_000 }, () => {
+  /** A query string of hostile parameters, which these routes ignore or refuse. */
+  const anyQuery = fc.dictionary(extraKey.filter((k) => k.length < 50), hostileShortString, { maxKeys: 3 }).map((query) => (Object.keys(query).length ? `?${formOf(Object.entries(query))}` : ""));
+  /** Routes that take no body still get one now and then. */
+  const strayBody = fc.option(strangeBody, { freq: 3 }).map((body) => body ?? undefined);
+  const adminMostly = () => fc.oneof({ weight: 3, arbitrary: fc.constant(`Bearer ${world.tokens.admin}`) }, { weight: 2, arbitrary: authHeader() });
+
+  test("GET /api/user/organizations/default answers a seed-shaped {GitHubLogin, Messages} or a JSON error, and never writes", async () => {
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(authHeader(), anyQuery, async (auth, search) =>
+        tally.add(await checkApi({ method: "GET", path: `/api/user/organizations/default${search}`, auth }, seedDefaultOrganization)),
+      ),
+      60,
+    );
+    tally.expectBoth();
+  });
+
+  test("POST /api/user/organizations/:orgName/default answers 204 for one of the caller's organizations, or a JSON error and no write", async () => {
+    const tally = new Tally();
+    try {
+      await holds(
+        fc.asyncProperty(
+          adminMostly(),
+          segment([world.org, world.org.toUpperCase(), emails.joinedOrg, emails.strangerOrg]),
+          strayBody,
+          async (auth, orgName, body) => tally.add(await checkApi({ method: "POST", path: `/api/user/organizations/${orgName}/default`, auth, body }, z.undefined(), 204)),
+        ),
+        80,
+        [[`Bearer ${world.tokens.admin}`, pct(emails.joinedOrg), undefined], [`Bearer ${world.tokens.admin}`, pct(emails.strangerOrg), undefined]],
+      );
+    } finally {
+      // The other properties create links in the admin's default organization.
+      await postJson(`/api/user/organizations/${world.org}/default`, undefined, world.tokens.admin);
+    }
+    tally.expectBoth();
+  });
+
+  test("GET /api/user/verified-email answers {} for a verified primary email or a JSON error, and never writes", async () => {
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(authHeader(), anyQuery, async (auth, search) =>
+        tally.add(await checkApi({ method: "GET", path: `/api/user/verified-email${search}`, auth }, z.strictObject({}))),
+      ),
+      60,
+    );
+    tally.expectBoth();
+  });
+
+  test("GET /api/user/pending-emails answers a seed-shaped {email} or 204, or a JSON error, and never writes", async () => {
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(authHeader(), anyQuery, async (auth, search) =>
+        tally.add(await checkApi({ method: "GET", path: `/api/user/pending-emails${search}`, auth }, seedPendingEmail.or(z.undefined()), [200, 204])),
+      ),
+      60,
+    );
+    tally.expectBoth();
+  });
+
+  test("DELETE /api/user/pending-emails withdraws a pending change with 204, or answers a JSON error and writes nothing", async () => {
+    const adminId = userIdOf(seedUser.parse((await send({ method: "GET", path: "/api/user", auth: `Bearer ${world.tokens.admin}` })).json).id);
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(
+        // The member's pending link is for its own primary address: that one cannot be withdrawn.
+        fc.oneof({ weight: 3, arbitrary: adminMostly() }, { weight: 1, arbitrary: fc.constant(`Bearer ${world.tokens.member}`) }),
+        fc.boolean(),
+        strayBody,
+        async (auth, askFirst, body) => {
+          // Often a change waits to be withdrawn, asked for before the db is snapshot.
+          if (askFirst) requestEmailChange(http.handle.deps, adminId, { email: `admin.${++unique}@example.com` });
+          tally.add(await checkApi({ method: "DELETE", path: "/api/user/pending-emails", auth, body }, z.undefined(), 204));
+        },
+      ),
+      60,
+      [[`Bearer ${world.tokens.admin}`, true, undefined], [`Bearer ${world.tokens.member}`, false, undefined]],
+    );
+    tally.expectBoth();
+  });
+
+  test("GET /api/user/pending-invites answers a seed-shaped {invites} or a JSON error, and never writes", async () => {
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(authHeader(), anyQuery, async (auth, search) =>
+        tally.add(await checkApi({ method: "GET", path: `/api/user/pending-invites${search}`, auth }, seedPendingInvites)),
+      ),
+      60,
+    );
+    tally.expectBoth();
+  });
+
+  test("POST /api/user/pending-invites/:id/accept joins with a seed-shaped {organization}, or answers a JSON error writing at most the acceptError", async () => {
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(
+        fc.oneof({ weight: 4, arbitrary: adminMostly() }, { weight: 1, arbitrary: fc.constant(`Bearer ${world.tokens.member}`) }),
+        fc.oneof({ weight: 2, arbitrary: fc.constant("fresh") }, { weight: 3, arbitrary: segment(Object.values(emails.invites)) }),
+        strayBody,
+        async (auth, which, body) => {
+          // A new invite for each "fresh" accept, made before the db is snapshot.
+          const id = which === "fresh" ? await freshInvite() : which;
+          tally.add(await checkApi({ method: "POST", path: `/api/user/pending-invites/${id}/accept`, auth, body }, seedAcceptedInvite, 200, { mayKeepAcceptError: true }));
+        },
+      ),
+      100,
+      [
+        [`Bearer ${world.tokens.admin}`, "fresh", undefined],
+        [`Bearer ${world.tokens.admin}`, emails.invites.expired, undefined],
+        [`Bearer ${world.tokens.admin}`, emails.invites.canceled, undefined],
+        [`Bearer ${world.tokens.admin}`, emails.invites.ofMember, undefined],
+        [`Bearer ${world.tokens.member}`, emails.invites.pending, undefined],
+      ],
+    );
+    tally.expectBoth();
+  });
+
+  test("GET /api/user/github/:ghOrgName/teams refuses with a JSON error for any account and name, and never writes", async () => {
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(authHeader(), segment([world.org, emails.joinedOrg, "pulumi", "octo-org"]), async (auth, ghOrgName) =>
+        tally.add(await checkApi({ method: "GET", path: `/api/user/github/${ghOrgName}/teams`, auth }, z.never())),
+      ),
+      50,
+    );
+    tally.expectOnlyRefusals();
+  });
+
+  test("GET /api/user/vcs/organizations answers {organizations: []} or a JSON error, and never writes", async () => {
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(authHeader(), anyQuery, async (auth, search) =>
+        tally.add(await checkApi({ method: "GET", path: `/api/user/vcs/organizations${search}`, auth }, seedNoVcsOrganizations)),
+      ),
+      50,
+    );
+    tally.expectBoth();
+  });
+
+  /** The `identity` query parameter: a provider in any case, repeated, bracketed, empty or hostile. */
+  const identityQuery = fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom("", "?identity=github", "?identity=GitLab", "?identity=bitbucket", "?identity=", "?identity") },
+    { weight: 2, arbitrary: fc.constantFrom("?identity=github&identity=gitlab", "?identity[]=github", "?identity[a]=github", "?identity=%E0%A4%A", "?identity=github%00", "?identity=__proto__") },
+    { weight: 2, arbitrary: hostileShortString.map((value) => `?identity=${pct(value)}`) },
+    { weight: 1, arbitrary: anyQuery },
+  );
+
+  test("POST /api/user/vcs/sync refuses with a JSON error for any account and identity, and writes nothing", async () => {
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(authHeader(), identityQuery, strayBody, async (auth, search, body) =>
+        tally.add(await checkApi({ method: "POST", path: `/api/user/vcs/sync${search}`, auth, body }, z.never())),
+      ),
+      50,
+    );
+    tally.expectOnlyRefusals();
+  });
+
+  test("DELETE /api/user/vcs refuses with a JSON error for any account and identity, and writes nothing", async () => {
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(authHeader(), identityQuery, strayBody, async (auth, search, body) =>
+        tally.add(await checkApi({ method: "DELETE", path: `/api/user/vcs${search}`, auth, body }, z.never())),
+      ),
+      50,
+    );
+    tally.expectOnlyRefusals();
+  });
+
+  test("GET /api/user/gitlab-app/organizations answers {organizations: []} or a JSON error, always marked deprecated, and never writes", async () => {
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(authHeader(), anyQuery, async (auth, search) => {
+        const req: Req = { method: "GET", path: `/api/user/gitlab-app/organizations${search}`, auth };
+        const { answer, said } = await sendChecked(req);
+        if (!headerLimit(answer)) {
+          expect(answer.headers.get("deprecation"), said).toBe("true");
+          expect(answer.headers.get("link") ?? "", said).toContain("</api/user/vcs/organizations>");
+        }
+        tally.add(await checkApi(req, seedNoVcsOrganizations));
+      }),
+      50,
+    );
+    tally.expectBoth();
+  });
+});
+
 // ---------------------------------------------------------------------- pages
 
 /** A cookie of the shape the server sets (32 base64url characters), echoed by the form. */
@@ -746,6 +1068,68 @@ describe("claim and invite pages under random and hostile requests", { timeout: 
   });
 });
 
+describe("the email confirmation page under random and hostile requests", { timeout: 60_000 }, () => {
+  test("GET /verify-email shows a readable page for any token and never consumes it or writes", async () => {
+    const token = fc.oneof(
+      { weight: 2, arbitrary: fc.constant(`?token=${pct(emails.links.live)}`) },
+      { weight: 2, arbitrary: fc.constantFrom(...Object.values(emails.links)).map((t) => `?token=${pct(t)}`) },
+      { weight: 2, arbitrary: hostileShortString.map((t) => `?token=${pct(t)}`) },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom(
+          "",
+          "?token",
+          "?token=",
+          `?token=${emails.links.live}&token=${emails.links.live}`,
+          `?token[]=${emails.links.live}`,
+          `?token=${emails.links.live}%00`,
+          "?token=%E0%A4%A",
+          "?token=%00",
+          `?token=${"a".repeat(12_000)}`,
+          `?token=${pct(`http://x/verify-email?token=${emails.links.live}`)}`,
+        ),
+      },
+    );
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(token, fc.option(csrf.map((c) => c.cookie)), async (search, cookie) =>
+        tally.add(await checkPage({ method: "GET", path: `/verify-email${search}`, cookie: cookie ?? undefined }, /./)),
+      ),
+      60,
+      [[`?token=${pct(emails.links.live)}`, null], ["?token=%E0%A4%A", null]],
+    );
+    tally.expectBoth();
+  });
+
+  test("POST /verify-email confirms a usable link once, or answers a readable page and writes nothing", async () => {
+    const body = formBody(fc.constant({} as Record<string, string>), ["token", "email"]);
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(
+        fc.oneof(
+          { weight: 3, arbitrary: fc.constant("fresh") },
+          { weight: 2, arbitrary: fc.constantFrom(...Object.values(emails.links)).map((t) => `?token=${pct(t)}`) },
+          { weight: 1, arbitrary: hostileShortString.map((t) => `?token=${pct(t)}`) },
+          { weight: 1, arbitrary: fc.constantFrom("", "?token=%E0%A4%A", `?token=${emails.links.live}&token=x`) },
+        ),
+        csrf.chain((pair) => body(pair.field).map((b) => ({ cookie: pair.cookie, body: b }))),
+        async (which, { cookie, body }) => {
+          // A new link for each "fresh" attempt, made before the db is snapshot.
+          const search = which === "fresh" ? `?token=${pct(await freshLink())}` : which;
+          tally.add(await checkPage({ method: "POST", path: `/verify-email${search}`, cookie, body }, /Email address confirmed/));
+        },
+      ),
+      60,
+      [
+        ["fresh", { cookie: `onboard_csrf=${CSRF}`, body: exampleForm([]) }],
+        ["fresh", { cookie: undefined, body: exampleForm([]) }],
+        [`?token=${pct(emails.links.taken)}`, { cookie: `onboard_csrf=${CSRF}`, body: exampleForm([]) }],
+      ],
+    );
+    tally.expectBoth();
+  });
+});
+
 describe("the server after hostile requests", { timeout: 60_000 }, () => {
   test("still answers every route normally", async () => {
     const user = await send({ method: "GET", path: "/api/user", auth: `Bearer ${world.tokens.admin}` });
@@ -755,6 +1139,11 @@ describe("the server after hostile requests", { timeout: 60_000 }, () => {
     expect(validate.status).toBe(200);
     const claim = await send({ method: "GET", path: `/claim/${world.claimableToken}` });
     expect(claim.status).toBe(200);
+    const invites = await send({ method: "GET", path: "/api/user/pending-invites", auth: `Bearer ${world.tokens.admin}` });
+    expect(invites.status).toBe(200);
+    expect(seedPendingInvites.safeParse(invites.json).success).toBe(true);
+    const verify = await send({ method: "GET", path: `/verify-email?token=${await freshLink()}` });
+    expect(verify.status).toBe(200);
     expect(http.logs.filter((line) => /"level":50/.test(line)).map((line) => shorten(line).slice(0, 500))).toEqual([]);
   });
 });

@@ -7,28 +7,43 @@
  * Whatever comes in, each call ends within a bound in either a result whose
  * structuredContent matches the seed shape, or an `isError` result with a
  * readable message — never an internal error, a stack trace or a hang — and a
- * failed call leaves every row of every table as it was. A protocol-level
- * error is accepted only where the SDK rejects `arguments` that are not an
- * object, before any tool code runs (DESIGN.md, "Protocol errors").
+ * failed call leaves every row of every table as it was and sends no mail
+ * (accept_invite may keep its refusal as the invite's acceptError, and only
+ * that: see acceptSnapshot). A protocol-level error is accepted only where
+ * the SDK rejects `arguments` that are not an object, before any tool code
+ * runs (DESIGN.md, "Protocol errors").
  */
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import fc from "fast-check";
 import { describe } from "vitest";
-import type { z } from "zod";
+import { z } from "zod";
+import { agentSignup } from "../../src/services/accounts.js";
 import { claimAccount } from "../../src/services/claims.js";
+import { verifyEmail } from "../../src/services/emails.js";
 import { updateInviteLink } from "../../src/services/invites.js";
+import { inviteMember } from "../../src/services/org-invites.js";
 import { call, DAY, expect, ok, signUp, type TestEnv, test, textOf, type ToolResult } from "../fixture.js";
 import {
   seedAgentSignupResponse,
   seedAppStackSummary,
   seedClaimStatus,
+  seedDefaultOrganization,
   seedInviteToken,
+  seedOrganizationSummary,
+  seedPendingInvites,
+  seedPendingOrganizationInvite,
   seedRedeemedAgent,
   seedStacksPage,
   seedUnleashUser,
   seedUser,
 } from "../seed-shapes.js";
-import { BOUND_MS, dbState, holds, isoDate, MB, mutationsOf, name, nastyStrings, STACK_TRACE, STRONG_PASSWORD, shorten, simpleEmail, strongPassword } from "./harness.js";
+import { acceptSnapshot, BOUND_MS, dbState, holds, isoDate, MB, mutationsOf, name, nastyStrings, STACK_TRACE, STRONG_PASSWORD, shorten, simpleEmail, strongPassword } from "./harness.js";
+
+/** Seed 001, GET /api/user/pending-emails: what change_email answers. */
+const seedPendingEmail = z.strictObject({ email: z.string() });
+
+/** What accept_invite answers: the organization joined, as seed 001's OrganizationSummaryWithRole. */
+const seedAcceptedInvite = z.strictObject({ organization: seedOrganizationSummary });
 
 // ---------------------------------------------------------------- arbitraries
 
@@ -191,9 +206,18 @@ type Outcome = "ok" | "refused" | "rejected by SDK";
  * trace, no internal error; a refusal leaves the db untouched; a success
  * matches `shape`.
  */
-async function callChecked(env: TestEnv, token: string | undefined, tool: string, args: unknown, shape: z.ZodType): Promise<Outcome> {
+async function callChecked(
+  env: TestEnv,
+  token: string | undefined,
+  tool: string,
+  args: unknown,
+  shape: z.ZodType,
+  options: { mayKeepAcceptError?: boolean } = {},
+): Promise<Outcome> {
   const client = await env.connect(token);
-  const before = dbState(env.store.sqlite);
+  const snapshot = options.mayKeepAcceptError ? acceptSnapshot(env.store.sqlite) : undefined;
+  const before = snapshot?.full ?? dbState(env.store.sqlite);
+  const mailBefore = env.mail.length;
   const what = `${tool}(${brief(args)})`;
   let result: ToolResult;
   try {
@@ -207,6 +231,7 @@ async function callChecked(env: TestEnv, token: string | undefined, tool: string
     expect(String((error as Error).message)).toMatch(/arguments/);
     expect(String((error as Error).message)).not.toMatch(STACK_TRACE);
     expect(dbState(env.store.sqlite), `${what} changed the db`).toEqual(before);
+    expect(env.mail.length, `${what} sent mail`).toBe(mailBefore);
     return "rejected by SDK";
   }
   const text = textOf(result);
@@ -215,7 +240,11 @@ async function callChecked(env: TestEnv, token: string | undefined, tool: string
     expect(text.trim().length, `${what} failed without a message`).toBeGreaterThan(0);
     expect(text, `${what} hit an internal error`).not.toMatch(/Internal error|Output validation error|MCP error -32603/);
     expect(result.structuredContent, `${what} failed but returned data`).toBeUndefined();
-    expect(dbState(env.store.sqlite), `${what} failed (${text.slice(0, 200)}) but changed the db`).toEqual(before);
+    // accept_invite keeps the refusal of an expired or canceled invite, or of a member, as that invite's acceptError: nothing else.
+    if (snapshot) snapshot.expectRefusalKept(text, JSON.stringify(args) ?? "", what);
+    else expect(dbState(env.store.sqlite), `${what} failed (${text.slice(0, 200)}) but changed the db`).toEqual(before);
+    // Mail goes out only after a change is committed.
+    expect(env.mail.slice(mailBefore).map((m) => m.subject), `${what} failed but sent mail`).toEqual([]);
     return "refused";
   }
   const parsed = shape.safeParse(result.structuredContent);
@@ -300,6 +329,65 @@ async function buildWorld(env: TestEnv): Promise<World> {
     expiredSecret: expired.secret,
     disabledSecret: disabled.secret,
     continuationToken: page.continuationToken,
+  };
+}
+
+const ADMIN_EMAIL = "admin@example.com";
+/** Stands for the id of an invite made just before the call, so that accepts can keep succeeding. */
+const FRESH = "<fresh-invite>";
+
+interface InviteWorld {
+  /** An organization the admin joined as a member by accepting an emailed invite. */
+  joinedOrg: string;
+  /** An organization the admin is not in. */
+  strangerOrg: string;
+  /** Invites addressed to the admin's verified email, in every state, and one addressed to someone else. */
+  ids: { pending: string; accepted: string; expired: string; canceled: string; ofMember: string; foreign: string };
+  /** A new organization's invite to the admin, acceptable once. */
+  freshInvite(): Promise<string>;
+}
+
+/**
+ * On top of `world`: the admin's email verified through change_email and its
+ * link, an organization it joined by an emailed invite, and invites to it that
+ * are pending, accepted, expired, canceled, from an organization it already
+ * belongs to, and one to another address.
+ */
+async function buildInviteWorld(env: TestEnv, world: World): Promise<InviteWorld> {
+  const sqlite = env.store.sqlite;
+  const admin = await env.connect(world.tokens.admin);
+  await ok(admin, "change_email", { email: ADMIN_EMAIL });
+  const link = env.mail.filter((m) => m.to === ADMIN_EMAIL).at(-1)!.text.match(/\/verify-email\?token=([A-Za-z0-9_-]+)/)![1]!;
+  verifyEmail(env.deps, link);
+
+  const host = async (agentName: string) => {
+    const signup = await agentSignup(env.deps, { agentName });
+    const { id } = sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(signup.userInfo.id) as { id: number };
+    return { id, org: signup.userInfo.organizations[0]!.name };
+  };
+  const invite = async (agentName: string, email = ADMIN_EMAIL) => {
+    const from = await host(agentName);
+    return { org: from.org, id: inviteMember(env.deps, from.id, { email }).invite.id };
+  };
+  const now = env.clock.now().getTime();
+  const joined = await invite("Joined host");
+  await ok(admin, "accept_invite", { id: joined.id });
+  const pending = await invite("Pending host");
+  const expired = await invite("Expired host");
+  sqlite.prepare("UPDATE org_invites SET expires_at = ? WHERE uid = ?").run(now - DAY, expired.id);
+  const canceled = await invite("Canceled host");
+  sqlite.prepare("UPDATE org_invites SET canceled_at = ? WHERE uid = ?").run(now, canceled.id);
+  const ofMember = await invite("Member host");
+  const adminId = (sqlite.prepare("SELECT id FROM users WHERE email = ?").get(ADMIN_EMAIL) as { id: number }).id;
+  sqlite
+    .prepare("INSERT INTO memberships (user_id, org_id, role, created_at) SELECT ?, id, 'member', ? FROM organizations WHERE name = ?")
+    .run(adminId, now, ofMember.org);
+  const foreign = await invite("Foreign host", "someone.else@example.com");
+  return {
+    joinedOrg: joined.org,
+    strangerOrg: foreign.org,
+    ids: { pending: pending.id, accepted: joined.id, expired: expired.id, canceled: canceled.id, ofMember: ofMember.id, foreign: foreign.id },
+    freshInvite: async () => (await invite("Fresh host")).id,
   };
 }
 
@@ -479,10 +567,162 @@ describe("every MCP tool under random and hostile arguments", { timeout: 60_000 
   });
 });
 
+describe("the organization and email tools under random and hostile arguments", { timeout: 60_000 }, () => {
+  test("get_default_organization answers a seed-shaped {GitHubLogin, Messages} or a clean refusal for any session and arguments", async ({ env }) => {
+    const world = await buildWorld(env);
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(sessionToken(world), argumentsFor(fc.constant({}), []), async (token, args) =>
+        tally.add(await callChecked(env, token, "get_default_organization", args, seedDefaultOrganization)),
+      ),
+      80,
+    );
+    tally.expectBoth();
+  });
+
+  test("set_default_organization chooses one of the caller's organizations or refuses without writing", async ({ env }) => {
+    const world = await buildWorld(env);
+    const invites = await buildInviteWorld(env, world);
+    const valid = fc.record(
+      {
+        organization: fc.oneof(
+          { weight: 3, arbitrary: fc.constantFrom(world.org, world.org.toUpperCase(), invites.joinedOrg) },
+          { weight: 1, arbitrary: fc.constant(invites.strangerOrg) },
+          { weight: 1, arbitrary: name(30) },
+          { weight: 1, arbitrary: fc.constantFrom(`${world.org} `, `${world.org}\u0000`, `${world.org}/x`, "a".repeat(101)) },
+        ),
+      },
+      { requiredKeys: ["organization"] },
+    );
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(sessionToken(world), argumentsFor(valid, ["organization"]), async (token, args) =>
+        tally.add(await callChecked(env, token, "set_default_organization", args, seedDefaultOrganization)),
+      ),
+      100,
+      [[world.tokens.admin, { organization: invites.joinedOrg }], [world.tokens.admin, { organization: invites.strangerOrg }]],
+    );
+    tally.expectBoth();
+  });
+
+  test("change_email makes an address pending with a seed-shaped {email}, or refuses without writing", async ({ env }) => {
+    const world = await buildWorld(env);
+    await buildInviteWorld(env, world);
+    const valid = fc.record(
+      {
+        email: fc.oneof(
+          { weight: 4, arbitrary: simpleEmail },
+          // The admin's verified address, the member's and the claimed human's, in other cases and with blanks.
+          { weight: 2, arbitrary: fc.constantFrom(ADMIN_EMAIL, "ADMIN@Example.com", "member@example.com", "human@example.com", " new.one@example.com\n") },
+          { weight: 1, arbitrary: fc.constantFrom("a@b", "@example.com", "x@", "a b@example.com", `${"a".repeat(250)}@example.com`, "a@example.com\u0000", "ü@exämple.com") },
+        ),
+      },
+      { requiredKeys: ["email"] },
+    );
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(sessionToken(world), argumentsFor(valid, ["email"]), async (token, args) =>
+        tally.add(await callChecked(env, token, "change_email", args, seedPendingEmail)),
+      ),
+      100,
+      [[world.tokens.admin, { email: "example.change@example.com" }], [world.tokens.admin, { email: ADMIN_EMAIL }]],
+    );
+    tally.expectBoth();
+  });
+
+  test("invite_member answers a seed-shaped PendingOrganizationInvite or refuses without writing an invite", async ({ env }) => {
+    const world = await buildWorld(env);
+    const invites = await buildInviteWorld(env, world);
+    const valid = fc.record(
+      {
+        email: fc.oneof(
+          { weight: 4, arbitrary: simpleEmail },
+          { weight: 1, arbitrary: fc.constantFrom(ADMIN_EMAIL, "member@example.com", "MEMBER@example.com", "someone.else@example.com") },
+        ),
+        role: fc.oneof({ weight: 4, arbitrary: fc.constantFrom("member", "admin") }, { weight: 1, arbitrary: fc.constantFrom("Admin", "owner", "", "none") }),
+        organization: fc.oneof(
+          { weight: 3, arbitrary: fc.constant(world.org) },
+          { weight: 1, arbitrary: fc.constantFrom(invites.joinedOrg, invites.strangerOrg) },
+          { weight: 1, arbitrary: name(30) },
+        ),
+      },
+      { requiredKeys: ["email"] },
+    );
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(sessionToken(world), argumentsFor(valid, ["email", "role", "organization"]), async (token, args) =>
+        tally.add(await callChecked(env, token, "invite_member", args, seedPendingOrganizationInvite)),
+      ),
+      120,
+      [[world.tokens.admin, { email: "example.invite@example.com" }], [world.tokens.admin, { email: "member@example.com" }]],
+    );
+    tally.expectBoth();
+  });
+
+  test("list_pending_invites answers a seed-shaped {invites} or a clean refusal for any session and arguments", async ({ env }) => {
+    const world = await buildWorld(env);
+    await buildInviteWorld(env, world);
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(sessionToken(world), argumentsFor(fc.constant({}), []), async (token, args) =>
+        tally.add(await callChecked(env, token, "list_pending_invites", args, seedPendingInvites)),
+      ),
+      80,
+    );
+    tally.expectBoth();
+  });
+
+  test("accept_invite joins with a seed-shaped {organization}, or refuses writing at most the acceptError it reports", async ({ env }) => {
+    const world = await buildWorld(env);
+    const invites = await buildInviteWorld(env, world);
+    const id = fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom(FRESH, ` ${FRESH}\n`, `http://onboard.test/api/user/pending-invites/${FRESH}/accept`, `https://elsewhere.test/pending-invites/${FRESH}/accept?x=1`) },
+      { weight: 3, arbitrary: fc.constantFrom(...Object.values(invites.ids)) },
+      { weight: 1, arbitrary: fc.constantFrom(...Object.values(invites.ids)).map((uid) => `http://onboard.test/api/user/pending-invites/${uid}/accept`) },
+      { weight: 1, arbitrary: fc.constantFrom(`${FRESH}x`, FRESH.toUpperCase(), "/pending-invites/%E0%A4%A/accept", "/pending-invites//accept", "a".repeat(2049)) },
+      { weight: 1, arbitrary: hostileString },
+    );
+    const tally = new Tally();
+    await holds(
+      fc.asyncProperty(
+        fc.oneof({ weight: 5, arbitrary: fc.constant(world.tokens.admin) }, { weight: 2, arbitrary: sessionToken(world) }),
+        argumentsFor(fc.record({ id }), ["id"]),
+        async (token, args) => {
+          // A new invite for each accept that names one, made before the db is snapshot.
+          const named = isPlainObject(args) ? (args as { id?: unknown }).id : undefined;
+          if (typeof named === "string" && named.includes(FRESH)) args = { ...(args as object), id: named.replace(FRESH, await invites.freshInvite()) };
+          tally.add(await callChecked(env, token, "accept_invite", args, seedAcceptedInvite, { mayKeepAcceptError: true }));
+        },
+      ),
+      120,
+      [
+        [world.tokens.admin, { id: FRESH }],
+        [world.tokens.admin, { id: invites.ids.expired }],
+        [world.tokens.admin, { id: invites.ids.canceled }],
+        [world.tokens.admin, { id: invites.ids.ofMember }],
+        [world.tokens.member, { id: invites.ids.pending }],
+      ],
+    );
+    tally.expectBoth();
+  });
+});
+
 describe("sessions after hostile calls", { timeout: 60_000 }, () => {
   test("a session keeps working normally after any sequence of hostile calls", async ({ env }) => {
     const world = await buildWorld(env);
-    const tools = ["get_current_user", "get_claim_status", "create_stack", "list_stacks", "create_invite_link"] as const;
+    const tools = [
+      "get_current_user",
+      "get_claim_status",
+      "create_stack",
+      "list_stacks",
+      "create_invite_link",
+      "get_default_organization",
+      "set_default_organization",
+      "change_email",
+      "invite_member",
+      "list_pending_invites",
+      "accept_invite",
+    ] as const;
     await holds(
       fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom(...tools), fc.dictionary(extraKey, hostileValue, { maxKeys: 4 })), { minLength: 1, maxLength: 5 }), async (calls) => {
         const client = await env.connect(world.tokens.admin);
