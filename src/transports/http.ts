@@ -70,7 +70,7 @@ export async function startHttp(config: Config, log: Logger, options: HttpOption
   app.get("/", (_req, res) => {
     res.type("html").send(
       page(
-        "agent-onboard",
+        "MCP server",
         html`<h1>agent-onboard</h1><p>An MCP server through which AI agents sign themselves up and hand their humans a claim link.</p>
 ${options.full ? html`<p>MCP endpoint: <code>${publicUrl}/mcp</code></p>` : html`<p>This server serves the claim and invite pages for an agent connected over stdio.</p>`}`,
       ),
