@@ -1,3 +1,4 @@
+import { jsonOrUndefined } from "./fixture.js";
 // Crash safety: a `serve` process under write-heavy load is killed with
 // SIGKILL, at a few different moments, and the db it leaves behind must open,
 // be intact, hold every write it acknowledged, and hold no half-made account.
@@ -38,12 +39,7 @@ async function post(url: string, json: unknown, options: { token?: string; signa
     signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(REQUEST_MS)]) : AbortSignal.timeout(REQUEST_MS),
   });
   const text = await res.text();
-  let body: any;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
+  const body = jsonOrUndefined(text);
   return { status: res.status, body, text };
 }
 

@@ -143,3 +143,12 @@ export async function signUp(env: TestEnv, args: Record<string, unknown> = {}) {
 /** Counts rows of a table through the raw connection. */
 export const countRows = (env: TestEnv, table: string): number =>
   (env.store.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+
+/** A response body as JSON, or undefined when it is not JSON. */
+export function jsonOrUndefined(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

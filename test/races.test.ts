@@ -1,3 +1,4 @@
+import { jsonOrUndefined } from "./fixture.js";
 // Races across processes: three `serve` processes share one SQLite file, and
 // every contended write is spread over all three, so that the db (not one
 // process's event loop) has to decide who wins.
@@ -34,12 +35,7 @@ async function request(url: string, init: RequestInit & { json?: unknown; token?
     signal: AbortSignal.timeout(REQUEST_MS),
   });
   const text = await res.text();
-  let body: any;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
+  const body = jsonOrUndefined(text);
   return { status: res.status, body, text, headers: res.headers };
 }
 

@@ -6,7 +6,7 @@
 import { test as base, describe, expect } from "vitest";
 import { claimAccount } from "../../src/services/claims.js";
 import { createStack } from "../../src/services/stacks.js";
-import { DAY } from "../fixture.js";
+import { DAY, jsonOrUndefined } from "../fixture.js";
 import { startTestHttp, type TestHttp } from "../http-fixture.js";
 import {
   seedAgentSignupResponse,
@@ -55,12 +55,7 @@ async function request(
   if (body !== undefined) headers["content-type"] = "application/json";
   const res = await fetch(`${http.url}${path}`, { method, headers, body });
   const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
+  const parsed: unknown = jsonOrUndefined(text);
   // No answer of this API, success or failure, ever carries a stack trace.
   expect(text).not.toMatch(STACK_TRACE);
   return { status: res.status, headers: res.headers, body: parsed, text };
