@@ -211,3 +211,20 @@ export const orgInvites = sqliteTable(
   },
   (t) => [index("org_invites_email").on(t.email), index("org_invites_org").on(t.orgId)],
 );
+
+/**
+ * Multi-round-trip request states already redeemed: a retried call that
+ * carries one again is a replay. Kept until the state's own expiry.
+ */
+export const usedRequestStates = sqliteTable(
+  "used_request_states",
+  {
+    jti: text("jti").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+    usedAt: integer("used_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("used_request_states_expires_at").on(t.expiresAt)],
+);

@@ -1,4 +1,4 @@
-import type { ToolContext } from "../tools/tool.js";
+import type { CallerContext } from "../tools/tool.js";
 
 /** A resource at one fixed URI, read as JSON for the caller. */
 export interface FixedResourceDef {
@@ -6,7 +6,7 @@ export interface FixedResourceDef {
   uri: string;
   title: string;
   description: string;
-  read(ctx: ToolContext): Promise<unknown>;
+  read(ctx: CallerContext): Promise<unknown>;
 }
 
 /** A family of resources behind a URI template, listed and read for the caller. */
@@ -15,6 +15,6 @@ export interface TemplateResourceDef {
   uriTemplate: string;
   title: string;
   description: string;
-  list(ctx: ToolContext): Promise<Array<{ uri: string; name: string; title?: string }>>;
-  read(ctx: ToolContext, variables: Record<string, string | string[]>): Promise<unknown>;
+  list(ctx: CallerContext): Promise<Array<{ uri: string; name: string; title?: string }>>;
+  read(ctx: CallerContext, variables: Record<string, string | string[]>): Promise<unknown>;
 }

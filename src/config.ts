@@ -26,8 +26,6 @@ const envSchema = z.object({
   ONBOARD_ALLOWED_ORIGINS: z.string().optional(),
   ONBOARD_ACCESS_TOKEN_TTL_HOURS: positiveNumber("hours").default(72),
   ONBOARD_CLAIM_TOKEN_TTL_DAYS: positiveNumber("days").default(30),
-  ONBOARD_SESSION_IDLE_SECONDS: positiveNumber("seconds").default(1800),
-  ONBOARD_MAX_SESSIONS: z.coerce.number({ message: "must be a number" }).int("must be a whole number").positive("must be at least 1").default(1000),
   ONBOARD_SIGNUPS_PER_HOUR: z.coerce.number({ message: "must be a number" }).int("must be a whole number").min(0, "must be 0 (no limit) or more").default(30),
   ONBOARD_READ_ONLY: z
     .enum(["1", "0", "true", "false", "yes", "no"], { message: "must be 1 or 0 (true or false)" })
@@ -53,8 +51,6 @@ export interface Config {
   allowedOrigins: string[];
   accessTokenTtlMs: number;
   claimTokenTtlMs: number;
-  sessionIdleMs: number;
-  maxSessions: number;
   /** Per client address, for agent_signup and redeem_invite; 0 turns the limit off. */
   signupsPerHour: number;
   /** Expose only tools without side effects. */
@@ -95,8 +91,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .filter(Boolean),
     accessTokenTtlMs: e.ONBOARD_ACCESS_TOKEN_TTL_HOURS * HOUR,
     claimTokenTtlMs: e.ONBOARD_CLAIM_TOKEN_TTL_DAYS * 24 * HOUR,
-    sessionIdleMs: e.ONBOARD_SESSION_IDLE_SECONDS * 1000,
-    maxSessions: e.ONBOARD_MAX_SESSIONS,
     signupsPerHour: e.ONBOARD_SIGNUPS_PER_HOUR,
     readOnly: ["1", "true", "yes"].includes(e.ONBOARD_READ_ONLY),
     tools: e.ONBOARD_TOOLS?.split(",").map((name) => name.trim()),

@@ -1,6 +1,18 @@
 import { randomUUID } from "node:crypto";
-import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { type CallToolResult, ErrorCode, McpError, type ReadResourceResult } from "@modelcontextprotocol/sdk/types.js";
+import {
+  type CallToolResult,
+  CLIENT_CAPABILITIES_META_KEY,
+  type ClientCapabilities,
+  type InputRequiredResult,
+  inputRequired,
+  inputResponse,
+  McpServer,
+  ProtocolError,
+  ProtocolErrorCode,
+  type ReadResourceResult,
+  ResourceTemplate,
+  type ServerContext,
+} from "@modelcontextprotocol/server";
 import { allPrompts } from "../prompts/index.js";
 import { fixedResources, templateResources } from "../resources/index.js";
 import { allTools } from "../tools/index.js";
@@ -8,26 +20,26 @@ import type { AnyToolDef, ToolContext } from "../tools/tool.js";
 import { ConfigError } from "./config.js";
 import { AppError, isAppError } from "./errors.js";
 import type { Logger } from "./log.js";
-import { getClaimStatus } from "./services/claims.js";
 import type { Deps } from "./services/deps.js";
+import { redeemRequestState, sealRequestState } from "./services/request-states.js";
 import { authenticate, type Caller, claimEndedAccess } from "./services/tokens.js";
 
 export const SERVER_NAME = "agent-onboard";
 export const SERVER_VERSION = "0.1.0";
 
-/** Sent at initialize: the whole flow in a few lines, so an agent knows where to start. */
+/** Sent with server/discover (and initialize for 2025-era clients): the whole flow in a few lines, so an agent knows where to start. */
 export const INSTRUCTIONS = `agent-onboard lets you, an AI agent, get your own account on this platform without waiting for a human.
-1. Call get_current_user. If you are not signed in, call agent_signup once; this session then acts as your new account.
+1. Call get_current_user. If you are not signed in, call agent_signup once and act as the new account from then on: over HTTP, send its accessToken as "Authorization: Bearer <accessToken>" on every request (this server keeps no sessions); over stdio the server keeps it for you.
 2. Give your human the claimUrl from agent_signup and ask them to open it in a browser to take ownership of the account. Never show your accessToken.
 3. Until they claim it, and afterwards if they let you, keep working: create_stack and list_stacks for stacks, create_invite_link to invite teammates (admins only), redeem_invite to join an organization through someone else's invite link.
 4. Call get_claim_status to learn whether your human claimed the account and whether you may keep working; if they ended your access it is the one tool that still answers.
 Read onboard://user and onboard://organizations/{name} for your account and organizations.`;
 
-/** One MCP session's identity; adapters may change `token` between requests (HTTP headers). */
+/** Who one MCP request (HTTP) or connection (stdio) speaks for, and what signing in means there. */
 export interface Session {
   token?: string;
-  /** Called when a tool binds the session to a new account. */
-  onSignIn?: (accessToken: string) => void | Promise<void>;
+  /** Called when a tool signed the caller up; returns the sentence that tells the agent how to act as the new account. */
+  signIn(accessToken: string): string | Promise<string>;
   /** Called before a tool that creates an account runs; throws to refuse (rate limits). */
   admitAccountCreation?: () => void;
   log: Logger;
@@ -49,36 +61,25 @@ export function selectTools({ readOnly = false, names }: ToolSelection = {}): An
   return allTools.filter((tool) => (!readOnly || tool.annotations.readOnlyHint) && (!names || names.includes(tool.name)));
 }
 
-/** How often a session that offered a claim URL looks for the claim; any process may record it. */
-const CLAIM_POLL_MS = 1_000;
-
 const notSignedIn = () =>
   new AppError(
     "unauthenticated",
-    "You are not signed in. Call agent_signup to create your own account (or redeem_invite to join an organization through an invite link), then call this tool again.",
+    "You are not signed in. Call agent_signup to create your own account (or redeem_invite to join an organization through an invite link), then call this tool again with its accessToken.",
   );
 
-/** An MCP server for one session: the selected tools, the onboard prompt and the account resources. */
-export function createServer(deps: Deps, session: Session, tools: AnyToolDef[] = allTools): McpServer {
-  const server = new McpServer(
-    { name: SERVER_NAME, version: SERVER_VERSION },
-    { instructions: INSTRUCTIONS, capabilities: { logging: {} } },
-  );
-  const claimWatches = new Set<NodeJS.Timeout>();
-  server.server.onclose = () => {
-    for (const watch of claimWatches) clearInterval(watch);
-    claimWatches.clear();
-  };
+/** The key of the one input request this server makes: "open the claim URL". */
+const CLAIM_INPUT = "claim";
 
-  const baseContext: Omit<ToolContext, "offerClaimUrl"> = {
-    deps,
+/** The identity part of a tool's context, for one request. */
+function identityFor(deps: Deps, session: Session) {
+  return {
     async requireUser({ allowRevokedByClaim = false } = {}): Promise<Caller> {
       if (!session.token) throw notSignedIn();
       const caller = await authenticate(deps, session.token);
       if (caller.revokedByClaim && !allowRevokedByClaim) throw claimEndedAccess(caller.user.claimedAt);
       return caller;
     },
-    async currentUser() {
+    async currentUser(): Promise<Caller | undefined> {
       if (!session.token) return undefined;
       try {
         return await authenticate(deps, session.token);
@@ -87,46 +88,28 @@ export function createServer(deps: Deps, session: Session, tools: AnyToolDef[] =
         throw error;
       }
     },
-    async signIn(accessToken) {
-      session.token = accessToken;
-      await session.onSignIn?.(accessToken);
-    },
   };
+}
 
-  /** URL-mode elicitation: the client opens the claim page for its human, and hears when the claim is done. */
-  const contextFor = (requestId: string | number): ToolContext => ({
-    ...baseContext,
-    async offerClaimUrl(claimUrl) {
-      if (!server.server.getClientCapabilities()?.elicitation?.url) return false;
-      const { user } = await baseContext.requireUser();
-      const elicitationId = randomUUID();
-      server.server
-        .elicitInput(
-          {
-            mode: "url",
-            elicitationId,
-            url: claimUrl,
-            message: "Your agent created an account and asks you to claim it: open this page to take ownership.",
-          },
-          { relatedRequestId: requestId, timeout: 10 * 60_000 },
-        )
-        .then(
-          (answer) => session.log.info({ action: answer.action }, "claim URL offered to the human"),
-          (error: Error) => session.log.info({ reason: error.message }, "claim URL offer went unanswered"),
-        );
-      const complete = server.server.createElicitationCompletionNotifier(elicitationId);
-      const watch = setInterval(() => {
-        const status = getClaimStatus(deps, user.id);
-        if (!status.claimed && new Date(status.claimTokenValidUntil) > deps.clock()) return;
-        clearInterval(watch);
-        claimWatches.delete(watch);
-        if (status.claimed) complete().catch((error: Error) => session.log.info({ reason: error.message }, "claim completion not delivered"));
-      }, CLAIM_POLL_MS);
-      watch.unref();
-      claimWatches.add(watch);
-      return true;
-    },
-  });
+/**
+ * An MCP server for one request (HTTP) or one connection (stdio): the selected
+ * tools, the onboard prompt and the account resources. Nothing lives on it
+ * that a later request needs.
+ */
+export function createServer(deps: Deps, session: Session, tools: AnyToolDef[] = allTools): McpServer {
+  const server = new McpServer(
+    { name: SERVER_NAME, version: SERVER_VERSION },
+    // requestState is checked inside callTool, so that a bad one is an isError result that says what to do.
+    { instructions: INSTRUCTIONS, capabilities: { logging: {} } },
+  );
+  const identity = identityFor(deps, session);
+
+  /** URL-mode elicitation: declared in the 2026 request envelope, or at a 2025 initialize. */
+  const canOpenUrls = (ctx: ServerContext): boolean => {
+    const declared =
+      (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] ?? server.server.getClientCapabilities();
+    return Boolean((declared as ClientCapabilities | undefined)?.elicitation?.url);
+  };
 
   for (const tool of tools) {
     server.registerTool(
@@ -138,8 +121,72 @@ export function createServer(deps: Deps, session: Session, tools: AnyToolDef[] =
         outputSchema: tool.outputSchema,
         annotations: { title: tool.title, ...tool.annotations },
       },
-      (args: unknown, extra: { requestId: string | number }) => callTool(tool, args, contextFor(extra.requestId), session),
+      (args: unknown, ctx: ServerContext) => callTool(tool, args, ctx),
     );
+  }
+
+  async function callTool(tool: AnyToolDef, args: unknown, ctx: ServerContext): Promise<CallToolResult | InputRequiredResult> {
+    const { log } = session;
+    const started = performance.now();
+    const purpose = `tools/call ${tool.name}`;
+    try {
+      const echoed = ctx.mcpReq.requestState<unknown>();
+      if (tool.createsAccount && echoed !== undefined) {
+        // The retry of a call that already created its account: finish it, never run it again.
+        const caller = await identity.currentUser();
+        const held = await redeemRequestState(deps, purpose, String(echoed), caller?.user.uid);
+        const answer = inputResponse(ctx.mcpReq.inputResponses, CLAIM_INPUT);
+        const opened = answer.kind === "elicit" && answer.action === "accept";
+        log.info({ tool: tool.name, claimPageOpened: opened, ms: Math.round(performance.now() - started) }, "tool call resumed");
+        return answered(
+          held.data,
+          `${opened ? "Your host opened the claim page for your human." : "Your human did not open the claim page from your host; give them the claim URL yourself."} ${held.text}`,
+        );
+      }
+      if (tool.createsAccount) session.admitAccountCreation?.();
+      let signedInAs: string | undefined;
+      const toolContext: ToolContext = {
+        deps,
+        ...identity,
+        async signIn(accessToken) {
+          signedInAs = accessToken;
+          session.token = accessToken;
+          return session.signIn(accessToken);
+        },
+      };
+      const { data, text, claimUrl } = await tool.run(args, toolContext);
+      log.info({ tool: tool.name, ms: Math.round(performance.now() - started) }, "tool call");
+      if (claimUrl && signedInAs && canOpenUrls(ctx)) {
+        // Ask the host to open the claim page for its human; the answer is held, sealed, until the retry.
+        const { user } = await authenticate(deps, signedInAs);
+        return inputRequired({
+          inputRequests: {
+            [CLAIM_INPUT]: inputRequired.elicitUrl({
+              url: claimUrl,
+              message: "Your agent created an account and asks you to claim it: open this page to take ownership.",
+            }),
+          },
+          requestState: await sealRequestState(deps, purpose, user.uid, { data, text }),
+        });
+      }
+      return answered(data, text);
+    } catch (error) {
+      if (isAppError(error)) {
+        log.info({ tool: tool.name, code: error.code, ms: Math.round(performance.now() - started) }, "tool call refused");
+        return { isError: true, content: [{ type: "text", text: error.message }] };
+      }
+      const reference = randomUUID().slice(0, 8);
+      log.error({ tool: tool.name, reference, err: error }, "tool call failed");
+      return {
+        isError: true,
+        content: [
+          {
+            type: "text",
+            text: `Internal error (reference ${reference}). Nothing was changed. Try again; if it keeps failing, report the reference.`,
+          },
+        ],
+      };
+    }
   }
 
   for (const prompt of allPrompts) {
@@ -157,11 +204,11 @@ export function createServer(deps: Deps, session: Session, tools: AnyToolDef[] =
     try {
       return asJson(uri, await read());
     } catch (error) {
-      if (isAppError(error)) throw new McpError(ErrorCode.InvalidRequest, error.message);
+      if (isAppError(error)) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, error.message);
       throw error;
     }
   };
-  const resourceContext = contextFor("resource");
+  const resourceContext = { deps, ...identity };
   for (const resource of fixedResources) {
     server.registerResource(
       resource.name,
@@ -185,29 +232,7 @@ export function createServer(deps: Deps, session: Session, tools: AnyToolDef[] =
   return server;
 }
 
-async function callTool(tool: AnyToolDef, args: unknown, ctx: ToolContext, session: Session): Promise<CallToolResult> {
-  const { log } = session;
-  const started = performance.now();
-  try {
-    if (tool.createsAccount) session.admitAccountCreation?.();
-    const { data, text } = await tool.run(args, ctx);
-    log.info({ tool: tool.name, ms: Math.round(performance.now() - started) }, "tool call");
-    return { structuredContent: data, content: [{ type: "text", text }] };
-  } catch (error) {
-    if (isAppError(error)) {
-      log.info({ tool: tool.name, code: error.code, ms: Math.round(performance.now() - started) }, "tool call refused");
-      return { isError: true, content: [{ type: "text", text: error.message }] };
-    }
-    const reference = randomUUID().slice(0, 8);
-    log.error({ tool: tool.name, reference, err: error }, "tool call failed");
-    return {
-      isError: true,
-      content: [
-        {
-          type: "text",
-          text: `Internal error (reference ${reference}). Nothing was changed. Try again; if it keeps failing, report the reference.`,
-        },
-      ],
-    };
-  }
-}
+const answered = (data: unknown, text: string): CallToolResult => ({
+  structuredContent: data as Record<string, unknown>,
+  content: [{ type: "text", text }],
+});

@@ -2,13 +2,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { type CallToolResult, Client, type ClientCapabilities, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { test as base, expect } from "vitest";
 import { openDb, type OpenDb } from "../db/client.js";
 import { createLogger } from "../src/log.js";
-import { createServer } from "../src/server.js";
+import { selectTools } from "../src/server.js";
+import { authInfoFor, mcpHandler } from "../src/transports/mcp-http.js";
+import { SignupLimiter } from "../src/transports/rate-limit.js";
+import { tokenFromHeader } from "../src/transports/guards.js";
 import type { Deps, ServiceSettings } from "../src/services/deps.js";
 import type { MailMessage } from "../src/services/mail.js";
 
@@ -48,9 +49,18 @@ export interface TestEnv {
   clock: TestClock;
   /** Every log line written so far, raw JSON. */
   logs: string[];
-  /** A connected SDK client on a fresh session, optionally already holding a token. */
-  connect(token?: string): Promise<Client>;
+  /**
+   * A connected SDK v2 client, sending `token` (if any) as its Authorization
+   * header on every request, over the real /mcp handler served in process.
+   * It speaks 2026-07-28 unless told `era: "legacy"` (a 2025-11-25 host).
+   */
+  connect(token?: string, options?: ConnectOptions): Promise<Client>;
   close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  era?: "modern" | "legacy";
+  capabilities?: ClientCapabilities;
 }
 
 export async function createTestEnv(settings: Partial<ServiceSettings> = {}): Promise<TestEnv> {
@@ -72,6 +82,7 @@ export async function createTestEnv(settings: Partial<ServiceSettings> = {}): Pr
     },
   };
   const clients: Client[] = [];
+  const handler = mcpHandler({ deps, log, tools: selectTools(), limiter: new SignupLimiter(0) });
   return {
     deps,
     mail,
@@ -79,16 +90,26 @@ export async function createTestEnv(settings: Partial<ServiceSettings> = {}): Pr
     dbFile,
     clock,
     logs,
-    async connect(token) {
-      const server = createServer(deps, { token, log });
-      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-      const client = new Client({ name: "test-client", version: "1.0.0" });
-      await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
+    async connect(token, { era = "modern", capabilities = {} } = {}) {
+      const transport = new StreamableHTTPClientTransport(new URL("http://onboard.test/mcp"), {
+        requestInit: token ? { headers: { Authorization: `Bearer ${token}` } } : undefined,
+        fetch: (url, init) => {
+          const request = new Request(url, init);
+          const authInfo = authInfoFor({ token: tokenFromHeader(request.headers.get("authorization") ?? undefined), address: "127.0.0.1" });
+          return handler.fetch(request, { authInfo });
+        },
+      });
+      const client = new Client(
+        { name: "test-client", version: "1.0.0" },
+        { capabilities, ...(era === "modern" ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {}) },
+      );
+      await client.connect(transport);
       clients.push(client);
       return client;
     },
     async close() {
       await Promise.all(clients.map((client) => client.close()));
+      await handler.close();
       store.close();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -131,13 +152,13 @@ export async function fails(client: Client, name: string, args: Record<string, u
 }
 
 export const textOf = (result: ToolResult): string =>
-  result.content.map((block) => (block.type === "text" ? block.text : "")).join("\n");
+  (result.content ?? []).map((block) => (block.type === "text" ? block.text : "")).join("\n");
 
-/** Signs up a new agent on a fresh session and returns that session with the signup answer. */
+/** Signs up a new agent and returns a client that sends its token, with the signup answer. */
 export async function signUp(env: TestEnv, args: Record<string, unknown> = {}) {
-  const client = await env.connect();
-  const signup = await ok(client, "agent_signup", args);
-  return { client, signup, token: signup.accessToken as string, claimToken: signup.claimToken as string };
+  const signup = await ok(await env.connect(), "agent_signup", args);
+  const token = signup.accessToken as string;
+  return { client: await env.connect(token), signup, token, claimToken: signup.claimToken as string };
 }
 
 /** Counts rows of a table through the raw connection. */

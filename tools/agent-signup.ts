@@ -8,7 +8,8 @@ export const agentSignupTool = {
   description:
     "Creates an account for you, the agent, with no human needed: a user with isAgent true, a personal organization where you are admin, " +
     "an access token (valid 72 hours by default) and a claim URL (valid 30 days by default, single use). Call it once, first, when get_current_user says you are not signed in. " +
-    "Afterwards this session acts as the new account. Give the human the claimUrl and tell them to open it in a browser to take ownership of the account; " +
+    "Afterwards act as the new account: over HTTP send \"Authorization: Bearer <accessToken>\" on every later request (the server keeps no session); over stdio the server keeps the token for you. " +
+    "If your host can open links, it is asked to open the claim page for your human. Either way give the human the claimUrl and tell them to open it in a browser to take ownership of the account; " +
     "until then you keep working with your access token. Keep accessToken secret; never show it to anyone.",
   inputSchema: agentSignupInput,
   outputSchema: agentSignupResponseShape,
@@ -24,14 +25,14 @@ export const agentSignupTool = {
       );
     }
     const signup = await agentSignup(ctx.deps, args);
-    await ctx.signIn(signup.accessToken);
-    const offered = await ctx.offerClaimUrl(signup.claimUrl);
+    const howToContinue = await ctx.signIn(signup.accessToken);
     return {
       data: signup,
+      claimUrl: signup.claimUrl,
       text:
         `Signed up as ${signup.userInfo.githubLogin} (organization ${signup.userInfo.organizations[0]?.name}). ` +
-        (offered ? "Your host was asked to open the claim page for your human; if it did not, give them this link: " : "Give your human this link to claim the account: ") +
-        `${signup.claimUrl} (valid until ${signup.claimTokenValidUntil}). Your access token is valid until ${signup.accessTokenValidUntil}.`,
+        `Give your human this link to claim the account: ${signup.claimUrl} (valid until ${signup.claimTokenValidUntil}). ` +
+        `Your access token is valid until ${signup.accessTokenValidUntil}. ${howToContinue}`,
     };
   },
 } satisfies ToolDef<typeof agentSignupInput, typeof agentSignupResponseShape>;

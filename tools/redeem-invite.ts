@@ -8,8 +8,8 @@ export const redeemInviteTool = {
   description:
     "Creates a new user from an invite link (the secret or the whole URL) and makes it a Viewer member of the inviting organization; " +
     "returns Unleash's userSchema. Works without being signed in. " +
-    "Without password, the account is yours, the agent's: the answer adds accessToken and claimUrl, this session acts as the new user, " +
-    "and you should give the human the claimUrl. With a password, you are signing up a human, who then owns the account. " +
+    "Without password, the account is yours, the agent's: the answer adds accessToken and claimUrl; act as the new user from then on " +
+    "(over HTTP send \"Authorization: Bearer <accessToken>\" on every later request; over stdio the server keeps the token), and give the human the claimUrl. With a password, you are signing up a human, who then owns the account. " +
     "An invalid or expired link, a weak password or a taken email is an error saying what to change.",
   inputSchema: redeemInviteInput,
   outputSchema: redeemedUserShape,
@@ -30,13 +30,13 @@ export const redeemInviteTool = {
     if (!result.accessToken) {
       return { data: result.user, text: `User ${result.user.username} joined ${result.organization} as a Viewer member.` };
     }
-    await ctx.signIn(result.accessToken);
-    await ctx.offerClaimUrl(result.user.claimUrl!);
+    const howToContinue = await ctx.signIn(result.accessToken);
     return {
       data: result.user,
+      claimUrl: result.user.claimUrl,
       text:
-        `You joined ${result.organization} as ${result.user.username}; this session now acts as that user. ` +
-        `Give your human this link to claim the account: ${result.user.claimUrl}`,
+        `You joined ${result.organization} as ${result.user.username}. ` +
+        `Give your human this link to claim the account: ${result.user.claimUrl}. ${howToContinue}`,
     };
   },
 } satisfies ToolDef<typeof redeemInviteInput, typeof redeemedUserShape>;

@@ -1,23 +1,25 @@
-import type { ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
+import type { ToolAnnotations } from "@modelcontextprotocol/server";
 import type { z } from "zod";
 import type { Deps } from "../src/services/deps.js";
 import type { Caller } from "../src/services/tokens.js";
 
-/** What a tool handler may use: the services' deps and the caller's identity. */
-export interface ToolContext {
+/** Who is calling, for tools and resources alike. */
+export interface CallerContext {
   deps: Deps;
   /** The signed-in caller; fails with "call agent_signup first" when there is none. */
   requireUser(options?: { allowRevokedByClaim?: boolean }): Promise<Caller>;
-  /** The signed-in caller, or undefined when the session has no token. */
+  /** The signed-in caller, or undefined when the request carries no valid token. */
   currentUser(): Promise<Caller | undefined>;
-  /** Binds this session to a new account (and, over stdio, saves its token). */
-  signIn(accessToken: string): Promise<void>;
+}
+
+/** What a tool handler may use: the services' deps and the caller's identity. */
+export interface ToolContext extends CallerContext {
   /**
-   * Asks the client to open the signed-in account's claim URL for its human
-   * (URL-mode elicitation) and tells it when the claim happens. False when the
-   * client cannot.
+   * Makes the rest of this call (and, over stdio, the connection) act as a
+   * new account; returns the sentence that tells the agent how to keep acting
+   * as it (send the token over HTTP; over stdio it is saved for the agent).
    */
-  offerClaimUrl(claimUrl: string): Promise<boolean>;
+  signIn(accessToken: string): Promise<string>;
 }
 
 type ObjectSchema = z.ZodObject;
@@ -38,6 +40,8 @@ export interface ToolDef<Input extends ObjectSchema, Output extends ObjectSchema
 export interface ToolAnswer<Data> {
   data: Data;
   text: string;
+  /** A claim URL of a new account, which the host is asked to open for its human where it can. */
+  claimUrl?: string;
 }
 
 // biome-ignore lint: the registry holds tools of every input and output type.

@@ -47,8 +47,9 @@ export function rebindingGuard(hosts: Set<string>, origins: Set<string>) {
  * Any other header value is returned whole, so that it fails verification
  * (401) instead of passing as anonymous.
  */
-export function tokenFrom(req: Request): string | undefined {
-  const header = req.headers.authorization;
+export const tokenFrom = (req: Request): string | undefined => tokenFromHeader(req.headers.authorization);
+
+export function tokenFromHeader(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
   return header.match(/^(?:bearer|token)\s+(\S+)\s*$/i)?.[1] ?? header;
 }

@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import { openDb, type OpenDb } from "../../db/client.js";
-import { type Config, publicUrlFor } from "../config.js";
+import { type Config, ConfigError, publicUrlFor } from "../config.js";
 import type { Logger } from "../log.js";
 import { selectTools } from "../server.js";
 import type { Clock, Deps } from "../services/deps.js";
@@ -13,6 +13,7 @@ import { pagesRouter } from "../web/pages.js";
 import { depsFrom } from "./deps.js";
 import { allowedHosts, allowedOrigins, rebindingGuard } from "./guards.js";
 import { mcpRouter } from "./mcp-http.js";
+import { oauthFallbackRouter } from "./oauth-fallback.js";
 import { SignupLimiter } from "./rate-limit.js";
 import { startSweeper } from "./sweeper.js";
 
@@ -31,7 +32,6 @@ export interface HttpHandle {
   url: string;
   publicUrl: string;
   deps: Deps;
-  sessionCount(): number;
   close(): Promise<void>;
 }
 
@@ -55,6 +55,15 @@ export async function startHttp(config: Config, log: Logger, options: HttpOption
     port = await listen(server, config.port, config.host);
   } catch (error) {
     if (!options.store) store.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") {
+      throw new ConfigError(
+        `ONBOARD_PORT: port ${config.port} on ${config.host} is already in use; stop what runs there, or pick another port (ONBOARD_PORT=0 picks a free one)`,
+      );
+    }
+    if (code === "EADDRNOTAVAIL" || code === "EACCES") {
+      throw new ConfigError(`ONBOARD_HOST/ONBOARD_PORT: cannot listen on ${config.host}:${config.port} (${code})`);
+    }
     throw error;
   }
 
@@ -78,28 +87,10 @@ ${options.full ? html`<p>MCP endpoint: <code>${publicUrl}/mcp</code></p>` : html
   });
   app.use(pagesRouter(deps, limiter));
 
-  const mcp = options.full
-    ? mcpRouter({
-        deps,
-        tools,
-        log,
-        limiter,
-        sessionIdleMs: config.sessionIdleMs,
-        maxSessions: config.maxSessions,
-        resourceMetadataUrl: `${publicUrl}/.well-known/oauth-protected-resource/mcp`,
-      })
-    : undefined;
+  const mcp = options.full ? mcpRouter({ deps, tools, log, limiter, endpointUrl: `${publicUrl}/mcp` }) : undefined;
   if (mcp) {
-    const metadata = {
-      resource: `${publicUrl}/mcp`,
-      resource_name: "agent-onboard",
-      bearer_methods_supported: ["header"],
-      resource_documentation: `${publicUrl}/`,
-    };
-    app.get(["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"], (_req, res) => {
-      res.json(metadata);
-    });
     app.use("/mcp", mcp.router);
+    app.use(oauthFallbackRouter());
     app.use(apiRouter(deps, limiter));
   }
   app.use(notFound);
@@ -112,7 +103,6 @@ ${options.full ? html`<p>MCP endpoint: <code>${publicUrl}/mcp</code></p>` : html
     url: `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`,
     publicUrl,
     deps,
-    sessionCount: () => mcp?.sessionCount() ?? 0,
     close() {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,13 +1,13 @@
-import { randomUUID } from "node:crypto";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { toNodeHandler } from "@modelcontextprotocol/node";
+import { createMcpHandler } from "@modelcontextprotocol/server";
 import express, { type Request, type Response, Router } from "express";
+import type { AnyToolDef } from "../../tools/tool.js";
 import { isAppError } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { AnyToolDef } from "../../tools/tool.js";
-import { createServer, type Session } from "../server.js";
+import { createServer } from "../server.js";
 import type { Deps } from "../services/deps.js";
 import { authenticate } from "../services/tokens.js";
+import { html, page } from "../web/html.js";
 import { clientAddress, tokenFrom } from "./guards.js";
 import type { SignupLimiter } from "./rate-limit.js";
 
@@ -16,32 +16,61 @@ export interface McpHttpOptions {
   tools: AnyToolDef[];
   log: Logger;
   limiter: SignupLimiter;
-  sessionIdleMs: number;
-  maxSessions: number;
-  /** Where clients find how to authenticate, sent with every 401. */
-  resourceMetadataUrl: string;
+  /** The endpoint's own URL, shown to a browser that opens it. */
+  endpointUrl: string;
 }
 
-interface OpenSession {
-  transport: StreamableHTTPServerTransport;
-  session: Session;
+/** What the factory needs to build one request's server; carried in the SDK's pass-through authInfo. */
+export interface RequestCaller {
+  token?: string;
   address: string;
-  lastSeen: number;
 }
+
+const SIGN_IN_OVER_HTTP =
+  'From now on send "Authorization: Bearer <accessToken>" with every request to this server: it keeps no session, and a request without the header is anonymous.';
+
+/** The SDK's per-request handler: each request gets a server built for the caller `authInfo.extra` names. */
+export function mcpHandler({ deps, log, tools, limiter }: Omit<McpHttpOptions, "endpointUrl">) {
+  return createMcpHandler(
+    ({ authInfo }) => {
+      const caller = authInfo?.extra as RequestCaller | undefined;
+      return createServer(
+        deps,
+        {
+          token: caller?.token,
+          log,
+          signIn: () => SIGN_IN_OVER_HTTP,
+          admitAccountCreation: () => limiter.take(caller?.address ?? "unknown"),
+        },
+        tools,
+      );
+    },
+    { onerror: (error) => log.warn({ reason: error.message }, "MCP request failed in the SDK") },
+  );
+}
+
+/** The SDK's pass-through authInfo for a caller. */
+export const authInfoFor = (caller: RequestCaller) => ({ token: caller.token ?? "", clientId: "", scopes: [], extra: { ...caller } });
 
 const rpcError = (res: Response, status: number, code: number, message: string) =>
   res.status(status).json({ jsonrpc: "2.0", error: { code, message }, id: null });
 
-/** Streamable HTTP at /mcp: one McpServer per session, bound to the header's token or to the account it signed up. */
+/**
+ * Streamable HTTP at /mcp, stateless: every request builds its own server for
+ * the caller its Authorization header names, so any process can serve any
+ * request, and nothing a client sends can fill a table here. 2026-07-28
+ * requests and 2025-era ones (served per request by the SDK) share it.
+ */
 export function mcpRouter(options: McpHttpOptions) {
   const { deps, log } = options;
-  const sessions = new Map<string, OpenSession>();
+  const handler = mcpHandler(options);
+  const serve = toNodeHandler(handler, { onerror: (error) => log.error({ err: error }, "MCP request could not be served") });
+
   const router = Router();
-  // POSTs and DELETEs not yet answered; close() lets them finish before it closes the sessions.
+  // Requests not yet answered; close() lets them finish first.
   let inFlight = 0;
   let onDrained: (() => void) | undefined;
-  router.use((req, res, next) => {
-    if (req.method === "GET") return next(); // a server-to-client stream never ends by itself
+  router.use((_req, res, next) => {
     inFlight += 1;
     res.once("close", () => {
       inFlight -= 1;
@@ -49,109 +78,57 @@ export function mcpRouter(options: McpHttpOptions) {
     });
     next();
   });
-  router.use(express.json({ limit: "1mb" }));
 
-  const sweep = setInterval(() => {
-    const idleSince = Date.now() - options.sessionIdleMs;
-    for (const [id, open] of sessions) {
-      if (open.lastSeen < idleSince) {
-        log.info({ session: id }, "closing idle MCP session");
-        void open.transport.close();
-      }
-    }
-  }, Math.max(50, Math.min(options.sessionIdleMs / 2, 60_000)));
-  sweep.unref();
-
-  /** A present token must be valid: it is never taken as anonymous. */
-  async function checkToken(req: Request, res: Response): Promise<{ ok: boolean; token?: string }> {
-    const token = tokenFrom(req);
-    if (token === undefined) return { ok: true };
-    try {
-      await authenticate(deps, token);
-      return { ok: true, token };
-    } catch (error) {
-      if (!isAppError(error)) throw error;
-      res.setHeader(
-        "WWW-Authenticate",
-        `Bearer error="invalid_token", error_description="${error.message.replace(/["\\]/g, "'")}", resource_metadata="${options.resourceMetadataUrl}"`,
-      );
-      rpcError(res, 401, -32001, error.message);
-      return { ok: false };
-    }
-  }
-
-  function existing(req: Request, res: Response, token: string | undefined): OpenSession | undefined {
-    const id = req.headers["mcp-session-id"];
-    const open = typeof id === "string" ? sessions.get(id) : undefined;
-    if (!open) {
-      rpcError(res, 404, -32001, "Session not found: it expired or was closed. Start a new session with initialize.");
-      return undefined;
-    }
-    open.lastSeen = Date.now();
-    open.address = clientAddress(req);
-    if (token) open.session.token = token;
-    return open;
-  }
-
-  router.post("/", async (req, res) => {
-    const auth = await checkToken(req, res);
-    if (!auth.ok) return;
-    if (req.headers["mcp-session-id"] !== undefined) {
-      const open = existing(req, res, auth.token);
-      if (open) await open.transport.handleRequest(req, res, req.body);
-      return;
-    }
-    if (!isInitializeRequest(req.body)) {
-      rpcError(res, 400, -32000, "No Mcp-Session-Id header: send initialize first to open a session.");
-      return;
-    }
-    if (sessions.size >= options.maxSessions) {
-      res.setHeader("Retry-After", "60");
-      rpcError(res, 503, -32000, "Too many open sessions on this server; retry in a minute.");
-      return;
-    }
-    const open: OpenSession = {
-      session: { token: auth.token, log },
-      address: clientAddress(req),
-      lastSeen: Date.now(),
-      transport: new StreamableHTTPServerTransport({
-        sessionIdGenerator: randomUUID,
-        onsessioninitialized: (id) => {
-          sessions.set(id, open);
-        },
-      }),
-    };
-    open.session.admitAccountCreation = () => options.limiter.take(open.address);
-    open.transport.onclose = () => {
-      if (open.transport.sessionId) sessions.delete(open.transport.sessionId);
-    };
-    await createServer(deps, open.session, options.tools).connect(open.transport);
-    await open.transport.handleRequest(req, res, req.body);
+  // A person who opens the printed URL in a browser gets a page, not a JSON-RPC error.
+  router.get("/", (req, res, next) => {
+    if (!req.accepts("html") || req.accepts(["text/event-stream", "html"]) === "text/event-stream") return next();
+    res.type("html").send(
+      page(
+        "MCP endpoint",
+        html`<h1>This is an MCP endpoint</h1>
+<p><code>${options.endpointUrl}</code> is where MCP hosts (Claude, VS Code, Cursor and others) connect to agent-onboard over Streamable HTTP. Add it to your host as a remote MCP server; there is nothing to see here in a browser.</p>
+<p>An agent without an account calls <code>agent_signup</code> and then sends its access token as <code>Authorization: Bearer …</code>.</p>
+<p><a href="/">agent-onboard home</a></p>`,
+      ),
+    );
   });
 
-  const followUp = async (req: Request, res: Response) => {
-    const auth = await checkToken(req, res);
-    if (!auth.ok) return;
-    const open = existing(req, res, auth.token);
-    if (open) await open.transport.handleRequest(req, res);
-  };
-  router.get("/", followUp);
-  router.delete("/", followUp);
+  router.use(express.json({ limit: "1mb" }));
+  router.all("/", async (req, res) => {
+    const caller = await callerOf(req, res);
+    if (!caller) return;
+    (req as Request & { auth?: unknown }).auth = authInfoFor(caller);
+    await serve(req, res, req.body);
+  });
+
+  /** A present token must be valid: it is never taken as anonymous. */
+  async function callerOf(req: Request, res: Response): Promise<RequestCaller | undefined> {
+    const address = clientAddress(req);
+    const token = tokenFrom(req);
+    if (token === undefined) return { address };
+    try {
+      await authenticate(deps, token);
+      return { token, address };
+    } catch (error) {
+      if (!isAppError(error)) throw error;
+      const reason = error.message.replace(/["\\]/g, "'");
+      res.setHeader("WWW-Authenticate", `Bearer error="invalid_token", error_description="${reason}"`);
+      rpcError(res, 401, -32001, `${error.message} (HTTP 401: the Authorization header of your MCP host's configuration holds this token.)`);
+      return undefined;
+    }
+  }
 
   return {
     router,
-    sessionCount: () => sessions.size,
-    /** Ends the server-to-client streams, gives requests in flight up to `graceMs` to be answered, then closes every session. */
+    /** Gives requests in flight up to `graceMs` to be answered, then closes the handler. */
     async close(graceMs = 4_000) {
-      clearInterval(sweep);
-      for (const open of sessions.values()) open.transport.closeStandaloneSSEStream();
       if (inFlight > 0) {
         await new Promise<void>((resolve) => {
           onDrained = resolve;
           setTimeout(resolve, graceMs).unref();
         });
       }
-      await Promise.all([...sessions.values()].map((open) => open.transport.close()));
+      await handler.close();
     },
   };
 }

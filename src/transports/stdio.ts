@@ -1,10 +1,10 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import { type OpenDb, openDb } from "../../db/client.js";
 import { type Config, publicUrlFor } from "../config.js";
 import type { Logger } from "../log.js";
-import { createServer, selectTools } from "../server.js";
+import { createServer, type Session, selectTools } from "../server.js";
 import { depsFrom } from "./deps.js";
 import { startHttp } from "./http.js";
 import { startSweeper } from "./sweeper.js";
@@ -65,15 +65,19 @@ export async function runStdio(config: Config, log: Logger): Promise<void> {
   const deps = depsFrom(config, store.db, publicUrl, log);
   startSweeper(deps, log);
   const token = config.token ?? readCredentials(config.credentialsFile, log);
-  const server = createServer(deps, {
+  // One connection, one caller: the token can change only through agent_signup or redeem_invite.
+  const session: Session = {
     token,
     log,
-    onSignIn: (accessToken) => {
+    signIn: (accessToken) => {
       writeCredentials(config.credentialsFile, accessToken);
       log.info({ file: config.credentialsFile }, "saved the new account's access token");
+      return "This server saved the token and acts as the new account from now on, also after a restart.";
     },
-  }, tools);
-  const transport = new StdioServerTransport();
+  };
+  const connection = serveStdio(() => createServer(deps, session, tools), {
+    onerror: (error) => log.warn({ reason: error.message }, "stdio transport error"),
+  });
 
   // When the host closes stdin, requests already read still finish and answer;
   // the process then runs out of work and the db is closed on the way out.
@@ -83,11 +87,9 @@ export async function runStdio(config: Config, log: Logger): Promise<void> {
   });
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
-      void server.close().finally(() => process.exit(0));
+      void connection.close().finally(() => process.exit(0));
     });
   }
-
-  await server.connect(transport);
   log.info(
     { db: config.dbFile, signedIn: Boolean(token), tokenFrom: config.token ? "ONBOARD_TOKEN" : token ? "credentials file" : "none" },
     "agent-onboard ready on stdio",
