@@ -2,7 +2,8 @@ import { z } from "zod";
 import { claimStatusShape, getClaimStatus } from "../src/services/claims.js";
 import type { ToolDef } from "./tool.js";
 
-const input = z.object({});
+// Strict, so tools/list says "no arguments" (additionalProperties: false), as the 2026-07-28 schema rules ask.
+const input = z.strictObject({});
 
 export const getClaimStatusTool = {
   name: "get_claim_status",

@@ -2,7 +2,8 @@ import { z } from "zod";
 import { listPendingInvites, pendingInvitesShape } from "../src/services/org-invites.js";
 import type { ToolDef } from "./tool.js";
 
-const input = z.object({});
+// Strict, so tools/list says "no arguments" (additionalProperties: false), as the 2026-07-28 schema rules ask.
+const input = z.strictObject({});
 
 export const listPendingInvitesTool = {
   name: "list_pending_invites",

@@ -35,6 +35,20 @@ describe("every tool", () => {
     }
   });
 
+  test("follows the 2026-07-28 schema rules: JSON Schema 2020-12, closed argument-less inputs, SEP-986 names, a fixed order", async ({ env }) => {
+    const { tools } = await (await env.connect()).listTools();
+    expect(tools.map((tool) => tool.name)).toEqual(allTools.map((tool) => tool.name));
+    for (const tool of tools) {
+      expect(tool.name, tool.name).toMatch(/^[A-Za-z0-9_.-]{1,64}$/);
+      for (const schema of [tool.inputSchema, tool.outputSchema!]) {
+        expect(schema.$schema, tool.name).toBe("https://json-schema.org/draft/2020-12/schema");
+      }
+      if (Object.keys(tool.inputSchema.properties ?? {}).length === 0) {
+        expect(tool.inputSchema.additionalProperties, tool.name).toBe(false);
+      }
+    }
+  });
+
   test("that only reads says so, and only reads and choosing a default are idempotent", () => {
     const readers = allTools.filter((tool) => tool.annotations.readOnlyHint).map((tool) => tool.name);
     expect(readers.sort()).toEqual(["get_claim_status", "get_current_user", "get_default_organization", "list_pending_invites", "list_stacks"]);

@@ -167,8 +167,8 @@ test("only an admin can create an invite link: a member who joined through one i
   const { client, signup } = await signUp(env);
   const orgName = signup.userInfo.organizations[0].name as string;
   const token = seedInviteToken.parse(await ok(client, "create_invite_link", { name: "Team", expiresAt: inAWeek }));
-  const member = await env.connect();
-  await ok(member, "redeem_invite", { token: token.secret, email: "member@example.com", name: "Member" });
+  const joined = await ok(await env.connect(), "redeem_invite", { token: token.secret, email: "member@example.com", name: "Member" });
+  const member = await env.connect(joined.accessToken);
   const links = countRows(env, "invite_links");
 
   const text = await fails(member, "create_invite_link", { name: "Mine", expiresAt: inAWeek });

@@ -24,9 +24,8 @@ async function joinThroughInvite(env: TestEnv, admin: Client, email = "member@ex
     name: "Team",
     expiresAt: new Date(env.clock.now().getTime() + DAY).toISOString(),
   });
-  const client = await env.connect();
-  const member = await ok(client, "redeem_invite", { token: link.url, email, name: "Member agent" });
-  return { client, member };
+  const member = await ok(await env.connect(), "redeem_invite", { token: link.url, email, name: "Member agent" });
+  return { client: await env.connect(member.accessToken), member };
 }
 
 test("creates the stack in the agent's personal organization when organization is left out", async ({ env }) => {

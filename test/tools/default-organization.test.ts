@@ -6,8 +6,8 @@ import { seedDefaultOrganization } from "../seed-shapes.js";
 async function hostAndGuest(env: TestEnv) {
   const host = await signUp(env, { agentName: "Host" });
   const invite = await ok(host.client, "create_invite_link", { name: "n", expiresAt: "2026-03-10T00:00:00Z" });
-  const guest = await env.connect();
-  const joined = await ok(guest, "redeem_invite", { token: invite.secret, email: "guest@example.com", name: "Guest" });
+  const joined = await ok(await env.connect(), "redeem_invite", { token: invite.secret, email: "guest@example.com", name: "Guest" });
+  const guest = await env.connect(joined.accessToken);
   return { host, hostOrg: host.signup.userInfo.githubLogin as string, guest, joined };
 }
 

@@ -9,8 +9,8 @@ const inviteMail = (env: TestEnv) => env.mail.filter((message) => message.subjec
 async function hostAndGuest(env: TestEnv) {
   const host = await signUp(env, { agentName: "Host" });
   const link = await ok(host.client, "create_invite_link", { name: "n", expiresAt: "2026-03-10T00:00:00Z" });
-  const guest = await env.connect();
-  await ok(guest, "redeem_invite", { token: link.secret, email: "guest@example.com", name: "Guest" });
+  const joined = await ok(await env.connect(), "redeem_invite", { token: link.secret, email: "guest@example.com", name: "Guest" });
+  const guest = await env.connect(joined.accessToken);
   return { host, org: host.signup.userInfo.githubLogin as string, guest };
 }
 

@@ -57,9 +57,8 @@ async function joinThroughInvite(env: TestEnv, admin: Client, email = "member@ex
     name: "Team",
     expiresAt: new Date(env.clock.now().getTime() + DAY).toISOString(),
   });
-  const client = await env.connect();
-  await ok(client, "redeem_invite", { token: link.url, email, name: "Member agent" });
-  return client;
+  const joined = await ok(await env.connect(), "redeem_invite", { token: link.url, email, name: "Member agent" });
+  return env.connect(joined.accessToken);
 }
 
 test("lists the stacks of every organization the caller belongs to, oldest first, and no one else's", async ({ env }) => {

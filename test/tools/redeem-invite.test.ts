@@ -1,6 +1,6 @@
 import { claimAccount } from "../../src/services/claims.js";
 import { describe } from "vitest";
-import { countRows, expect, fails, HOUR, ok, signUp, test, type TestEnv } from "../fixture.js";
+import { call, countRows, expect, fails, HOUR, ok, signUp, test, type TestEnv, textOf } from "../fixture.js";
 import { seedInviteToken, seedRedeemedAgent, seedUnleashUser } from "../seed-shapes.js";
 
 const PUBLIC_URL = "http://onboard.test";
@@ -156,15 +156,16 @@ describe("redeem_invite without a password (an agent joins)", () => {
     expect(countRows(env, "claim_tokens")).toBe(2); // the inviter's and this one
   });
 
-  test("redeeming without a password binds the session to the new agent, a member of the organization", async ({ env }) => {
+  test("redeeming without a password tells the agent to send the new token, which acts as a member of the organization", async ({ env }) => {
     const { link, orgName } = await inviter(env);
-    const session = await env.connect();
+    const anonymous = await env.connect();
 
-    const agent = seedRedeemedAgent.parse(
-      await ok(session, "redeem_invite", { token: link.secret, email: "bot@example.com", name: "Helper bot", username: "helper-bot" }),
-    );
+    const answer = await call(anonymous, "redeem_invite", { token: link.secret, email: "bot@example.com", name: "Helper bot", username: "helper-bot" });
+    const agent = seedRedeemedAgent.parse(answer.structuredContent);
+    expect(textOf(answer)).toContain('"Authorization: Bearer <accessToken>"');
+    expect(await fails(anonymous, "get_current_user")).toContain("not signed in"); // no session remembers it
 
-    const me = await ok(session, "get_current_user");
+    const me = await ok(await env.connect(agent.accessToken), "get_current_user");
     expect(me.githubLogin).toBe("helper-bot");
     expect(me.email).toBe("bot@example.com");
     expect(me.isAgent).toBe(true);
@@ -185,8 +186,8 @@ describe("redeem_invite without a password (an agent joins)", () => {
 
   test("the claim URL of a redeemed agent lets its human claim the account, which keeps its id and membership", async ({ env }) => {
     const { link, orgName } = await inviter(env);
-    const session = await env.connect();
-    const agent = seedRedeemedAgent.parse(await ok(session, "redeem_invite", { token: link.secret, email: "bot@example.com", name: "Bot" }));
+    const agent = seedRedeemedAgent.parse(await ok(await env.connect(), "redeem_invite", { token: link.secret, email: "bot@example.com", name: "Bot" }));
+    const session = await env.connect(agent.accessToken);
     const claimToken = decodeURIComponent(agent.claimUrl.slice(`${PUBLIC_URL}/claim/`.length));
 
     const claimed = await claimAccount(env.deps, {
