@@ -1,12 +1,11 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { openDb, type OpenDb } from "../db/client.js";
 import { loadConfig } from "../src/config.js";
 import { type HttpHandle, startHttp } from "../src/transports/http.js";
-import { captureLogs, TestClock } from "./fixture.js";
+import { captureLogs, type ConnectOptions, TestClock } from "./fixture.js";
 
 export interface TestHttp {
   handle: HttpHandle;
@@ -17,8 +16,14 @@ export interface TestHttp {
   logs: string[];
   /** The mail the server has written so far, oldest first: recipient, subject and text. */
   mailbox(): Array<{ to: string; subject: string; text: string }>;
-  /** An SDK client over Streamable HTTP, with extra request headers (e.g. Authorization). */
-  connect(headers?: Record<string, string>): Promise<{ client: Client; transport: StreamableHTTPClientTransport }>;
+  /**
+   * An SDK v2 client over Streamable HTTP, with extra request headers (e.g.
+   * Authorization), speaking 2026-07-28 unless told `era: "legacy"`.
+   */
+  connect(
+    headers?: Record<string, string>,
+    options?: ConnectOptions,
+  ): Promise<{ client: Client; transport: StreamableHTTPClientTransport }>;
   close(): Promise<void>;
 }
 
@@ -42,9 +47,12 @@ export async function startTestHttp(env: Record<string, string> = {}): Promise<T
     clock,
     logs,
     mailbox: () => readMailDir(mailDir),
-    async connect(headers = {}) {
+    async connect(headers = {}, { era = "modern", capabilities = {} } = {}) {
       const transport = new StreamableHTTPClientTransport(new URL(`${handle.url}/mcp`), { requestInit: { headers } });
-      const client = new Client({ name: "http-test", version: "1.0.0" });
+      const client = new Client(
+        { name: "http-test", version: "1.0.0" },
+        { capabilities, ...(era === "modern" ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {}) },
+      );
       await client.connect(transport);
       clients.push(client);
       return { client, transport };

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { Client, type ClientCapabilities } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 
 /** Mail from server processes goes to a temporary folder, never into the project's data/. */
 const scratchMailDir = () => join(mkdtempSync(join(tmpdir(), "onboard-mail-")), "mail");
@@ -20,8 +20,14 @@ export interface StdioSession {
   close(): Promise<void>;
 }
 
-/** Launches `npm run stdio` as a desktop host would and connects the SDK client to it. */
-export async function launchStdio(env: Record<string, string>): Promise<StdioSession> {
+export interface LaunchOptions {
+  /** The revision the host speaks: 2026-07-28 (the default) or a 2025-era host's initialize. */
+  era?: "modern" | "legacy";
+  capabilities?: ClientCapabilities;
+}
+
+/** Launches `npm run stdio` as a desktop host would and connects the SDK v2 client to it. */
+export async function launchStdio(env: Record<string, string>, { era = "modern", capabilities = {} }: LaunchOptions = {}): Promise<StdioSession> {
   const transport = new StdioClientTransport({
     command: "npm",
     args: ["run", "stdio"],
@@ -33,7 +39,10 @@ export async function launchStdio(env: Record<string, string>): Promise<StdioSes
   transport.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const client = new Client({ name: "stdio-test", version: "1.0.0" });
+  const client = new Client(
+    { name: "stdio-test", version: "1.0.0" },
+    { capabilities, ...(era === "modern" ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {}) },
+  );
   await client.connect(transport);
   return { client, stderr: () => stderr, close: () => client.close() };
 }

@@ -6,6 +6,7 @@ import { type Config, publicUrlFor } from "../config.js";
 import type { Logger } from "../log.js";
 import { createServer, type Session, selectTools } from "../server.js";
 import { depsFrom } from "./deps.js";
+import { DrainingStdioTransport } from "./draining-stdio.js";
 import { startHttp } from "./http.js";
 import { startSweeper } from "./sweeper.js";
 
@@ -76,6 +77,7 @@ export async function runStdio(config: Config, log: Logger): Promise<void> {
     },
   };
   const connection = serveStdio(() => createServer(deps, session, tools), {
+    transport: new DrainingStdioTransport(),
     onerror: (error) => log.warn({ reason: error.message }, "stdio transport error"),
   });
 
