@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Runs the official MCP conformance suite (server mode) against `npm start`.
+# Runs the official MCP conformance suite (@modelcontextprotocol/conformance,
+# server mode) against `npm start`, once per protocol revision the server
+# serves: 2026-07-28 (stateless, per-request _meta) and 2025-11-25 (the
+# initialize handshake of 2025-era clients), each as
+# `--suite all --spec-version REVISION` against the same server.
 #
 # The suite needs Node 22 or newer; it and a Node 22 binary come from the npm
 # registry, pinned by conformance/package-lock.json, into conformance/node_modules
 # (git-ignored). The project itself keeps running on the system Node.
 #
-# Exit status: 0 when every scenario passes or is listed in
-# conformance/expected-failures.yml; non-zero on an unexpected failure, on a
-# listed scenario that now passes (the list is stale), or on a set-up error.
+# Each revision is judged against its own baseline,
+# conformance/expected-failures-REVISION.yml (the suite's format cannot key an
+# entry by revision). Exit status: 0 when every check of both runs passes or is
+# listed there; non-zero on an unexpected failure (the suite counts a WARNING
+# as one), on a listed check that now passes (the list is stale), or on a
+# set-up error. Both revisions run even when the first one fails.
+# Per-scenario checks are saved in conformance/results/REVISION/.
 #
 #   bash conformance/run.sh                  # builds dist/ first
 #   CONFORMANCE_NO_BUILD=1 bash conformance/run.sh   # dist/ is already fresh
+#   CONFORMANCE_VERBOSE=1 bash conformance/run.sh    # the suite prints each check as JSON
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,6 +63,9 @@ trap 'stop_server; rm -rf "$work"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# Created here, not by the background job's redirection, so the first poll below never races it.
+: >"$work/server.out"
+: >"$work/server.err"
 ONBOARD_PORT=0 ONBOARD_DB="$work/onboard.db" ONBOARD_SIGNUPS_PER_HOUR=0 LOG_LEVEL=${LOG_LEVEL:-warn} \
   node dist/src/cli.js serve >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
@@ -72,18 +84,41 @@ if [[ -z $url ]]; then
 fi
 echo "conformance: server at $url"
 
-# 3. The suite: every server scenario, judged against the committed baseline.
+# 3. The suite: each revision's scenarios, judged against that revision's baseline.
+revisions=(2026-07-28 2025-11-25)
+suite_timeout=300 # seconds per revision; a scenario has 30 s of its own
+verbose=()
+if [[ ${CONFORMANCE_VERBOSE:-0} == 1 ]]; then verbose=(--verbose); fi
 rm -rf "$results"
 status=0
-timeout 600 "$node22" "$suite" server --url "$url" --suite all \
-  --expected-failures "$here/expected-failures.yml" -o "$results" || status=$?
+failed=()
+for revision in "${revisions[@]}"; do
+  baseline=$here/expected-failures-$revision.yml
+  if [[ ! -f $baseline ]]; then
+    echo "conformance: $baseline is missing" >&2
+    exit 1
+  fi
+  echo
+  echo "conformance: ===== protocol revision $revision ====="
+  rev_status=0
+  timeout -k 10 "$suite_timeout" "$node22" "$suite" server --url "$url" --suite all --spec-version "$revision" \
+    --expected-failures "$baseline" -o "$results/$revision" "${verbose[@]}" || rev_status=$?
+  if ((rev_status == 124)); then
+    echo "conformance: the $revision run did not finish within $suite_timeout s" >&2
+  fi
+  if ((rev_status != 0)); then
+    failed+=("$revision (exit $rev_status)")
+    status=$rev_status
+  fi
+done
 
 stop_server
-if ((status == 124)); then
-  echo "conformance: the suite did not finish within 600 s" >&2
-fi
+echo
 if ((status != 0)); then
-  echo "conformance: FAILED (exit $status); per-scenario checks are in $results/, server log follows" >&2
+  printf -v failed_list '%s, ' "${failed[@]}"
+  echo "conformance: FAILED for ${failed_list%, }; per-scenario checks are in $results/REVISION/, server log follows" >&2
   tail -n 50 "$work/server.err" >&2
+else
+  echo "conformance: passed for ${revisions[*]} (every failing check is in its revision's baseline)"
 fi
 exit "$status"
