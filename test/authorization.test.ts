@@ -20,10 +20,8 @@
  * - REST      — the seeds' paths.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { type CallToolResult, Client, SdkHttpError } from "@modelcontextprotocol/client";
+import { InMemoryTransport } from "@modelcontextprotocol/server";
 import { decodeJwt, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createServer } from "../src/server.js";
@@ -327,7 +325,7 @@ async function rest(method: string, path: string, token: string | undefined, bod
 }
 
 const fromTool = (result: CallToolResult): Answer => {
-  const text = result.content.map((block) => (block.type === "text" ? block.text : "")).join("\n");
+  const text = (result.content ?? []).map((block) => (block.type === "text" ? block.text : "")).join("\n");
   expect(text).not.toMatch(/\n\s+at /);
   return { ok: !result.isError, message: text, data: result.structuredContent };
 };
@@ -337,11 +335,17 @@ async function mcpOverHttp(token: string | undefined, tool: string, args: Record
   try {
     ({ client } = await world.http.connect(token === undefined ? {} : { Authorization: `Bearer ${token}` }));
   } catch (error) {
-    if (!(error instanceof StreamableHTTPError)) throw error;
-    // The SDK puts the refused request's body, a JSON-RPC error, at the end of its message.
-    const body = JSON.parse(error.message.slice(error.message.indexOf("{")));
+    if (!(error instanceof SdkHttpError)) throw error;
+    // The SDK keeps the status; the refusal's text is in the body of the same request, sent again.
+    const refused = await fetch(`${world.http.url}/mcp`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "m", version: "1" } } }),
+    });
+    const body = (await refused.json()) as { error: { code: number; message: string } };
     expect(body.error.code).toBe(-32001);
-    return { ok: false, status: error.code, message: body.error.message, data: undefined };
+    expect(refused.status).toBe(error.status);
+    return { ok: false, status: error.status, message: body.error.message, data: undefined };
   }
   try {
     return fromTool((await client.callTool({ name: tool, arguments: args })) as CallToolResult);
@@ -354,7 +358,7 @@ const { log: stdioLog } = captureLogs("silent");
 
 /** The session stdio builds for ONBOARD_TOKEN, over an in-memory pipe instead of stdin/stdout. */
 async function mcpOverStdio(token: string | undefined, tool: string, args: Record<string, unknown>): Promise<Answer> {
-  const server = createServer(world.http.handle.deps, { token, log: stdioLog });
+  const server = createServer(world.http.handle.deps, { token, log: stdioLog, signIn: () => "saved" });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: "matrix", version: "1.0.0" });
   await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
