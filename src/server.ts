@@ -67,6 +67,21 @@ const notSignedIn = () =>
     "You are not signed in. Call agent_signup to create your own account (or redeem_invite to join an organization through an invite link), then call this tool again with its accessToken.",
   );
 
+/**
+ * What a 2026-07-28 client may cache: the lists of tools, prompts and
+ * templates and the discovery answer are the same for every caller of a
+ * running server; the resources listed and read are the caller's own.
+ */
+const FIVE_MINUTES = 5 * 60_000;
+const CACHE_HINTS = {
+  "server/discover": { ttlMs: FIVE_MINUTES, cacheScope: "public" },
+  "tools/list": { ttlMs: FIVE_MINUTES, cacheScope: "public" },
+  "prompts/list": { ttlMs: FIVE_MINUTES, cacheScope: "public" },
+  "resources/templates/list": { ttlMs: FIVE_MINUTES, cacheScope: "public" },
+  "resources/list": { ttlMs: 0, cacheScope: "private" },
+  "resources/read": { ttlMs: 0, cacheScope: "private" },
+} as const;
+
 /** The key of the one input request this server makes: "open the claim URL". */
 const CLAIM_INPUT = "claim";
 
@@ -100,7 +115,7 @@ export function createServer(deps: Deps, session: Session, tools: AnyToolDef[] =
   const server = new McpServer(
     { name: SERVER_NAME, version: SERVER_VERSION },
     // requestState is checked inside callTool, so that a bad one is an isError result that says what to do.
-    { instructions: INSTRUCTIONS, capabilities: { logging: {} } },
+    { instructions: INSTRUCTIONS, capabilities: { logging: {} }, cacheHints: CACHE_HINTS },
   );
   const identity = identityFor(deps, session);
 

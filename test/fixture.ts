@@ -9,6 +9,8 @@ import { createLogger } from "../src/log.js";
 import { selectTools } from "../src/server.js";
 import { authInfoFor, mcpHandler } from "../src/transports/mcp-http.js";
 import { SignupLimiter } from "../src/transports/rate-limit.js";
+import type { McpHttpHandler } from "@modelcontextprotocol/server";
+import type { AnyToolDef } from "../tools/tool.js";
 import { tokenFromHeader } from "../src/transports/guards.js";
 import type { Deps, ServiceSettings } from "../src/services/deps.js";
 import type { MailMessage } from "../src/services/mail.js";
@@ -61,6 +63,8 @@ export interface TestEnv {
 export interface ConnectOptions {
   era?: "modern" | "legacy";
   capabilities?: ClientCapabilities;
+  /** The tools the server exposes (ONBOARD_READ_ONLY, ONBOARD_TOOLS); all of them unless told. */
+  tools?: AnyToolDef[];
 }
 
 export async function createTestEnv(settings: Partial<ServiceSettings> = {}): Promise<TestEnv> {
@@ -82,7 +86,16 @@ export async function createTestEnv(settings: Partial<ServiceSettings> = {}): Pr
     },
   };
   const clients: Client[] = [];
-  const handler = mcpHandler({ deps, log, tools: selectTools(), limiter: new SignupLimiter(0) });
+  const handlers = new Map<AnyToolDef[], McpHttpHandler>();
+  const handlerFor = (tools: AnyToolDef[]) => {
+    let handler = handlers.get(tools);
+    if (!handler) {
+      handler = mcpHandler({ deps, log, tools, limiter: new SignupLimiter(0) });
+      handlers.set(tools, handler);
+    }
+    return handler;
+  };
+  const allSelected = selectTools();
   return {
     deps,
     mail,
@@ -90,7 +103,8 @@ export async function createTestEnv(settings: Partial<ServiceSettings> = {}): Pr
     dbFile,
     clock,
     logs,
-    async connect(token, { era = "modern", capabilities = {} } = {}) {
+    async connect(token, { era = "modern", capabilities = {}, tools = allSelected } = {}) {
+      const handler = handlerFor(tools);
       const transport = new StreamableHTTPClientTransport(new URL("http://onboard.test/mcp"), {
         requestInit: token ? { headers: { Authorization: `Bearer ${token}` } } : undefined,
         fetch: (url, init) => {
@@ -109,7 +123,7 @@ export async function createTestEnv(settings: Partial<ServiceSettings> = {}): Pr
     },
     async close() {
       await Promise.all(clients.map((client) => client.close()));
-      await handler.close();
+      await Promise.all([...handlers.values()].map((handler) => handler.close()));
       store.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -1,29 +1,39 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { describe } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.js";
-import { createServer, INSTRUCTIONS, selectTools } from "../src/server.js";
-import { captureLogs, expect, ok, signUp, test, type TestEnv } from "./fixture.js";
+import { INSTRUCTIONS, selectTools } from "../src/server.js";
+import { expect, ok, signUp, test, type TestEnv } from "./fixture.js";
 
 const jsonOf = (read: { contents: object[] }) => JSON.parse(String((read.contents[0] as { text: string }).text));
 
-async function connectWith(env: TestEnv, tools: ReturnType<typeof selectTools>) {
-  const server = createServer(env.deps, { log: captureLogs().log }, tools);
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: "selection-test", version: "1.0.0" });
-  await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
-  return client;
-}
+const connectWith = (env: TestEnv, tools: ReturnType<typeof selectTools>) => env.connect(undefined, { tools });
 
-describe("initialize", () => {
-  test("sends instructions that walk an agent through the onboarding flow", async ({ env }) => {
-    const client = await env.connect();
-    const instructions = client.getInstructions();
-    expect(instructions).toBe(INSTRUCTIONS);
-    for (const step of ["agent_signup", "claimUrl", "get_claim_status", "create_stack", "redeem_invite"]) {
-      expect(instructions).toContain(step);
+describe("discovery", () => {
+  test.each(["modern", "legacy"] as const)("sends instructions that walk an agent through the onboarding flow (%s era)", async (era) => {
+    const { createTestEnv } = await import("./fixture.js");
+    const env = await createTestEnv();
+    try {
+      const client = await env.connect(undefined, { era });
+      expect(client.getProtocolEra()).toBe(era);
+      const instructions = client.getInstructions();
+      expect(instructions).toBe(INSTRUCTIONS);
+      for (const step of ["agent_signup", "claimUrl", "get_claim_status", "create_stack", "redeem_invite", "Authorization: Bearer"]) {
+        expect(instructions).toContain(step);
+      }
+      expect(client.getServerCapabilities()).toMatchObject({ tools: {}, prompts: {}, resources: {}, logging: {} });
+    } finally {
+      await env.close();
     }
-    expect(client.getServerCapabilities()).toMatchObject({ tools: {}, prompts: {}, resources: {}, logging: {} });
+  });
+});
+
+describe("caching hints (2026-07-28)", () => {
+  test("the lists every caller shares may be cached for five minutes; what is the caller's own, not at all", async ({ env }) => {
+    const { client } = await signUp(env);
+    for (const list of [await client.listTools(), await client.listPrompts(), await client.listResourceTemplates()]) {
+      expect(list).toMatchObject({ ttlMs: 300_000, cacheScope: "public" });
+    }
+    expect(await client.listResources()).toMatchObject({ ttlMs: 0, cacheScope: "private" });
+    expect(await client.readResource({ uri: "onboard://user" })).toMatchObject({ ttlMs: 0, cacheScope: "private" });
   });
 });
 
@@ -59,8 +69,8 @@ describe("resources", () => {
     const org = admin.signup.userInfo.githubLogin as string;
     await ok(admin.client, "create_stack", { projectName: "p", stackName: "s" });
     const invite = await ok(admin.client, "create_invite_link", { name: "n", expiresAt: "2026-03-10T00:00:00Z" });
-    const member = await env.connect();
-    await ok(member, "redeem_invite", { token: invite.secret, email: "m@example.com", name: "Member" });
+    const joined = await ok(await env.connect(), "redeem_invite", { token: invite.secret, email: "m@example.com", name: "Member" });
+    const member = await env.connect(joined.accessToken);
 
     expect((await (await env.connect()).listResources()).resources.map((r) => r.uri)).toEqual(["onboard://user"]);
     const listed = await member.listResources();
@@ -103,7 +113,8 @@ describe("choosing tools", () => {
       "list_pending_invites",
       "list_stacks",
     ]);
-    await expect(client.callTool({ name: "agent_signup", arguments: {} })).resolves.toMatchObject({ isError: true });
+    // A tool that is not exposed is unknown: the SDK refuses the call as invalid params.
+    await expect(client.callTool({ name: "agent_signup", arguments: {} })).rejects.toMatchObject({ code: -32602 });
   });
 
   test("ONBOARD_TOOLS exposes exactly the named tools, and an unknown name is a configuration error naming it", async ({ env }) => {

@@ -144,10 +144,9 @@ describe("over MCP", () => {
     expect(JSON.parse(content.text)).toEqual(me);
   });
 
-  test("a session bound by agent_signup sees its new token's tokenInfo", async ({ env }) => {
-    const client = await env.connect();
-    const signup = await ok(client, "agent_signup", { agentName: "Bound" });
-    const me = seedUser.parse(await ok(client, "get_current_user"));
+  test("the token agent_signup returns sees its own tokenInfo", async ({ env }) => {
+    const signup = await ok(await env.connect(), "agent_signup", { agentName: "Bound" });
+    const me = seedUser.parse(await ok(await env.connect(signup.accessToken), "get_current_user"));
     expect(me).toEqual(signup.userInfo);
     expect(me.tokenInfo?.name).toBe("agent signup");
   });

@@ -1,8 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { call, ok, textOf } from "../fixture.js";
@@ -35,7 +34,7 @@ async function serve(): Promise<Serving> {
 }
 
 async function connect(mcpUrl: string, options: ConstructorParameters<typeof StreamableHTTPClientTransport>[1] = {}) {
-  const client = new Client({ name: "serve-test", version: "1.0.0" });
+  const client = new Client({ name: "serve-test", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
   await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), options));
   clients.push(client);
   return client;
@@ -66,8 +65,8 @@ describe("agent-onboard serve", () => {
 
   test("an agent signs up over HTTP; SIGTERM then exits 0 promptly and leaves an intact db holding the user", async () => {
     const served = await serve();
-    const client = await connect(served.mcpUrl);
-    const signup = seedAgentSignupResponse.parse(await ok(client, "agent_signup", { agentName: "Process agent" }));
+    const signup = seedAgentSignupResponse.parse(await ok(await connect(served.mcpUrl), "agent_signup", { agentName: "Process agent" }));
+    const client = await connect(served.mcpUrl, { requestInit: { headers: { Authorization: `Bearer ${signup.accessToken}` } } });
     await ok(client, "create_stack", { projectName: "web", stackName: "prod" });
     expect(signup.claimUrl).toBe(`${new URL(served.mcpUrl).origin}/claim/${signup.claimToken}`);
 
@@ -99,8 +98,8 @@ describe("agent-onboard serve", () => {
 
   test("a redeem_invite in flight when SIGTERM arrives still gets its answer, and its user is stored", async () => {
     const served = await serve();
-    const admin = await connect(served.mcpUrl);
-    await ok(admin, "agent_signup");
+    const { accessToken } = await ok(await connect(served.mcpUrl), "agent_signup");
+    const admin = await connect(served.mcpUrl, { requestInit: { headers: { Authorization: `Bearer ${accessToken}` } } });
     const invite = await ok(admin, "create_invite_link", {
       name: "crew",
       expiresAt: new Date(Date.now() + 86_400_000).toISOString(),

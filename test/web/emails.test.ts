@@ -35,8 +35,8 @@ interface Agent {
 }
 
 async function signUpAgent(): Promise<Agent> {
-  const { client } = await http.connect();
-  const signup = await ok(client, "agent_signup", { agentName: "Mail tester" });
+  const signup = await ok((await http.connect()).client, "agent_signup", { agentName: "Mail tester" });
+  const { client } = await http.connect({ Authorization: `Bearer ${signup.accessToken}` });
   const { id } = http.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(signup.userInfo.id) as { id: number };
   return { client, token: signup.accessToken, uid: signup.userInfo.id, userId: id, claimToken: signup.claimToken, claimUrl: signup.claimUrl };
 }
