@@ -11,7 +11,6 @@ import { authInfoFor, mcpHandler } from "../src/transports/mcp-http.js";
 import { SignupLimiter } from "../src/transports/rate-limit.js";
 import type { McpHttpHandler } from "@modelcontextprotocol/server";
 import type { AnyToolDef } from "../tools/tool.js";
-import { tokenFromHeader } from "../src/transports/guards.js";
 import type { Deps, ServiceSettings } from "../src/services/deps.js";
 import type { MailMessage } from "../src/services/mail.js";
 
@@ -52,8 +51,8 @@ export interface TestEnv {
   /** Every log line written so far, raw JSON. */
   logs: string[];
   /**
-   * A connected SDK v2 client, sending `token` (if any) as its Authorization
-   * header on every request, over the real /mcp handler served in process.
+   * A connected SDK v2 client acting with `token` (if any) on every request,
+   * over the real /mcp handler served in process.
    * It speaks 2026-07-28 unless told `era: "legacy"` (a 2025-11-25 host).
    */
   connect(token?: string, options?: ConnectOptions): Promise<Client>;
@@ -106,12 +105,8 @@ export async function createTestEnv(settings: Partial<ServiceSettings> = {}): Pr
     async connect(token, { era = "modern", capabilities = {}, tools = allSelected } = {}) {
       const handler = handlerFor(tools);
       const transport = new StreamableHTTPClientTransport(new URL("http://onboard.test/mcp"), {
-        requestInit: token ? { headers: { Authorization: `Bearer ${token}` } } : undefined,
-        fetch: (url, init) => {
-          const request = new Request(url, init);
-          const authInfo = authInfoFor({ token: tokenFromHeader(request.headers.get("authorization") ?? undefined), address: "127.0.0.1" });
-          return handler.fetch(request, { authInfo });
-        },
+        // The token goes to the handler as the HTTP adapter hands it on, so that any string (a property test's) can be one.
+        fetch: (url, init) => handler.fetch(new Request(url, init), { authInfo: authInfoFor({ token, address: "127.0.0.1" }) }),
       });
       const client = new Client(
         { name: "test-client", version: "1.0.0" },

@@ -13,7 +13,7 @@
  * the SDK rejects `arguments` that are not an object, before any tool code
  * runs (DESIGN.md, "Protocol errors").
  */
-import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { ProtocolError, SdkHttpError } from "@modelcontextprotocol/client";
 import fc from "fast-check";
 import { describe } from "vitest";
 import { z } from "zod";
@@ -223,11 +223,17 @@ async function callChecked(
   try {
     result = (await bounded(client.callTool({ name: tool, arguments: args as Record<string, unknown> }), what)) as ToolResult;
   } catch (error) {
+    if (error instanceof SdkHttpError) {
+      // A body past the transport's limit is refused before it is read, as any HTTP server would.
+      expect(error.status, `${what} threw ${String(error)}`).toBe(413);
+      expect(dbState(env.store.sqlite), `${what} changed the db`).toEqual(before);
+      return "rejected by SDK";
+    }
     // Only the SDK's own refusal of non-object arguments may come back as a protocol error.
-    expect(error, `${what} threw ${String(error)}`).toBeInstanceOf(McpError);
+    expect(error, `${what} threw ${String(error)}`).toBeInstanceOf(ProtocolError);
     expect(isPlainObject(args), `${what} got a protocol error: ${String(error)}`).toBe(false);
     // The SDK parses the request before any tool code runs and reports the bad `arguments` itself.
-    expect([-32602, -32603]).toContain((error as McpError).code);
+    expect([-32602, -32603]).toContain((error as ProtocolError).code);
     expect(String((error as Error).message)).toMatch(/arguments/);
     expect(String((error as Error).message)).not.toMatch(STACK_TRACE);
     expect(dbState(env.store.sqlite), `${what} changed the db`).toEqual(before);
@@ -297,8 +303,7 @@ async function buildWorld(env: TestEnv): Promise<World> {
   const adminId = (env.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(admin.signup.userInfo.id) as { id: number }).id;
   updateInviteLink(env.deps, adminId, disabled.secret, { enabled: false });
 
-  const memberClient = await env.connect();
-  const member = await ok(memberClient, "redeem_invite", { token: invite.secret, email: "member@example.com", name: "Member bot" });
+  const member = await ok(await env.connect(), "redeem_invite", { token: invite.secret, email: "member@example.com", name: "Member bot" });
 
   const revoked = await signUp(env, { agentName: "Claimed bot" });
   await claimAccount(env.deps, {

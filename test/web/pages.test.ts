@@ -3,7 +3,7 @@
  * browser is clumsy for — counting GETs, forging or dropping the CSRF pair,
  * foreign origins, racing POSTs, raw HTML and headers.
  */
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { Client } from "@modelcontextprotocol/client";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { DAY, call, ok } from "../fixture.js";
 import { startTestHttp, type TestHttp } from "../http-fixture.js";
@@ -64,8 +64,8 @@ function post(url: string, fields: Record<string, string>, headers: Record<strin
 }
 
 async function signUpAgent(args: Record<string, unknown> = { agentName: "Release helper", agentModel: "claude-sonnet-4" }) {
-  const { client } = await http.connect();
-  const signup = await ok(client, "agent_signup", args);
+  const signup = await ok((await http.connect()).client, "agent_signup", args);
+  const { client } = await http.connect({ Authorization: `Bearer ${signup.accessToken}` });
   return { client, signup, claimUrl: signup.claimUrl as string, uid: signup.userInfo.id as string };
 }
 
