@@ -3,11 +3,14 @@ import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./log.js";
 import { runHttp } from "./transports/http.js";
 import { runStdio } from "./transports/stdio.js";
+import { PACKAGE_NAME, VERSION } from "./version.js";
 
 const usage = `Usage: agent-onboard [serve|stdio]
+       agent-onboard version
 
-  serve   HTTP server: MCP at /mcp, REST API and web pages (default)
-  stdio   MCP over stdin/stdout, for desktop hosts
+  serve     HTTP server: MCP at /mcp, REST API and web pages (default)
+  stdio     MCP over stdin/stdout, for desktop hosts
+  version   print the version and exit (also --version, -v)
 
 Configuration comes from environment variables (ONBOARD_DB, ONBOARD_PORT, ...); see README.md.`;
 
@@ -15,6 +18,10 @@ async function main(argv: string[]): Promise<number | undefined> {
   const command = argv[0] ?? "serve";
   if (command === "help" || command === "--help" || command === "-h") {
     process.stderr.write(`${usage}\n`);
+    return 0;
+  }
+  if (command === "version" || command === "--version" || command === "-v") {
+    process.stdout.write(`${PACKAGE_NAME} ${VERSION}\n`);
     return 0;
   }
   if (command !== "serve" && command !== "stdio") {

@@ -23,9 +23,10 @@ import type { Logger } from "./log.js";
 import type { Deps } from "./services/deps.js";
 import { redeemRequestState, sealRequestState } from "./services/request-states.js";
 import { authenticate, type Caller, claimEndedAccess } from "./services/tokens.js";
+import { VERSION } from "./version.js";
 
 export const SERVER_NAME = "agent-onboard";
-export const SERVER_VERSION = "0.1.0";
+export const SERVER_VERSION = VERSION;
 
 /** Sent with server/discover (and initialize for 2025-era clients): the whole flow in a few lines, so an agent knows where to start. */
 export const INSTRUCTIONS = `agent-onboard lets you, an AI agent, get your own account on this platform without waiting for a human.
