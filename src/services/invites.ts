@@ -26,26 +26,33 @@ const viewerRole = {
   name: "Viewer",
   description:
     "Users with the root viewer role can only read root resources in Unleash. Viewers can be added to specific projects as project members. Users with the viewer root role may not view API tokens.",
-  project: null,
 };
+
+/*
+ * The seeds mark some fields nullable. These shapes are also MCP output
+ * schemas, where "string or null" comes out as type ["string", "null"], which
+ * strict clients refuse; so a field that has no value is left out instead.
+ * All of them are optional in the seeds except seed 002's createdBy, which the
+ * REST route puts back as null (src/web/api.ts); url always has a value.
+ */
 
 /** Unleash's userSchema (seed 003). */
 export const unleashUserShape = z.object({
   id: z.number().int(),
   isAPI: z.boolean().optional(),
-  name: z.string().nullable().optional(),
+  name: z.string().optional(),
   email: z.string().optional(),
-  username: z.string().nullable().optional(),
+  username: z.string().optional(),
   imageUrl: z.string().optional(),
   inviteLink: z.string().optional(),
   loginAttempts: z.number().int().optional(),
   emailSent: z.boolean().optional(),
   rootRole: z.number().int().optional(),
-  seenAt: z.string().nullable().optional(),
+  seenAt: z.string().optional(),
   createdAt: z.string().optional(),
   accountType: z.string().optional(),
   permissions: z.array(z.string()).optional(),
-  scimId: z.string().nullable().optional(),
+  scimId: z.string().optional(),
 });
 export type UnleashUser = z.infer<typeof unleashUserShape>;
 
@@ -55,19 +62,20 @@ export const roleShape = z.object({
   type: z.string(),
   name: z.string(),
   description: z.string().optional(),
-  project: z.string().nullable().optional(),
+  project: z.string().optional(),
 });
 
 /** Unleash's publicSignupTokenSchema (seed 002). */
 export const inviteTokenShape = z.object({
   secret: z.string(),
-  url: z.string().nullable(),
+  url: z.string(),
   name: z.string(),
   enabled: z.boolean(),
   expiresAt: z.string(),
   createdAt: z.string(),
-  createdBy: z.string().nullable(),
-  users: z.array(unleashUserShape).nullable().optional(),
+  /** Absent only when the account that created the link no longer exists. */
+  createdBy: z.string().optional(),
+  users: z.array(unleashUserShape).optional(),
   role: roleShape,
 });
 export type InviteToken = z.infer<typeof inviteTokenShape>;
@@ -102,11 +110,10 @@ function toUnleashUser(user: typeof users.$inferSelect): UnleashUser {
     loginAttempts: 0,
     emailSent: false,
     rootRole: viewerRole.id,
-    seenAt: null,
+    // seenAt (no sign-in is recorded) and scimId (no SCIM) have no value here, so they are left out.
     createdAt: user.createdAt.toISOString(),
     accountType: "User",
     permissions: [],
-    scimId: null,
   };
 }
 
@@ -145,7 +152,7 @@ function toInviteToken(deps: Deps, link: typeof inviteLinks.$inferSelect, secret
     enabled: link.enabled && link.expiresAt > deps.clock(),
     expiresAt: link.expiresAt.toISOString(),
     createdAt: link.createdAt.toISOString(),
-    createdBy: creator ? (creator.email ?? creator.login) : null,
+    ...(creator ? { createdBy: creator.email ?? creator.login } : {}),
     users: joined.map(({ user }) => toUnleashUser(user)),
     role: viewerRole,
   };

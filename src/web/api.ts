@@ -10,6 +10,7 @@ import {
   createInviteLink,
   createInviteLinkInput,
   getInviteLink,
+  type InviteToken,
   redeemInvite,
   redeemInviteInput,
   updateInviteLink,
@@ -53,6 +54,9 @@ async function requireCaller(deps: Deps, req: Request): Promise<Caller> {
   if (caller.revokedByClaim) throw claimEndedAccess(caller.user.claimedAt);
   return caller;
 }
+
+/** Seed 002 requires createdBy, null when there is no creator; the shared shape (an MCP output schema too) leaves it out then. */
+const unleashInviteToken = (token: InviteToken) => ({ ...token, createdBy: token.createdBy ?? null });
 
 const callerId = async (deps: Deps, req: Request): Promise<number> => (await requireCaller(deps, req)).user.id;
 
@@ -174,16 +178,16 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
     const userId = await callerId(deps, req);
     const token = createInviteLink(deps, userId, parse(createInviteLinkInput, req.body));
     res.setHeader("Location", `/api/admin/invite-link/tokens/${encodeURIComponent(token.secret)}`);
-    send(res, token, 201);
+    send(res, unleashInviteToken(token), 201);
   });
 
   router.get("/api/admin/invite-link/tokens/:secret", async (req, res) => {
-    send(res, getInviteLink(deps, await callerId(deps, req), req.params.secret));
+    send(res, unleashInviteToken(getInviteLink(deps, await callerId(deps, req), req.params.secret)));
   });
 
   router.put("/api/admin/invite-link/tokens/:secret", async (req, res) => {
     const userId = await callerId(deps, req);
-    send(res, updateInviteLink(deps, userId, req.params.secret, parse(updateInviteLinkInput, req.body)));
+    send(res, unleashInviteToken(updateInviteLink(deps, userId, req.params.secret, parse(updateInviteLinkInput, req.body))));
   });
 
   router.get("/invite/:token/validate", (req, res) => {

@@ -2,6 +2,28 @@ import { describe } from "vitest";
 import { allTools } from "../../tools/index.js";
 import { expect, test } from "../fixture.js";
 
+/**
+ * Where a JSON Schema says "or null" in a way some clients reject (the
+ * inspector's --strict, several hosts' schema converters): a `type` array such
+ * as ["string", "null"], or an anyOf/oneOf with a {type: "null"} branch. Walks
+ * the whole tree and returns the JSON-pointer-like paths of each.
+ */
+function nullableSpots(schema: unknown, path = ""): string[] {
+  if (Array.isArray(schema)) return schema.flatMap((item, index) => nullableSpots(item, `${path}/${index}`));
+  if (typeof schema !== "object" || schema === null) return [];
+  const node = schema as Record<string, unknown>;
+  const spots: string[] = [];
+  if (Array.isArray(node.type)) spots.push(`${path}/type`);
+  for (const combinator of ["anyOf", "oneOf"]) {
+    const branches = node[combinator];
+    if (Array.isArray(branches) && branches.some((branch) => (branch as { type?: unknown } | null)?.type === "null")) {
+      spots.push(`${path}/${combinator}`);
+    }
+  }
+  for (const [key, value] of Object.entries(node)) spots.push(...nullableSpots(value, `${path}/${key}`));
+  return spots;
+}
+
 describe("every tool", () => {
   test("is listed with a title, all four annotations and an output schema", async ({ env }) => {
     const client = await env.connect();
@@ -47,6 +69,20 @@ describe("every tool", () => {
         expect(tool.inputSchema.additionalProperties, tool.name).toBe(false);
       }
     }
+  });
+
+  test("has portable input and output schemas: no type arrays and no null branches anywhere in the tree", async ({ env }) => {
+    const client = await env.connect();
+    const { tools } = await client.listTools();
+    for (const tool of tools) {
+      expect(nullableSpots(tool.inputSchema), `${tool.name} inputSchema`).toEqual([]);
+      expect(nullableSpots(tool.outputSchema), `${tool.name} outputSchema`).toEqual([]);
+    }
+    // The walk itself finds both forms, at any depth.
+    expect(nullableSpots({ properties: { a: { type: ["string", "null"] }, b: { items: { anyOf: [{ type: "string" }, { type: "null" }] } } } })).toEqual([
+      "/properties/a/type",
+      "/properties/b/items/anyOf",
+    ]);
   });
 
   test("that only reads says so, and only reads and choosing a default are idempotent", () => {

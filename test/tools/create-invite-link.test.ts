@@ -90,6 +90,19 @@ test("the people who join through a link are recorded against it, as Viewer (roo
   expect(rows.map((row) => row.userId)).toEqual([human.id, agent.id]);
 });
 
+test("no field of the answer is null: url and createdBy are strings, and the role's project, which has none, is left out", async ({ env }) => {
+  const { client } = await signUp(env);
+  const raw = await ok(client, "create_invite_link", { name: "Team", expiresAt: inAWeek });
+  const nulls: string[] = [];
+  JSON.stringify(raw, (key, value) => {
+    if (value === null) nulls.push(key);
+    return value;
+  });
+  expect(nulls).toEqual([]);
+  expect(raw).toMatchObject({ url: expect.any(String), createdBy: expect.any(String) });
+  expect(raw.role).not.toHaveProperty("project");
+});
+
 test("an expiresAt more than one month ahead is moved back to exactly one month from now", async ({ env }) => {
   const { client } = await signUp(env);
 

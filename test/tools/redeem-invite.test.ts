@@ -139,6 +139,21 @@ describe("redeem_invite with a password (a human signs up)", () => {
   });
 });
 
+describe("redeem_invite answers no nulls", () => {
+  // Nullable seed fields without a value are left out: null has no portable place in an output schema.
+  test("seenAt and scimId, which have no value here, are left out rather than null, with or without a password", async ({ env }) => {
+    const { link } = await inviter(env);
+    const human = await ok(await env.connect(), "redeem_invite", { token: link.secret, email: "ada@example.com", name: "Ada", password: GOOD_PASSWORD });
+    const agent = await ok(await env.connect(), "redeem_invite", { token: link.secret, email: "bot@example.com", name: "Bot" });
+    for (const user of [seedUnleashUser.parse(human), seedRedeemedAgent.parse(agent)]) {
+      expect(user).not.toHaveProperty("seenAt");
+      expect(user).not.toHaveProperty("scimId");
+      expect(Object.entries(user).filter(([, value]) => value === null)).toEqual([]);
+      expect(user).toMatchObject({ name: expect.any(String), username: expect.any(String) });
+    }
+  });
+});
+
 describe("redeem_invite without a password (an agent joins)", () => {
   test("an agent that redeems without a password gets userSchema plus an access token and a claim URL", async ({ env }) => {
     const { link } = await inviter(env);

@@ -493,6 +493,32 @@ describe("GET /api/admin/invite-link/tokens/{secret}", () => {
     expect(token.users).toHaveLength(1);
   });
 
+  test("keeps createdBy, as null, once the account that created the link is gone, as seed 002 requires it", async ({ http }) => {
+    const admin = await signUp(http);
+    const created = await createLink(http, admin.accessToken);
+    http.store.sqlite.prepare("UPDATE invite_links SET created_by_user_id = NULL").run();
+    const answer = await request(http, "GET", `/api/admin/invite-link/tokens/${created.secret}`, { token: admin.accessToken });
+    expect(answer.status, answer.text).toBe(200);
+    expect(seedInviteToken.parse(answer.body)).toEqual({ ...created, createdBy: null });
+    expect(answer.body).toHaveProperty("createdBy", null);
+    const updated = await request(http, "PUT", `/api/admin/invite-link/tokens/${created.secret}`, {
+      token: admin.accessToken,
+      body: { enabled: false },
+    });
+    expect(updated.body).toHaveProperty("createdBy", null);
+  });
+
+  test("the users who joined leave out seenAt and scimId, which have no value here, and the role leaves out project", async ({ http }) => {
+    const admin = await signUp(http);
+    const created = await createLink(http, admin.accessToken);
+    await joinWithoutPassword(http, created.secret);
+    const answer = await request(http, "GET", `/api/admin/invite-link/tokens/${created.secret}`, { token: admin.accessToken });
+    const [user] = seedInviteToken.parse(answer.body).users!;
+    expect(user).not.toHaveProperty("seenAt");
+    expect(user).not.toHaveProperty("scimId");
+    expect(answer.body.role).not.toHaveProperty("project");
+  });
+
   test("answers 404 to a stranger, the same as for an unknown secret", async ({ http }) => {
     const admin = await signUp(http);
     const stranger = await signUp(http, { agentName: "Stranger" });

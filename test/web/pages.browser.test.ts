@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { Client } from "@modelcontextprotocol/client";
 import { type Browser, type BrowserContext, chromium, type Page, type Response } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { DAY, call, ok } from "../fixture.js";
@@ -88,8 +88,8 @@ async function summary(target: Page): Promise<Record<string, string>> {
 }
 
 async function signUpAgent(agentName = "Release helper", agentModel = "claude-sonnet-4") {
-  const { client } = await http.connect();
-  const signup = await ok(client, "agent_signup", { agentName, agentModel });
+  const signup = await ok((await http.connect()).client, "agent_signup", { agentName, agentModel });
+  const { client } = await http.connect({ Authorization: `Bearer ${signup.accessToken}` });
   return { client, signup, claimUrl: signup.claimUrl as string, org: signup.userInfo.organizations[0].name as string };
 }
 
