@@ -732,8 +732,12 @@ describe("sessions after hostile calls", { timeout: 60_000 }, () => {
       fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom(...tools), fc.dictionary(extraKey, hostileValue, { maxKeys: 4 })), { minLength: 1, maxLength: 5 }), async (calls) => {
         const client = await env.connect(world.tokens.admin);
         for (const [tool, args] of calls) {
-          const result = await bounded(call(client, tool, args), tool);
-          expect(textOf(result)).not.toMatch(STACK_TRACE);
+          const result = await bounded(call(client, tool, args), tool).catch((error: unknown) => {
+            // A body past the transport's limit is refused before it is read; the client goes on.
+            if (error instanceof SdkHttpError && error.status === 413) return undefined;
+            throw error;
+          });
+          if (result) expect(textOf(result)).not.toMatch(STACK_TRACE);
         }
         const me = await bounded(ok(client, "get_current_user"), "get_current_user");
         expect(seedUser.safeParse(me).success).toBe(true);
