@@ -1,4 +1,7 @@
+import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
@@ -149,5 +152,20 @@ describe("agent-onboard serve", () => {
     expect(code).toBe(2);
     expect(stderr.trim().split("\n")).toHaveLength(1);
     expect(stderr).toContain("ONBOARD_PORT");
+  });
+
+  test("a port already in use stops serve with exit code 2 and a line naming ONBOARD_PORT and what to do", async () => {
+    const blocker = createServer().listen(0, "127.0.0.1");
+    await once(blocker, "listening");
+    try {
+      const port = String((blocker.address() as AddressInfo).port);
+      const { code, stdout, stderr } = await runCli(["serve"], { HOME: dir, ONBOARD_PORT: port, ONBOARD_DB: dbFile });
+      expect(code).toBe(2);
+      expect(stdout).toBe("");
+      expect(stderr.trim().split("\n")).toHaveLength(1);
+      expect(stderr).toMatch(new RegExp(`^agent-onboard: ONBOARD_PORT: port ${port} on 127\\.0\\.0\\.1 is already in use; .*ONBOARD_PORT=0 picks a free one`));
+    } finally {
+      blocker.close();
+    }
   });
 });
