@@ -1,20 +1,20 @@
-// The baseline every benchmark figure is divided by: a bare SDK McpServer
-// with one no-op tool and nothing else (no db, no auth, no logging).
+// The baseline every benchmark figure is divided by: a bare SDK v2 McpServer
+// with one no-op tool and nothing else (no db, no auth, no logging), served
+// through the same SDK entry points as agent-onboard.
 //
-//   node bench/baseline-server.mjs stdio   MCP over stdin/stdout
-//   node bench/baseline-server.mjs http    Streamable HTTP on 127.0.0.1, a free port;
+//   node bench/baseline-server.mjs stdio   MCP over stdin/stdout through serveStdio
+//   node bench/baseline-server.mjs http    stateless Streamable HTTP through createMcpHandler +
+//                                          toNodeHandler on express, 127.0.0.1, a free port;
 //                                          prints "MCP: <url>/mcp" on stdout
 //
-// bench/run.ts also imports createBaselineServer() for the in-memory figures.
-import { randomUUID } from "node:crypto";
+// bench/env.ts also imports createBaselineHandler() for the in-process figures.
 import { pathToFileURL } from "node:url";
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 
 export const BASELINE_TOOL = "noop";
 
+/** The factory: one fresh instance per HTTP request, one per stdio connection. */
 export function createBaselineServer() {
   const server = new McpServer({ name: "bench-baseline", version: "0.0.0" });
   server.registerTool(
@@ -25,52 +25,36 @@ export function createBaselineServer() {
   return server;
 }
 
-async function serveStdio() {
-  await createBaselineServer().connect(new StdioServerTransport());
+/** The stateless HTTP handler, serving 2026-07-28 and 2025-era requests (the SDK's default, as agent-onboard's). */
+export const createBaselineHandler = () => createMcpHandler(createBaselineServer);
+
+async function runStdio() {
+  const { serveStdio } = await import("@modelcontextprotocol/server/stdio");
+  serveStdio(createBaselineServer);
 }
 
-/** Stateful Streamable HTTP, one McpServer per session, on the SDK's own express pairing. */
-async function serveHttp() {
+/**
+ * Stateless Streamable HTTP mounted as agent-onboard mounts it: express,
+ * express.json(), then toNodeHandler(handler)(req, res, req.body); with the
+ * SDK's localhost Host/Origin guards in front, as its docs ask of a bare server.
+ */
+async function runHttp() {
   // Loaded only here, so that the stdio cold start does not pay for express.
-  const { createMcpExpressApp } = await import("@modelcontextprotocol/sdk/server/express.js");
-  const { StreamableHTTPServerTransport } = await import("@modelcontextprotocol/sdk/server/streamableHttp.js");
-  const app = createMcpExpressApp({ host: "127.0.0.1" });
-  const sessions = new Map();
-  app.post("/mcp", async (req, res) => {
-    const id = req.headers["mcp-session-id"];
-    if (typeof id === "string") {
-      const transport = sessions.get(id);
-      if (!transport) {
-        res.status(404).json({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null });
-        return;
-      }
-      await transport.handleRequest(req, res, req.body);
-      return;
-    }
-    if (!isInitializeRequest(req.body)) {
-      res.status(400).json({ jsonrpc: "2.0", error: { code: -32000, message: "No session" }, id: null });
-      return;
-    }
-    const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: randomUUID,
-      onsessioninitialized: (sessionId) => sessions.set(sessionId, transport),
-    });
-    transport.onclose = () => {
-      if (transport.sessionId) sessions.delete(transport.sessionId);
-    };
-    await createBaselineServer().connect(transport);
-    await transport.handleRequest(req, res, req.body);
+  const { default: express } = await import("express");
+  const { localhostHostValidation, localhostOriginValidation, toNodeHandler } = await import("@modelcontextprotocol/node");
+  const handler = createBaselineHandler();
+  const serve = toNodeHandler(handler);
+  const validateHost = localhostHostValidation();
+  const validateOrigin = localhostOriginValidation();
+  const app = express();
+  app.disable("x-powered-by");
+  app.use("/mcp", (req, res, next) => {
+    if (validateHost(req, res) && validateOrigin(req, res)) next();
   });
-  const followUp = async (req, res) => {
-    const transport = sessions.get(req.headers["mcp-session-id"]);
-    if (!transport) {
-      res.status(404).end();
-      return;
-    }
-    await transport.handleRequest(req, res);
-  };
-  app.get("/mcp", followUp);
-  app.delete("/mcp", followUp);
+  app.use("/mcp", express.json({ limit: "1mb" }));
+  app.all("/mcp", async (req, res) => {
+    await serve(req, res, req.body);
+  });
   const server = app.listen(0, "127.0.0.1", () => {
     process.stdout.write(`MCP: http://127.0.0.1:${server.address().port}/mcp\n`);
   });
@@ -78,15 +62,15 @@ async function serveHttp() {
     process.once(signal, () => {
       server.close();
       server.closeAllConnections();
-      process.exit(0);
+      void handler.close().finally(() => process.exit(0));
     });
   }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const mode = process.argv[2];
-  if (mode === "stdio") await serveStdio();
-  else if (mode === "http") await serveHttp();
+  if (mode === "stdio") await runStdio();
+  else if (mode === "http") await runHttp();
   else {
     process.stderr.write("usage: node bench/baseline-server.mjs stdio|http\n");
     process.exitCode = 2;

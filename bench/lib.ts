@@ -3,8 +3,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { type CallToolResult, Client } from "@modelcontextprotocol/client";
 
 export const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 export const cliPath = fileURLToPath(new URL("../dist/src/cli.js", import.meta.url));
@@ -67,8 +66,23 @@ export async function timeSequential(
 
 // ---------------------------------------------------------------- MCP calls
 
+/** "modern": the 2026-07-28 revision (server/discover, per-request envelope); "legacy": the 2025 initialize handshake. */
+export type Era = "modern" | "legacy";
+export const MODERN_VERSION = "2026-07-28";
+
+/** An SDK v2 client pinned to 2026-07-28 (modern), or the SDK's default 2025-era client (legacy). */
+export const newClient = (name: string, era: Era = "modern") =>
+  new Client({ name, version: "1.0.0" }, era === "modern" ? { versionNegotiation: { mode: { pin: MODERN_VERSION } } } : {});
+
+/** Fails loudly when a connection did not land on the era a figure names. */
+export function expectEra(client: Client, era: Era): Client {
+  const actual = client.getProtocolEra();
+  if (actual !== era) throw new Error(`expected a ${era}-era connection, got ${actual ?? "none"}`);
+  return client;
+}
+
 export const textOf = (result: CallToolResult) =>
-  result.content.map((block) => (block.type === "text" ? block.text : "")).join("\n");
+  (result.content ?? []).map((block) => (block.type === "text" ? block.text : "")).join("\n");
 
 /** Calls a tool and fails loudly on an error result, so a broken setup never passes as a fast one. */
 export async function callOk(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {

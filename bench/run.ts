@@ -3,7 +3,7 @@
 // Progress goes to stderr; the markdown table to stdout.
 import { coldStartFigure } from "./cold-start.js";
 import { httpThroughput } from "./http.js";
-import { inMemoryLatency, stdioLatency } from "./latency.js";
+import { inProcessLatency, stdioLatency } from "./latency.js";
 import { machine, now, progress, type Row, table } from "./lib.js";
 import { redeemUnderLoad, signupRate } from "./signup.js";
 import { stacksPaging } from "./stacks.js";
@@ -21,7 +21,7 @@ const add = (result: Row[] | { rows: Row[]; notes: string[] }) => {
 
 // `tsx bench/run.ts 2 4` runs only the figures named.
 const figures: Array<[string, () => Promise<Row[] | { rows: Row[]; notes: string[] }>]> = [
-  ["1", inMemoryLatency],
+  ["1", inProcessLatency],
   ["1", stdioLatency],
   ["2", httpThroughput],
   ["3", signupRate],

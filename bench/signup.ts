@@ -1,10 +1,9 @@
-// Figure 3: account creation. agent_signup per second (in-memory), and how much
+// Figure 3: account creation. agent_signup per second (in process, 2026-07-28), and how much
 // a loop of password redeems (scrypt) slows get_current_user running beside it.
 import { setImmediate as nextTurn } from "node:timers/promises";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult } from "@modelcontextprotocol/client";
 import { BASELINE_TOOL } from "./baseline-server.mjs";
-import { connectBaseline, openSubject } from "./env.js";
+import { openBaseline, openSubject } from "./env.js";
 import { callOk, interleave, median, ms, now, percentile, perSecond, progress, type Row, timeSequential } from "./lib.js";
 
 const SIGNUP_ROUNDS = 7;
@@ -17,63 +16,60 @@ const PROBE_MAX_CALLS = 50_000;
 const MAX_REDEEMS_PER_ROUND = 200;
 
 export async function signupRate(): Promise<Row[]> {
-  progress("3a: agent_signup per second, in-memory");
+  progress("3a: agent_signup per second, in-process handler.fetch (2026-07-28)");
   const env = openSubject("signup");
-  const baseline = await connectBaseline();
+  const baselineEnv = openBaseline();
   try {
+    const baseline = await baselineEnv.connect();
+    // Stateless: an anonymous client may sign up again and again, each call a new account.
+    const anonymous = await env.connect();
     const noop = () => callOk(baseline, BASELINE_TOOL);
+    let signups = 0;
+    const signup = () => callOk(anonymous, "agent_signup", { agentName: `Bench signup ${signups++}` });
     const rate = (durations: number[]) => (durations.length * 1000) / durations.reduce((a, b) => a + b, 0);
-    const signups = async () => {
-      // One fresh session per signup (a signed-in session refuses a second one); connecting is not timed.
-      const sessions: Client[] = [];
-      for (let i = 0; i < SIGNUPS_PER_ROUND; i++) sessions.push(await env.connect());
-      const durations = await timeSequential(SIGNUPS_PER_ROUND, SIGNUP_ROUND_MS, (i) =>
-        callOk(sessions[i]!, "agent_signup", { agentName: `Bench signup ${i}` }),
-      );
-      await Promise.all(sessions.map((session) => session.close()));
-      return rate(durations);
-    };
     await timeSequential(300, SIGNUP_ROUND_MS, noop);
-    await signups();
+    await timeSequential(SIGNUPS_PER_ROUND, SIGNUP_ROUND_MS, signup);
     const rounds = await interleave(
       SIGNUP_ROUNDS,
       async () => rate(await timeSequential(SIGNUPS_PER_ROUND, SIGNUP_ROUND_MS, noop)),
-      signups,
+      async () => rate(await timeSequential(SIGNUPS_PER_ROUND, SIGNUP_ROUND_MS, signup)),
     );
     const base = median(rounds.baseline);
     const subj = median(rounds.subject);
     return [
       {
         figure: "3a",
-        what: "agent_signup per second, in-memory, sequential (baseline: no-op calls per second)",
+        what: "agent_signup per second, in-process (handler.fetch, 2026-07-28), sequential (baseline: no-op calls per second)",
         baseline: perSecond(base),
         subject: perSecond(subj),
         ratio: subj / base,
       },
     ];
   } finally {
-    await baseline.close();
-    env.close();
+    await baselineEnv.close();
+    await env.close();
   }
 }
 
 export async function redeemUnderLoad(): Promise<{ rows: Row[]; notes: string[] }> {
   progress("3b: get_current_user p99 while redeem_invite with a password runs in a loop");
   const env = openSubject("redeem");
+  const signUp = async (agentName: string) => {
+    const signup = await callOk(await env.connect(), "agent_signup", { agentName });
+    return env.connect((signup.structuredContent as { accessToken: string }).accessToken);
+  };
   try {
-    const admin = await env.connect();
-    await callOk(admin, "agent_signup", { agentName: "Bench inviter" });
+    const admin = await signUp("Bench inviter");
     const invite = await callOk(admin, "create_invite_link", {
       name: "bench",
       expiresAt: new Date(Date.now() + 7 * 86_400_000).toISOString(),
     });
     const inviteUrl = (invite.structuredContent as { url: string }).url;
-    const redeemer = await env.connect(); // signed out: redeeming with a password does not sign the session in
-    const probe = await env.connect();
-    await callOk(probe, "agent_signup", { agentName: "Bench probe" });
+    const redeemer = await env.connect(); // anonymous: redeeming with a password returns no token
+    const probe = await signUp("Bench probe");
     const me = () => callOk(probe, "get_current_user");
 
-    // In memory a call never leaves the microtask queue, so a back-to-back loop would starve the event
+    // In process a call hardly leaves the microtask queue, so a back-to-back loop would starve the event
     // loop (and the redeems' scrypt callbacks) until it ends; a real transport yields between messages.
     const probeRound = () => timeSequential(PROBE_MAX_CALLS, PROBE_MS, me, () => nextTurn());
 
@@ -91,7 +87,7 @@ export async function redeemUnderLoad(): Promise<{ rows: Row[]; notes: string[] 
             name: "Bench Person",
             password: "Bench-pass-7!",
           });
-          if (result.structuredContent?.accessToken) throw new Error("a password redeem must not return a token");
+          if ((result.structuredContent as { accessToken?: string } | undefined)?.accessToken) throw new Error("a password redeem must not return a token");
           redeemMs += now() - started;
           redeemed++;
         }
@@ -113,7 +109,7 @@ export async function redeemUnderLoad(): Promise<{ rows: Row[]; notes: string[] 
       const subj = median(rounds.subject.map((samples) => percentile(samples, p)));
       return {
         figure: "3b",
-        what: `get_current_user p${p}, in-memory: beside a redeem_invite (password) loop vs idle`,
+        what: `get_current_user p${p}, in-process (2026-07-28): beside a redeem_invite (password) loop vs idle`,
         baseline: ms(base),
         subject: ms(subj),
         ratio: subj / base,
@@ -130,6 +126,6 @@ export async function redeemUnderLoad(): Promise<{ rows: Row[]; notes: string[] 
       ],
     };
   } finally {
-    env.close();
+    await env.close();
   }
 }

@@ -1,6 +1,6 @@
 // Figure 4: list_stacks with 1,000,000 stacks: a page near the end against the first page.
 import { randomUUID } from "node:crypto";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { Client } from "@modelcontextprotocol/client";
 import { listStacks, type StacksPage } from "../src/services/stacks.js";
 import { openSubject, type Subject } from "./env.js";
 import { callOk, interleave, median, ms, now, progress, type Row, timeSequential } from "./lib.js";
@@ -24,9 +24,10 @@ interface Fixture {
 /** An agent that signed up through MCP, three more organizations it belongs to, and STACKS stacks spread over the four. */
 async function populate(): Promise<Fixture> {
   const env = openSubject("stacks");
-  const client = await env.connect();
-  const signup = await callOk(client, "agent_signup", { agentName: "Bench stacks" });
-  const login = (signup.structuredContent as { userInfo: { githubLogin: string } }).userInfo.githubLogin;
+  const signup = await callOk(await env.connect(), "agent_signup", { agentName: "Bench stacks" });
+  const { accessToken, userInfo } = signup.structuredContent as { accessToken: string; userInfo: { githubLogin: string } };
+  const login = userInfo.githubLogin;
+  const client = await env.connect(accessToken);
   const sqlite = env.store.sqlite;
   const user = sqlite.prepare("SELECT id, default_org_id AS orgId FROM users WHERE login = ?").get(login) as { id: number; orgId: number };
 
@@ -120,7 +121,7 @@ export async function stacksPaging(): Promise<{ rows: Row[]; notes: string[] }> 
     const viaService = (args: typeof firstArgs) => async () => listStacks(fixture.env.deps, fixture.userId, args);
     const rows: Row[] = [];
     for (const [figure, where, first, last] of [
-      ["4a", "list_stacks tool, in-memory", viaTool(firstArgs), viaTool(nearEndArgs)],
+      ["4a", "list_stacks tool, in-process (2026-07-28)", viaTool(firstArgs), viaTool(nearEndArgs)],
       ["4b", "listStacks service (the query alone)", viaService(firstArgs), viaService(nearEndArgs)],
     ] as const) {
       await timeSequential(CALLS, ROUND_MS, first);
@@ -151,7 +152,6 @@ export async function stacksPaging(): Promise<{ rows: Row[]; notes: string[] }> 
       ],
     };
   } finally {
-    await fixture.client.close();
-    fixture.env.close();
+    await fixture.env.close();
   }
 }
