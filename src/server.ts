@@ -18,6 +18,7 @@ import { fixedResources, templateResources } from "../resources/index.js";
 import { allTools } from "../tools/index.js";
 import type { AnyToolDef, ToolContext } from "../tools/tool.js";
 import { ConfigError } from "./config.js";
+import { withLastingJsonSchema } from "./lasting-json-schema.js";
 import { AppError, isAppError } from "./errors.js";
 import type { Logger } from "./log.js";
 import type { Deps } from "./services/deps.js";
@@ -39,6 +40,8 @@ Read onboard://user and onboard://organizations/{name} for your account and orga
 /** Who one MCP request (HTTP) or connection (stdio) speaks for, and what signing in means there. */
 export interface Session {
   token?: string;
+  /** Who `token` is, when the transport already checked it for this request (HTTP): not checked twice. */
+  checked?: { token: string; caller: Caller };
   /** Called when a tool signed the caller up; returns the sentence that tells the agent how to act as the new account. */
   signIn(accessToken: string): string | Promise<string>;
   /** Called before a tool that creates an account runs; throws to refuse (rate limits). */
@@ -88,17 +91,19 @@ const CLAIM_INPUT = "claim";
 
 /** The identity part of a tool's context, for one request. */
 function identityFor(deps: Deps, session: Session) {
+  const authenticated = (token: string) =>
+    session.checked?.token === token ? Promise.resolve(session.checked.caller) : authenticate(deps, token);
   return {
     async requireUser({ allowRevokedByClaim = false } = {}): Promise<Caller> {
       if (!session.token) throw notSignedIn();
-      const caller = await authenticate(deps, session.token);
+      const caller = await authenticated(session.token);
       if (caller.revokedByClaim && !allowRevokedByClaim) throw claimEndedAccess(caller.user.claimedAt);
       return caller;
     },
     async currentUser(): Promise<Caller | undefined> {
       if (!session.token) return undefined;
       try {
-        return await authenticate(deps, session.token);
+        return await authenticated(session.token);
       } catch (error) {
         if (isAppError(error)) return undefined;
         throw error;
@@ -128,13 +133,14 @@ export function createServer(deps: Deps, session: Session, tools: AnyToolDef[] =
   };
 
   for (const tool of tools) {
+    const { inputSchema, outputSchema } = lastingSchemas.get(tool)!;
     server.registerTool(
       tool.name,
       {
         title: tool.title,
         description: tool.description,
-        inputSchema: tool.inputSchema,
-        outputSchema: tool.outputSchema,
+        inputSchema,
+        outputSchema,
         annotations: { title: tool.title, ...tool.annotations },
       },
       (args: unknown, ctx: ServerContext) => callTool(tool, args, ctx),
@@ -171,7 +177,8 @@ export function createServer(deps: Deps, session: Session, tools: AnyToolDef[] =
         },
       };
       const { data, text, claimUrl } = await tool.run(args, toolContext);
-      log.info({ tool: tool.name, ms: Math.round(performance.now() - started) }, "tool call");
+      // debug: a line per call costs a blocking write to stderr, a fifth of a stdio call; refusals and failures stay at info and error.
+      log.debug({ tool: tool.name, ms: Math.round(performance.now() - started) }, "tool call");
       if (claimUrl && signedInAs && canOpenUrls(ctx)) {
         // Ask the host to open the claim page for its human; the answer is held, sealed, until the retry.
         const { user } = await authenticate(deps, signedInAs);
@@ -208,7 +215,7 @@ export function createServer(deps: Deps, session: Session, tools: AnyToolDef[] =
   for (const prompt of allPrompts) {
     server.registerPrompt(
       prompt.name,
-      { title: prompt.title, description: prompt.description, argsSchema: prompt.argsSchema },
+      { title: prompt.title, description: prompt.description, argsSchema: lastingArgsSchemas.get(prompt)! },
       (args) => ({ description: prompt.description, messages: prompt.messages(args) }),
     );
   }
@@ -247,6 +254,12 @@ export function createServer(deps: Deps, session: Session, tools: AnyToolDef[] =
   }
   return server;
 }
+
+// Built once per process: see withLastingJsonSchema.
+const lastingSchemas = new Map(
+  allTools.map((tool) => [tool, { inputSchema: withLastingJsonSchema(tool.inputSchema), outputSchema: withLastingJsonSchema(tool.outputSchema) }]),
+);
+const lastingArgsSchemas = new Map(allPrompts.map((prompt) => [prompt, withLastingJsonSchema(prompt.argsSchema)]));
 
 const answered = (data: unknown, text: string): CallToolResult => ({
   structuredContent: data as Record<string, unknown>,

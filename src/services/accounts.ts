@@ -11,7 +11,7 @@ import { listMemberships, organizationSummaryShape, toOrganizationSummary } from
 import { potentialOrganizations } from "./org-invites.js";
 import { preparedPerDb } from "./prepared.js";
 import { hashSecret, newSecret, newUid } from "./secrets.js";
-import { prepareAccessToken, tokenNames } from "./tokens.js";
+import { prepareAccessToken, tokenNames, type UserRow } from "./tokens.js";
 
 /** Pulumi's TokenInfo (seed 001). */
 export const tokenInfoShape = z.object({
@@ -190,8 +190,9 @@ export function findUser(db: Db, userId: number) {
  * Pulumi's GET /api/user for the given account. `via.tokenName` is the name of
  * the access token the caller authenticated with, shown as tokenInfo.
  */
-export function getCurrentUser(deps: Deps, userId: number, via: { tokenName?: string } = {}): User {
-  const user = findUser(deps.db, userId);
+export function getCurrentUser(deps: Deps, userId: number, via: { tokenName?: string; row?: UserRow } = {}): User {
+  // The caller's row, when authentication just read it, is not read again.
+  const user = via.row?.id === userId ? via.row : findUser(deps.db, userId);
   return {
     id: user.uid,
     githubLogin: user.login,
@@ -199,7 +200,7 @@ export function getCurrentUser(deps: Deps, userId: number, via: { tokenName?: st
     email: user.email ?? "",
     avatarUrl: avatarUrl(user.email ?? user.uid),
     organizations: listMemberships(deps.db, userId).map(toOrganizationSummary),
-    potentialOrganizations: potentialOrganizations(deps, userId),
+    potentialOrganizations: potentialOrganizations(deps, userId, user.email && user.emailVerifiedAt ? user.email : null),
     identities: identitiesOf(user),
     // The model has no site administrators.
     siteAdmin: false,

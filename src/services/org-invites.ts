@@ -276,8 +276,7 @@ export function listPendingInvites(deps: Deps, userId: number): PendingInvitesAn
 }
 
 /** User.potentialOrganizations: the organizations whose pending invites the caller could accept. */
-export function potentialOrganizations(deps: Deps, userId: number): OrganizationSummary[] {
-  const verifiedEmail = verifiedEmailOf(deps.db, userId);
+export function potentialOrganizations(deps: Deps, userId: number, verifiedEmail = verifiedEmailOf(deps.db, userId)): OrganizationSummary[] {
   if (!verifiedEmail) return [];
   const names = [...new Set(pendingInviteRows(deps, userId, verifiedEmail).map((row) => row.orgName))].sort();
   return names.map((name) => ({ name, role: "potential-member", githubLogin: name, avatarUrl: avatarUrl(`org:${name}`) }));

@@ -6,7 +6,7 @@ import { isAppError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { createServer } from "../server.js";
 import type { Deps } from "../services/deps.js";
-import { authenticate } from "../services/tokens.js";
+import { authenticate, type Caller } from "../services/tokens.js";
 import { html, page } from "../web/html.js";
 import { clientAddress, tokenFrom } from "./guards.js";
 import type { SignupLimiter } from "./rate-limit.js";
@@ -23,6 +23,8 @@ export interface McpHttpOptions {
 /** What the factory needs to build one request's server; carried in the SDK's pass-through authInfo. */
 export interface RequestCaller {
   token?: string;
+  /** Who `token` is: the router checked it before the SDK saw the request. */
+  caller?: Caller;
   address: string;
 }
 
@@ -38,6 +40,7 @@ export function mcpHandler({ deps, log, tools, limiter }: Omit<McpHttpOptions, "
         deps,
         {
           token: caller?.token,
+          checked: caller?.token && caller.caller ? { token: caller.token, caller: caller.caller } : undefined,
           log,
           signIn: () => SIGN_IN_OVER_HTTP,
           admitAccountCreation: () => limiter.take(caller?.address ?? "unknown"),
@@ -107,8 +110,7 @@ export function mcpRouter(options: McpHttpOptions) {
     const token = tokenFrom(req);
     if (token === undefined) return { address };
     try {
-      await authenticate(deps, token);
-      return { token, address };
+      return { token, address, caller: await authenticate(deps, token) };
     } catch (error) {
       if (!isAppError(error)) throw error;
       const reason = error.message.replace(/["\\]/g, "'");

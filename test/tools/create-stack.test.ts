@@ -1,4 +1,4 @@
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { Client } from "@modelcontextprotocol/client";
 import { call, countRows, DAY, expect, fails, ok, signUp, type TestEnv, test, textOf } from "../fixture.js";
 import { seedAppStackSummary, seedStacksPage } from "../seed-shapes.js";
 

@@ -1,4 +1,4 @@
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { Client } from "@modelcontextprotocol/client";
 import { createStack } from "../../src/services/stacks.js";
 import { call, DAY, expect, fails, ok, signUp, type TestEnv, test, textOf } from "../fixture.js";
 import { seedStacksPage } from "../seed-shapes.js";

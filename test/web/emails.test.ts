@@ -3,7 +3,7 @@
  * pending-emails paths, and the confirmation page a human opens from the mail
  * the server wrote (GET shows, POST confirms once).
  */
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { Client } from "@modelcontextprotocol/client";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { z } from "zod";
 import { claimAccount } from "../../src/services/claims.js";
