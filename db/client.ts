@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
@@ -21,7 +21,7 @@ export interface OpenDb {
 
 /** Opens (creating if needed) the SQLite file, tunes it for concurrent writers and applies migrations. */
 export function openDb(file: string): OpenDb {
-  if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+  if (file !== ":memory:") createPrivately(file);
   const sqlite = new Database(file);
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("journal_mode = WAL");
@@ -30,6 +30,16 @@ export function openDb(file: string): OpenDb {
   const db = drizzle(sqlite, { schema });
   migrateExclusively(sqlite);
   return { db, sqlite, close: () => sqlite.close() };
+}
+
+/**
+ * A new database file (and the folder made for it) is readable by its owner
+ * only: it holds the token signing key. SQLite gives the -wal and -shm files
+ * the same mode as the database file. An existing file keeps the mode it has.
+ */
+function createPrivately(file: string) {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  closeSync(openSync(file, "a", 0o600));
 }
 
 // Several processes may start on one fresh file at once. drizzle's own

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { openDb } from "../../db/client.js";
 
@@ -18,6 +18,23 @@ describe("openDb", () => {
     const tables = sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all();
     expect(tables).toEqual(expect.arrayContaining(["users", "organizations", "memberships", "access_tokens", "claim_tokens", "invite_links", "invite_link_users", "stacks", "stack_tags"]));
     close();
+  });
+
+  test("a new database file, its WAL files and the folder made for it are readable by their owner only", () => {
+    const file = tempFile();
+    const { sqlite, close } = openDb(file);
+    sqlite.exec("CREATE TABLE scratch (x); INSERT INTO scratch VALUES (1)"); // brings the -wal and -shm files
+    for (const path of [file, `${file}-wal`, `${file}-shm`]) expect((statSync(path).mode & 0o777).toString(8), path).toBe("600");
+    expect((statSync(dirname(file)).mode & 0o777).toString(8)).toBe("700");
+    close();
+  });
+
+  test("an existing file keeps its mode", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "onboard-db-")), "shared.db");
+    writeFileSync(file, "");
+    chmodSync(file, 0o640);
+    openDb(file).close();
+    expect((statSync(file).mode & 0o777).toString(8)).toBe("640");
   });
 
   test("opening again applies nothing twice", () => {
