@@ -14,9 +14,9 @@ import { selectTools } from "../src/server.js";
 import type { Deps } from "../src/services/deps.js";
 import { authenticate } from "../src/services/tokens.js";
 import { depsFrom } from "../src/transports/deps.js";
-import { tokenFromHeader } from "../src/transports/guards.js";
+import { tokenFromHeader } from "../src/credentials.js";
 import { authInfoFor, mcpHandler } from "../src/transports/mcp-http.js";
-import { SignupLimiter } from "../src/transports/rate-limit.js";
+import { SignupLimiter } from "../src/rate-limit.js";
 import { createBaselineHandler } from "./baseline-server.mjs";
 import { type Era, expectEra, newClient } from "./lib.js";
 

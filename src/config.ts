@@ -1,6 +1,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
+import { type TrustProxySetting, trustProxyFrom } from "./client-address.js";
 
 const hostnamePattern = /^[A-Za-z0-9.:[\]-]+$/;
 
@@ -24,6 +25,25 @@ const envSchema = z.object({
   ONBOARD_MAIL_FROM: z.string().min(3).default("agent-onboard <no-reply@localhost>"),
   ONBOARD_CREDENTIALS: z.string().min(1).optional(),
   ONBOARD_ALLOWED_ORIGINS: z.string().optional(),
+  ONBOARD_TRUST_PROXY: z
+    .string()
+    .transform((value, ctx): TrustProxySetting => {
+      const trimmed = value.trim();
+      if (["false", "none", "0"].includes(trimmed.toLowerCase())) return undefined;
+      if (/^\d+$/.test(trimmed)) return { hops: Number(trimmed) };
+      const addresses = trimmed.split(",").map((part) => part.trim()).filter(Boolean);
+      try {
+        trustProxyFrom({ addresses });
+      } catch {
+        ctx.addIssue({
+          code: "custom",
+          message: "must be a number of proxies, or a comma-separated list of addresses, CIDR ranges and the names loopback, linklocal, uniquelocal",
+        });
+        return z.NEVER;
+      }
+      return { addresses };
+    })
+    .optional(),
   ONBOARD_ACCESS_TOKEN_TTL_HOURS: positiveNumber("hours").default(72),
   ONBOARD_CLAIM_TOKEN_TTL_DAYS: positiveNumber("days").default(30),
   ONBOARD_SIGNUPS_PER_HOUR: z.coerce.number({ message: "must be a number" }).int("must be a whole number").min(0, "must be 0 (no limit) or more").default(30),
@@ -49,6 +69,8 @@ export interface Config {
   mailDir: string;
   mailFrom: string;
   allowedOrigins: string[];
+  /** Which proxies in front may name the client (X-Forwarded-For, Forwarded); none unless set. */
+  trustProxy: TrustProxySetting;
   accessTokenTtlMs: number;
   claimTokenTtlMs: number;
   /** Per client address, for agent_signup and redeem_invite; 0 turns the limit off. */
@@ -85,6 +107,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       e.ONBOARD_CREDENTIALS ?? join(homedir(), ".config", "agent-onboard", "credentials.json"),
     mailDir: e.ONBOARD_MAIL_DIR,
     mailFrom: e.ONBOARD_MAIL_FROM,
+    trustProxy: e.ONBOARD_TRUST_PROXY,
     allowedOrigins: (e.ONBOARD_ALLOWED_ORIGINS ?? "")
       .split(",")
       .map((origin) => origin.trim())

@@ -8,7 +8,7 @@ import { openDb, type OpenDb } from "../db/client.js";
 import { createLogger } from "../src/log.js";
 import { selectTools } from "../src/server.js";
 import { authInfoFor, mcpHandler } from "../src/transports/mcp-http.js";
-import { SignupLimiter } from "../src/transports/rate-limit.js";
+import { SignupLimiter } from "../src/rate-limit.js";
 import type { McpHttpHandler } from "@modelcontextprotocol/server";
 import type { AnyToolDef } from "../tools/tool.js";
 import type { Deps, ServiceSettings } from "../src/services/deps.js";

@@ -14,7 +14,8 @@ import { depsFrom } from "./deps.js";
 import { allowedHosts, allowedOrigins, rebindingGuard } from "./guards.js";
 import { mcpRouter } from "./mcp-http.js";
 import { oauthFallbackRouter } from "./oauth-fallback.js";
-import { SignupLimiter } from "./rate-limit.js";
+import { SignupLimiter } from "../rate-limit.js";
+import { trustProxyFrom } from "../client-address.js";
 import { startSweeper } from "./sweeper.js";
 
 export interface HttpOptions {
@@ -70,7 +71,7 @@ export async function startHttp(config: Config, log: Logger, options: HttpOption
   const publicUrl = publicUrlFor(config, port);
   const deps = depsFrom(config, store.db, publicUrl, log);
   if (options.clock) deps.clock = options.clock;
-  const limiter = new SignupLimiter(config.signupsPerHour);
+  const limiter = new SignupLimiter(config.signupsPerHour, trustProxyFrom(config.trustProxy));
   const hosts = allowedHosts(config, publicUrl, port);
 
   app.disable("x-powered-by");

@@ -8,8 +8,8 @@ import { createServer } from "../server.js";
 import type { Deps } from "../services/deps.js";
 import { authenticate, type Caller } from "../services/tokens.js";
 import { html, page } from "../web/html.js";
-import { clientAddress, tokenFrom } from "./guards.js";
-import type { SignupLimiter } from "./rate-limit.js";
+import { tokenFrom } from "../credentials.js";
+import type { SignupLimiter } from "../rate-limit.js";
 
 export interface McpHttpOptions {
   deps: Deps;
@@ -106,7 +106,7 @@ export function mcpRouter(options: McpHttpOptions) {
 
   /** A present token must be valid: it is never taken as anonymous. */
   async function callerOf(req: Request, res: Response): Promise<RequestCaller | undefined> {
-    const address = clientAddress(req);
+    const address = options.limiter.addressOf(req);
     const token = tokenFrom(req);
     if (token === undefined) return { address };
     try {

@@ -28,8 +28,8 @@ import {
 import { getDefaultOrganization, setDefaultOrganization } from "../services/orgs.js";
 import { listStacks, listStacksInput } from "../services/stacks.js";
 import { authenticate, type Caller, claimEndedAccess } from "../services/tokens.js";
-import { clientAddress, tokenFrom } from "../transports/guards.js";
-import type { SignupLimiter } from "../transports/rate-limit.js";
+import { tokenFrom } from "../credentials.js";
+import type { SignupLimiter } from "../rate-limit.js";
 
 /** Parses with the same zod schema the MCP tool uses; the first problem becomes a 400 ValidationError. */
 function parse<Schema extends z.ZodType>(schema: Schema, value: unknown): z.infer<Schema> {
@@ -86,7 +86,7 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
   router.post("/api/agents/signup", async (req, res) => {
     await refuseInvalidToken(deps, req);
     const input = parse(agentSignupInput, req.body);
-    limiter.take(clientAddress(req));
+    limiter.take(limiter.addressOf(req));
     send(res, await agentSignup(deps, input));
   });
 
@@ -197,7 +197,7 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
   router.post("/invite/:token/signup", async (req, res) => {
     await refuseInvalidToken(deps, req);
     const body = parse(redeemInviteInput.omit({ token: true }), req.body);
-    limiter.take(clientAddress(req));
+    limiter.take(limiter.addressOf(req));
     const result = await redeemInvite(deps, { ...body, token: req.params.token });
     send(res, result.user);
   });

@@ -6,8 +6,7 @@ import type { Deps } from "../services/deps.js";
 import { previewVerification, type VerificationPreview, verifyEmail } from "../services/emails.js";
 import { redeemInvite, validateInvite } from "../services/invites.js";
 import { PASSWORD_POLICY } from "../services/passwords.js";
-import type { SignupLimiter } from "../transports/rate-limit.js";
-import { clientAddress } from "../transports/guards.js";
+import type { SignupLimiter } from "../rate-limit.js";
 import { Html, html, page } from "./html.js";
 
 const CSRF_COOKIE = "onboard_csrf";
@@ -190,7 +189,7 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter) {
     try {
       const password = text(req.body.password);
       if (!password) throw new AppError("validation", "Choose a password.", { field: "password" });
-      limiter.take(clientAddress(req));
+      limiter.take(limiter.addressOf(req));
       const result = await redeemInvite(deps, { token: secret, ...values, username: values.username || undefined, password });
       send(
         res,

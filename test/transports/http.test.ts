@@ -459,6 +459,29 @@ describe("signup rate limit per address", () => {
     expect(countUsers(http)).toBe(2);
   });
 
+  test("a forged X-Forwarded-For does not escape the limit: no proxy is trusted unless ONBOARD_TRUST_PROXY says so", async () => {
+    const http = await start({ ONBOARD_SIGNUPS_PER_HOUR: "1" });
+    expect((await rawCall(http, "agent_signup", {}, { "x-forwarded-for": "198.51.100.1" })).message?.result?.isError).toBeUndefined();
+    const second = await rawCall(http, "agent_signup", {}, { "x-forwarded-for": "198.51.100.2" });
+    expect(second.message?.result?.content[0].text).toMatch(/Too many signup attempts/);
+    expect(countUsers(http)).toBe(1);
+  });
+
+  test("behind a trusted proxy each client the proxy names has its own share, an IPv6 client per /64", async () => {
+    const http = await start({ ONBOARD_SIGNUPS_PER_HOUR: "1", ONBOARD_TRUST_PROXY: "loopback" });
+    const signUpAs = async (client: string) =>
+      (await rawCall(http, "agent_signup", {}, { "x-forwarded-for": client })).message?.result?.isError !== true;
+    expect(await signUpAs("198.51.100.1")).toBe(true);
+    expect(await signUpAs("198.51.100.2")).toBe(true);
+    expect(await signUpAs("198.51.100.1")).toBe(false);
+    expect(await signUpAs("2001:db8:1:2::10")).toBe(true);
+    expect(await signUpAs("2001:db8:1:2::99")).toBe(false);
+    // The REST signup counts the same clients.
+    const rest = await fetch(`${http.url}/api/agents/signup`, { method: "POST", headers: { "content-type": "application/json", "x-forwarded-for": "198.51.100.2" }, body: "{}" });
+    expect(rest.status).toBe(429);
+    expect(countUsers(http)).toBe(3);
+  });
+
   test("tools that create no account are not limited", async () => {
     const http = await start({ ONBOARD_SIGNUPS_PER_HOUR: "1" });
     const { client } = await signUp(http);

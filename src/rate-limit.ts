@@ -1,7 +1,10 @@
-import { AppError } from "../errors.js";
+import type { IncomingMessage } from "node:http";
+import { addressBucket, clientAddress, type TrustProxy } from "./client-address.js";
+import { AppError } from "./errors.js";
 
 /**
- * A sliding log of account creations per client address. Kept in memory:
+ * A sliding log of account creations per client address (an IPv6 client
+ * counts per /64), shared by /mcp, the REST API and the pages. Kept in memory:
  * with several instances each enforces its own share, which is enough to
  * stop one address from minting accounts in a loop.
  */
@@ -10,12 +13,19 @@ export class SignupLimiter {
 
   constructor(
     private readonly perHour: number,
+    private readonly trust: TrustProxy = () => false,
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Where `req` came from, through the proxies ONBOARD_TRUST_PROXY trusts. */
+  addressOf(req: IncomingMessage): string {
+    return clientAddress(req, this.trust);
+  }
+
   /** Records one account creation for `address`, or throws when it has had its share this hour. */
-  take(address: string): void {
+  take(clientAddressOrBucket: string): void {
     if (this.perHour === 0) return;
+    const address = addressBucket(clientAddressOrBucket);
     const now = this.now();
     const recent = (this.seen.get(address) ?? []).filter((at) => at > now - 3_600_000);
     if (recent.length >= this.perHour) {

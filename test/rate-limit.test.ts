@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { AppError } from "../../src/errors.js";
-import { SignupLimiter } from "../../src/transports/rate-limit.js";
+import { AppError } from "../src/errors.js";
+import { SignupLimiter } from "../src/rate-limit.js";
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -9,7 +9,7 @@ const T0 = Date.parse("2026-03-01T12:00:00.000Z");
 /** A limiter on a clock that only moves when the test moves it. */
 function limiter(perHour: number) {
   let now = T0;
-  const limit = new SignupLimiter(perHour, () => now);
+  const limit = new SignupLimiter(perHour, undefined, () => now);
   return {
     limit,
     at(ms: number) {
@@ -141,5 +141,16 @@ describe("SignupLimiter", () => {
     const retryAt = Date.parse(/Retry after (\S+) /.exec(error.message)![1]!);
     expect(retryAt).toBeGreaterThanOrEqual(before + HOUR);
     expect(retryAt).toBeLessThanOrEqual(Date.now() + HOUR);
+  });
+});
+
+describe("IPv6 clients", () => {
+  test("count per /64, so one host cannot take a share per address; IPv4-mapped addresses count as IPv4", () => {
+    const { limit } = limiter(1);
+    limit.take("2001:db8:1:2::1");
+    refusal(limit, "2001:db8:1:2:ffff:ffff:ffff:fffe");
+    expect(() => limit.take("2001:db8:1:3::1")).not.toThrow();
+    limit.take("::ffff:192.0.2.7");
+    refusal(limit, "192.0.2.7");
   });
 });
