@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { type TrustProxySetting, trustProxyFrom } from "./client-address.js";
+import type { SigningKeySetting } from "./services/deps.js";
 
 const hostnamePattern = /^[A-Za-z0-9.:[\]-]+$/;
 
@@ -25,6 +26,33 @@ const envSchema = z.object({
   ONBOARD_MAIL_FROM: z.string().min(3).default("agent-onboard <no-reply@localhost>"),
   ONBOARD_CREDENTIALS: z.string().min(1).optional(),
   ONBOARD_ALLOWED_ORIGINS: z.string().optional(),
+  ONBOARD_SIGNING_KEYS: z
+    .string()
+    .transform((value, ctx): SigningKeySetting[] => {
+      const keys: SigningKeySetting[] = [];
+      for (const entry of value.split(",").map((part) => part.trim()).filter(Boolean)) {
+        if (entry === "db") {
+          keys.push({ id: "db" });
+          continue;
+        }
+        const [id, encoded] = entry.split(/:(.*)/s, 2) as [string, string | undefined];
+        const secret = encoded ? Buffer.from(encoded, "base64url") : undefined;
+        const problem = !/^[A-Za-z0-9._-]{1,64}$/.test(id) || id === "db"
+          ? `key id "${id.slice(0, 20)}" must be 1 to 64 letters, digits, ".", "_" or "-" (and not "db", the database's key)`
+          : !secret || secret.length < 32
+            ? `key "${id}" needs a secret of at least 32 bytes in base64url after the colon (openssl rand -base64 32)`
+            : keys.some((key) => key.id === id)
+              ? `key id "${id}" appears twice`
+              : undefined;
+        if (problem) {
+          ctx.addIssue({ code: "custom", message: `must be id:secret entries, the first signing; ${problem}` });
+          return z.NEVER;
+        }
+        keys.push({ id, secret: new Uint8Array(secret!) });
+      }
+      return keys;
+    })
+    .optional(),
   ONBOARD_TRUST_PROXY: z
     .string()
     .transform((value, ctx): TrustProxySetting => {
@@ -69,6 +97,8 @@ export interface Config {
   mailDir: string;
   mailFrom: string;
   allowedOrigins: string[];
+  /** Access-token keys, the first signing; unset, the database's own key. */
+  signingKeys?: SigningKeySetting[];
   /** Which proxies in front may name the client (X-Forwarded-For, Forwarded); none unless set. */
   trustProxy: TrustProxySetting;
   accessTokenTtlMs: number;
@@ -82,6 +112,8 @@ export interface Config {
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
 }
 
+const SECRET_VARIABLES = new Set(["ONBOARD_SIGNING_KEYS", "ONBOARD_TOKEN"]);
+
 /** A bad environment variable; the CLI prints the message alone and exits 2. */
 export class ConfigError extends Error {}
 
@@ -94,7 +126,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0]);
-    throw new ConfigError(`${name}: ${issue.message} (got ${JSON.stringify(env[name])})`);
+    // Secrets are never echoed, not even in an error.
+    const got = SECRET_VARIABLES.has(name) ? "" : ` (got ${JSON.stringify(env[name])})`;
+    throw new ConfigError(`${name}: ${issue.message}${got}`);
   }
   const e = parsed.data;
   return {
@@ -108,6 +142,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mailDir: e.ONBOARD_MAIL_DIR,
     mailFrom: e.ONBOARD_MAIL_FROM,
     trustProxy: e.ONBOARD_TRUST_PROXY,
+    signingKeys: e.ONBOARD_SIGNING_KEYS?.length ? e.ONBOARD_SIGNING_KEYS : undefined,
     allowedOrigins: (e.ONBOARD_ALLOWED_ORIGINS ?? "")
       .split(",")
       .map((origin) => origin.trim())

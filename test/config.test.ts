@@ -46,3 +46,39 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}: `));
   });
 });
+
+describe("ONBOARD_SIGNING_KEYS", () => {
+  const secret = Buffer.alloc(32, 7).toString("base64url");
+
+  test("reads id:secret entries in order, and db for the database's key", () => {
+    const { signingKeys } = loadConfig({ ONBOARD_SIGNING_KEYS: `new:${secret}, db` });
+    expect(signingKeys?.map((key) => key.id)).toEqual(["new", "db"]);
+    expect(Buffer.from(signingKeys![0]!.secret!).toString("base64url")).toBe(secret);
+    expect(signingKeys![1]!.secret).toBeUndefined();
+    expect(loadConfig({}).signingKeys).toBeUndefined();
+  });
+
+  test("a short, missing or repeated key is a one-line error that never shows the secret", () => {
+    const short = Buffer.alloc(16, 7).toString("base64url");
+    for (const [value, says] of [
+      [`k:${short}`, /at least 32 bytes/],
+      ["k", /at least 32 bytes/],
+      [`k:${secret},k:${secret}`, /appears twice/],
+      [`bad id:${secret}`, /must be 1 to 64 letters/],
+      [`db:${secret}`, /not "db"/],
+    ] as const) {
+      let message = "";
+      try {
+        loadConfig({ ONBOARD_SIGNING_KEYS: value });
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        message = (error as Error).message;
+      }
+      expect(message, value).toMatch(/^ONBOARD_SIGNING_KEYS: /);
+      expect(message, value).toMatch(says);
+      expect(message, value).not.toContain(secret);
+      expect(message, value).not.toContain(short);
+    }
+  });
+});
+

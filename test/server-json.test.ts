@@ -232,10 +232,10 @@ describe("server.json", () => {
     expect([...listed].sort()).toEqual([...fromConfig].sort());
   });
 
-  it("marks every variable optional and described, and only ONBOARD_TOKEN secret", () => {
+  it("marks every variable optional and described, and only the token and the signing keys secret", () => {
     for (const variable of npmPackage().environmentVariables) {
       expect(variable.isRequired, variable.name).toBe(false);
-      expect(variable.isSecret, variable.name).toBe(variable.name === "ONBOARD_TOKEN");
+      expect(variable.isSecret, variable.name).toBe(["ONBOARD_TOKEN", "ONBOARD_SIGNING_KEYS"].includes(variable.name));
       expect(variable.description?.trim(), variable.name).toBeTruthy();
     }
   });

@@ -4,11 +4,22 @@ import type { Mailer } from "./mail.js";
 /** The current time; tests pass their own to move through token lifetimes. */
 export type Clock = () => Date;
 
+/**
+ * One key of ONBOARD_SIGNING_KEYS: an id (the JWT's `kid`) and its secret,
+ * or, without a secret, the key kept in the database (id "db").
+ */
+export interface SigningKeySetting {
+  id: string;
+  secret?: Uint8Array;
+}
+
 export interface ServiceSettings {
   /** Base of every claim and invite URL, without a trailing slash. */
   publicUrl: string;
   accessTokenTtlMs: number;
   claimTokenTtlMs: number;
+  /** The first signs access tokens, all verify them; unset, the database's own key alone (id "db"). */
+  signingKeys?: SigningKeySetting[];
 }
 
 /** What every service function receives first. */

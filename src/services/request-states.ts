@@ -1,12 +1,11 @@
 import { hkdfSync } from "node:crypto";
 import { eq, lt } from "drizzle-orm";
 import { EncryptJWT, jwtDecrypt } from "jose";
-import type { Db } from "../../db/client.js";
 import { usedRequestStates, users } from "../../db/schema.js";
 import { AppError } from "../errors.js";
 import type { Deps } from "./deps.js";
 import { newUid } from "./secrets.js";
-import { signingKey } from "./tokens.js";
+import { sealingSecret } from "./tokens.js";
 
 /**
  * A call's answer held back while the client does something for its human
@@ -24,13 +23,14 @@ export interface HeldAnswer<Data = unknown> {
 export const REQUEST_STATE_TTL_MS = 10 * 60_000;
 const ISSUER = "agent-onboard/request-state";
 
-const keyCache = new WeakMap<Db, Uint8Array>();
-/** Derived from the token signing key, so every process on the db shares it, and no token key is ever reused as is. */
-function stateKey(db: Db): Uint8Array {
-  let key = keyCache.get(db);
+const keyCache = new WeakMap<Uint8Array, Uint8Array>();
+/** Derived from the token signing key, so every process that verifies tokens shares it, and no token key is ever reused as is. */
+function stateKey(deps: Deps): Uint8Array {
+  const secret = sealingSecret(deps);
+  let key = keyCache.get(secret);
   if (!key) {
-    key = new Uint8Array(hkdfSync("sha256", signingKey(db), new Uint8Array(0), "agent-onboard request state v1", 32));
-    keyCache.set(db, key);
+    key = new Uint8Array(hkdfSync("sha256", secret, new Uint8Array(0), "agent-onboard request state v1", 32));
+    keyCache.set(secret, key);
   }
   return key;
 }
@@ -46,7 +46,7 @@ export async function sealRequestState(deps: Deps, purpose: string, userUid: str
     .setJti(newUid())
     .setIssuedAt(Math.floor(now / 1000))
     .setExpirationTime(Math.floor((now + REQUEST_STATE_TTL_MS) / 1000))
-    .encrypt(stateKey(deps.db));
+    .encrypt(stateKey(deps));
 }
 
 const refused = (why: string) =>
@@ -69,7 +69,7 @@ export async function redeemRequestState(
   const now = deps.clock();
   let claims: { sub?: string; jti?: string; exp?: number; answer?: unknown };
   try {
-    ({ payload: claims } = await jwtDecrypt(state, stateKey(deps.db), {
+    ({ payload: claims } = await jwtDecrypt(state, stateKey(deps), {
       issuer: ISSUER,
       audience: purpose,
       currentDate: now,

@@ -4,7 +4,7 @@ import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { Db } from "../../db/client.js";
 import { accessTokens, signingKeys, users } from "../../db/schema.js";
 import { AppError } from "../errors.js";
-import type { Deps } from "./deps.js";
+import type { Deps, SigningKeySetting } from "./deps.js";
 import { preparedPerDb } from "./prepared.js";
 import { newUid } from "./secrets.js";
 
@@ -25,16 +25,41 @@ export function signingKey(db: Db): Uint8Array {
   return key;
 }
 
-const jwtKeyCache = new WeakMap<Db, Promise<webcrypto.CryptoKey>>();
+/** The id of the key kept in the database; tokens from before key ids carry none and mean it. */
+export const DATABASE_KEY_ID = "db";
 
-/** The signing key imported once as a WebCrypto key: jose would otherwise import the raw bytes again on every sign and verify. */
-function jwtKey(db: Db): Promise<webcrypto.CryptoKey> {
-  let key = jwtKeyCache.get(db);
-  if (!key) {
-    key = crypto.subtle.importKey("raw", signingKey(db), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
-    jwtKeyCache.set(db, key);
+interface Keyring {
+  signer: { id: string; key: webcrypto.CryptoKey };
+  verifiers: Map<string, webcrypto.CryptoKey>;
+}
+
+// Imported once per db and key list: jose would otherwise import the raw bytes again on every sign and verify.
+const keyrings = new WeakMap<Db, Map<SigningKeySetting[] | undefined, Promise<Keyring>>>();
+
+function keyringOf(deps: Deps): Promise<Keyring> {
+  let perList = keyrings.get(deps.db);
+  if (!perList) keyrings.set(deps.db, (perList = new Map()));
+  const list = deps.settings.signingKeys;
+  let keyring = perList.get(list);
+  if (!keyring) {
+    keyring = (async () => {
+      const settings = list?.length ? list : [{ id: DATABASE_KEY_ID }];
+      const verifiers = new Map<string, webcrypto.CryptoKey>();
+      for (const { id, secret } of settings) {
+        const raw = secret ?? signingKey(deps.db);
+        verifiers.set(id, await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]));
+      }
+      const first = settings[0]!;
+      return { signer: { id: first.id, key: verifiers.get(first.id)! }, verifiers };
+    })();
+    perList.set(list, keyring);
   }
-  return key;
+  return keyring;
+}
+
+/** The secret that keys what the server seals for itself (request states): the signing key's. */
+export function sealingSecret(deps: Deps): Uint8Array {
+  return deps.settings.signingKeys?.[0]?.secret ?? signingKey(deps.db);
 }
 
 /** What issued a token: stored as access_tokens.name and shown as User.tokenInfo.name. */
@@ -57,8 +82,9 @@ export async function prepareAccessToken(deps: Deps, userUid: string, name?: str
   const now = deps.clock();
   const expiresAt = new Date(now.getTime() + deps.settings.accessTokenTtlMs);
   const jti = newUid();
+  const { signer } = await keyringOf(deps);
   const token = await new SignJWT({})
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT", kid: signer.id })
     .setIssuer(ISSUER)
     .setSubject(userUid)
     .setJti(jti)
@@ -66,7 +92,7 @@ export async function prepareAccessToken(deps: Deps, userUid: string, name?: str
     // JWT times are whole seconds; rounding up leaves the exact expiry to the db row, so
     // the token works until the very millisecond accessTokenValidUntil names.
     .setExpirationTime(Math.ceil(expiresAt.getTime() / 1000))
-    .sign(await jwtKey(deps.db));
+    .sign(signer.key);
   // Without a name the column's default ("access token") applies.
   return { token, validUntil: expiresAt, row: (userId) => ({ jti, userId, createdAt: now, expiresAt, ...(name ? { name } : {}) }) };
 }
@@ -106,18 +132,19 @@ interface VerifiedClaims {
   exp: number;
 }
 
-// Tokens whose signature and claims jose has already accepted, per db (the key
-// never changes). A session sends the same token on every call, and WebCrypto's
+// Tokens whose signature and claims jose has already accepted, per keyring (a db and
+// its key list, which never change in a process). A caller sends the same token on every call, and WebCrypto's
 // HMAC (a job on libuv's pool) was the costliest step of a call. Only validly
 // signed tokens get in, and the db still rules on expiry and revocation below.
-const verifiedTokens = new WeakMap<Db, Map<string, VerifiedClaims>>();
+const verifiedTokens = new WeakMap<Keyring, Map<string, VerifiedClaims>>();
 const VERIFIED_TOKENS_KEPT = 10_000;
 
 async function verifyJwt(deps: Deps, token: string, now: Date): Promise<VerifiedClaims> {
-  let verified = verifiedTokens.get(deps.db);
+  const keyring = await keyringOf(deps);
+  let verified = verifiedTokens.get(keyring);
   if (!verified) {
     verified = new Map();
-    verifiedTokens.set(deps.db, verified);
+    verifiedTokens.set(keyring, verified);
   }
   const cached = verified.get(token);
   if (cached) {
@@ -127,7 +154,10 @@ async function verifyJwt(deps: Deps, token: string, now: Date): Promise<Verified
   }
   let claims: VerifiedClaims;
   try {
-    const { payload } = await jwtVerify(token, await jwtKey(deps.db), {
+    const { verifiers } = keyring;
+    // A key no longer listed (rotated out) verifies nothing: its tokens are refused.
+    const keyFor = (header: { kid?: string }) => verifiers.get(header.kid ?? DATABASE_KEY_ID) ?? Promise.reject(invalidToken());
+    const { payload } = await jwtVerify(token, keyFor, {
       issuer: ISSUER,
       algorithms: ["HS256"],
       requiredClaims: ["exp"],

@@ -12,6 +12,7 @@ export const depsFrom = (config: Config, db: Db, publicUrl: string, log: Logger)
     publicUrl,
     accessTokenTtlMs: config.accessTokenTtlMs,
     claimTokenTtlMs: config.claimTokenTtlMs,
+    signingKeys: config.signingKeys,
   },
   mailer: mailDirMailer(config.mailDir, config.mailFrom, log),
 });

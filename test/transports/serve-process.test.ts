@@ -30,8 +30,8 @@ afterEach(async () => {
 });
 
 /** Starts `agent-onboard serve` on this test's db and keeps it for clean-up. */
-async function serve(): Promise<Serving> {
-  const served = await startServe({ HOME: dir, ONBOARD_DB: dbFile });
+async function serve(env: Record<string, string> = {}): Promise<Serving> {
+  const served = await startServe({ HOME: dir, ONBOARD_DB: dbFile, ...env });
   servers.push(served);
   return served;
 }
@@ -97,6 +97,23 @@ describe("agent-onboard serve", () => {
     });
     expect((await ok(client, "get_current_user")).id).toBe(signup.userInfo.id);
     expect(await second.stop()).toBe(0);
+  });
+
+  test("rotating ONBOARD_SIGNING_KEYS: a restart with a new first key keeps the old key's tokens working until it is dropped", async () => {
+    const [older, newer] = ["older", "newer"].map((id) => `${id}:${Buffer.alloc(32, id.length).toString("base64url")}`);
+    const first = await serve({ ONBOARD_SIGNING_KEYS: older! });
+    const signup = await ok(await connect(first.mcpUrl), "agent_signup");
+    expect(await first.stop()).toBe(0);
+    const asAgent = { requestInit: { headers: { Authorization: `Bearer ${signup.accessToken}` } } };
+
+    const rotated = await serve({ ONBOARD_SIGNING_KEYS: `${newer},${older}` });
+    expect((await ok(await connect(rotated.mcpUrl, asAgent), "get_current_user")).id).toBe(signup.userInfo.id);
+    expect(await rotated.stop()).toBe(0);
+
+    const dropped = await serve({ ONBOARD_SIGNING_KEYS: newer! });
+    await expect(connect(dropped.mcpUrl, asAgent)).rejects.toMatchObject({ status: 401 });
+    expect(dropped.stderr()).not.toContain(newer!.split(":")[1]);
+    expect(await dropped.stop()).toBe(0);
   });
 
   test("a redeem_invite in flight when SIGTERM arrives still gets its answer, and its user is stored", async () => {
