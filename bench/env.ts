@@ -78,7 +78,7 @@ export function openSubject(name: string): Subject {
   const store = openDb(dbFile);
   const log = createLogger(config.logLevel, pino.destination({ dest: "/dev/null", sync: true }));
   const deps = depsFrom(config, store.db, "http://127.0.0.1:8787", log);
-  const handler = mcpHandler({ deps, log, tools: selectTools(), limiter: new SignupLimiter(config.signupsPerHour) });
+  const handler = mcpHandler({ deps, log, tools: selectTools(), limiter: new SignupLimiter(deps, config.signupsPerHour) });
   const fetch: Fetch = async (url, init) => {
     const request = new Request(url, init);
     const token = tokenFromHeader(request.headers.get("authorization") ?? undefined);

@@ -228,3 +228,17 @@ export const usedRequestStates = sqliteTable(
   },
   (t) => [index("used_request_states_expires_at").on(t.expiresAt)],
 );
+
+/**
+ * Accounts created per client address (an IPv6 /64), for the hourly signup
+ * limit: kept here so that every process and instance counts the same.
+ */
+export const signupAttempts = sqliteTable(
+  "signup_attempts",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    bucket: text("bucket").notNull(),
+    at: integer("at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("signup_attempts_bucket_at").on(t.bucket, t.at), index("signup_attempts_at").on(t.at)],
+);

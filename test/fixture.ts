@@ -89,7 +89,7 @@ export async function createTestEnv(settings: Partial<ServiceSettings> = {}): Pr
   const handlerFor = (tools: AnyToolDef[]) => {
     let handler = handlers.get(tools);
     if (!handler) {
-      handler = mcpHandler({ deps, log, tools, limiter: new SignupLimiter(0) });
+      handler = mcpHandler({ deps, log, tools, limiter: new SignupLimiter(deps, 0) });
       handlers.set(tools, handler);
     }
     return handler;

@@ -71,7 +71,7 @@ export async function startHttp(config: Config, log: Logger, options: HttpOption
   const publicUrl = publicUrlFor(config, port);
   const deps = depsFrom(config, store.db, publicUrl, log);
   if (options.clock) deps.clock = options.clock;
-  const limiter = new SignupLimiter(config.signupsPerHour, trustProxyFrom(config.trustProxy));
+  const limiter = new SignupLimiter(deps, config.signupsPerHour, trustProxyFrom(config.trustProxy));
   const hosts = allowedHosts(config, publicUrl, port);
 
   app.disable("x-powered-by");

@@ -2,16 +2,18 @@ import type { Logger } from "../log.js";
 import { lockUnclaimedAgents } from "../services/claims.js";
 import type { Deps } from "../services/deps.js";
 import { forgetExpiredRequestStates } from "../services/request-states.js";
+import { forgetOldSignupAttempts } from "../services/signup-limits.js";
 
 const HOUR = 3_600_000;
 
-/** Locks unclaimed agent accounts, and forgets request states past replaying, now and then every hour, for as long as the process runs. */
+/** Locks unclaimed agent accounts, and forgets request states past replaying and signups past counting, now and then every hour, for as long as the process runs. */
 export function startSweeper(deps: Deps, log: Logger, everyMs = HOUR): () => void {
   const sweep = () => {
     try {
       const locked = lockUnclaimedAgents(deps);
       if (locked > 0) log.info({ locked }, "locked agent accounts whose claim window closed");
       forgetExpiredRequestStates(deps);
+      forgetOldSignupAttempts(deps);
     } catch (error) {
       log.error({ err: error }, "sweeping unclaimed agent accounts failed");
     }
