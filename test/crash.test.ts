@@ -6,9 +6,7 @@ import { setMaxListeners } from "node:events";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { type CallToolResult, Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openDb } from "../db/client.js";
 import { type Serving, startServe } from "./processes.js";
@@ -142,7 +140,7 @@ async function load(served: Serving, run: number, cut: AbortSignal, stop: AbortS
   expect(link.status, link.text).toBe(201);
   const clients = await Promise.all(
     Array.from({ length: STACK_WORKERS }, async (_, i) => {
-      const client = new Client({ name: `crash-${run}-${i}`, version: "1.0.0" });
+      const client = new Client({ name: `crash-${run}-${i}`, version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
       await client.connect(
         new StreamableHTTPClientTransport(new URL(`${served.url}/mcp`), {
           requestInit: { headers: { Authorization: `Bearer ${admin.body.accessToken}` } },
@@ -170,7 +168,6 @@ async function load(served: Serving, run: number, cut: AbortSignal, stop: AbortS
       try {
         const result = (await client.callTool(
           { name: "create_stack", arguments: { projectName: name.project, stackName: name.stack, tags: { worker: String(w) } } },
-          undefined,
           { signal: stop, timeout: REQUEST_MS },
         )) as CallToolResult;
         if (!result.isError) acked.stacks.push(name);
@@ -289,7 +286,7 @@ describe("SIGKILL under write-heavy load", () => {
       expect(me.status).toBe(200);
       expect(await me.json()).toMatchObject({ githubLogin: signup.body.userInfo.githubLogin, isAgent: true });
 
-      const client = new Client({ name: "after-crash", version: "1.0.0" });
+      const client = new Client({ name: "after-crash", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
       await client.connect(
         new StreamableHTTPClientTransport(new URL(`${served.url}/mcp`), {
           requestInit: { headers: { Authorization: `Bearer ${signup.body.accessToken}` } },
@@ -297,7 +294,7 @@ describe("SIGKILL under write-heavy load", () => {
         { timeout: REQUEST_MS },
       );
       try {
-        const stack = (await client.callTool({ name: "create_stack", arguments: { projectName: "after", stackName: "crash" } }, undefined, {
+        const stack = (await client.callTool({ name: "create_stack", arguments: { projectName: "after", stackName: "crash" } }, {
           timeout: REQUEST_MS,
         })) as CallToolResult;
         expect(stack.isError).toBeFalsy();

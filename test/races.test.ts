@@ -5,9 +5,7 @@ import { jsonOrUndefined } from "./fixture.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { type CallToolResult, Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openDb, type OpenDb } from "../db/client.js";
 import { type Serving, startServe } from "./processes.js";
@@ -229,7 +227,7 @@ describe("three serve processes on one db file", () => {
 
     const sessions = await Promise.all(
       Array.from({ length: 15 }, async (_, i) => {
-        const client = new Client({ name: `racer-${i}`, version: "1.0.0" });
+        const client = new Client({ name: `racer-${i}`, version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
         clients.push(client);
         const transport = new StreamableHTTPClientTransport(new URL(`${via(i)}/mcp`), {
           requestInit: { headers: { Authorization: `Bearer ${agent.accessToken}` } },
@@ -243,7 +241,6 @@ describe("three serve processes on one db file", () => {
       sessions.map((client) =>
         client.callTool(
           { name: "create_stack", arguments: { organization: org, projectName: "racing", stackName: "prod", tags: { lane: "fast" } } },
-          undefined,
           { timeout: REQUEST_MS },
         ),
       ),
