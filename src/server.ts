@@ -133,18 +133,7 @@ export function createServer(deps: Deps, session: Session, tools: AnyToolDef[] =
   };
 
   for (const tool of tools) {
-    const { inputSchema, outputSchema } = lastingSchemas.get(tool)!;
-    server.registerTool(
-      tool.name,
-      {
-        title: tool.title,
-        description: tool.description,
-        inputSchema,
-        outputSchema,
-        annotations: { title: tool.title, ...tool.annotations },
-      },
-      (args: unknown, ctx: ServerContext) => callTool(tool, args, ctx),
-    );
+    server.registerTool(tool.name, registrations.get(tool)!, (args: unknown, ctx: ServerContext) => callTool(tool, args, ctx));
   }
 
   async function callTool(tool: AnyToolDef, args: unknown, ctx: ServerContext): Promise<CallToolResult | InputRequiredResult> {
@@ -255,9 +244,18 @@ export function createServer(deps: Deps, session: Session, tools: AnyToolDef[] =
   return server;
 }
 
-// Built once per process: see withLastingJsonSchema.
-const lastingSchemas = new Map(
-  allTools.map((tool) => [tool, { inputSchema: withLastingJsonSchema(tool.inputSchema), outputSchema: withLastingJsonSchema(tool.outputSchema) }]),
+// Built once per process, not for every request's server (see withLastingJsonSchema).
+const registrations = new Map(
+  allTools.map((tool) => [
+    tool,
+    {
+      title: tool.title,
+      description: tool.description,
+      inputSchema: withLastingJsonSchema(tool.inputSchema),
+      outputSchema: withLastingJsonSchema(tool.outputSchema),
+      annotations: { title: tool.title, ...tool.annotations },
+    },
+  ]),
 );
 const lastingArgsSchemas = new Map(allPrompts.map((prompt) => [prompt, withLastingJsonSchema(prompt.argsSchema)]));
 
