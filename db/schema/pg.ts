@@ -1,59 +1,60 @@
 import { sql } from "drizzle-orm";
 import {
-  type AnySQLiteColumn,
+  type AnyPgColumn,
   index,
   integer,
   primaryKey,
-  sqliteTable,
+  pgTable,
   text,
   uniqueIndex,
-} from "drizzle-orm/sqlite-core";
+} from "drizzle-orm/pg-core";
+import { pgColumns } from "./columns.js";
 
-const createdAt = () => integer("created_at", { mode: "timestamp_ms" }).notNull();
+const { serialId, instant, flag, createdAt } = pgColumns;
 
 /** Keys shared by every process on this db, so that any of them can verify a token another issued. */
-export const signingKeys = sqliteTable("signing_keys", {
+export const signingKeys = pgTable("signing_keys", {
   id: integer("id").primaryKey(),
   secret: text("secret").notNull(),
   createdAt: createdAt(),
 });
 
-export const organizations = sqliteTable(
+export const organizations = pgTable(
   "organizations",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    id: serialId(),
     name: text("name").notNull(),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex("organizations_name_unique").on(sql`lower(${t.name})`)],
 );
 
-export const users = sqliteTable(
+export const users = pgTable(
   "users",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    id: serialId(),
     uid: text("uid").notNull().unique(),
     login: text("login").notNull(),
     name: text("name").notNull(),
     /** Always lowercase; agents have none until claimed or invited. */
     email: text("email").unique(),
     /** When the primary email was confirmed through its verification link. */
-    emailVerifiedAt: integer("email_verified_at", { mode: "timestamp_ms" }),
+    emailVerifiedAt: instant("email_verified_at"),
     passwordHash: text("password_hash"),
-    isAgent: integer("is_agent", { mode: "boolean" }).notNull(),
+    isAgent: flag("is_agent").notNull(),
     agentModel: text("agent_model"),
-    defaultOrgId: integer("default_org_id").references((): AnySQLiteColumn => organizations.id, {
+    defaultOrgId: integer("default_org_id").references((): AnyPgColumn => organizations.id, {
       onDelete: "set null",
     }),
     createdAt: createdAt(),
-    claimedAt: integer("claimed_at", { mode: "timestamp_ms" }),
+    claimedAt: instant("claimed_at"),
     /** Set when an agent account's claim window closed unclaimed; its data is kept. */
-    lockedAt: integer("locked_at", { mode: "timestamp_ms" }),
+    lockedAt: instant("locked_at"),
   },
   (t) => [uniqueIndex("users_login_unique").on(sql`lower(${t.login})`)],
 );
 
-export const memberships = sqliteTable(
+export const memberships = pgTable(
   "memberships",
   {
     userId: integer("user_id")
@@ -68,7 +69,7 @@ export const memberships = sqliteTable(
   (t) => [primaryKey({ columns: [t.userId, t.orgId] }), index("memberships_org").on(t.orgId)],
 );
 
-export const accessTokens = sqliteTable(
+export const accessTokens = pgTable(
   "access_tokens",
   {
     jti: text("jti").primaryKey(),
@@ -76,8 +77,8 @@ export const accessTokens = sqliteTable(
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
     createdAt: createdAt(),
-    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
-    revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
+    expiresAt: instant("expires_at").notNull(),
+    revokedAt: instant("revoked_at"),
     revokedReason: text("revoked_reason", { enum: ["claimed"] }),
     /** What issued the token, shown as User.tokenInfo.name. */
     name: text("name").notNull().default("access token"),
@@ -85,30 +86,30 @@ export const accessTokens = sqliteTable(
   (t) => [index("access_tokens_user").on(t.userId)],
 );
 
-export const claimTokens = sqliteTable("claim_tokens", {
-  id: integer("id").primaryKey({ autoIncrement: true }),
+export const claimTokens = pgTable("claim_tokens", {
+  id: serialId(),
   userId: integer("user_id")
     .notNull()
     .unique()
     .references(() => users.id, { onDelete: "cascade" }),
   tokenHash: text("token_hash").notNull().unique(),
   createdAt: createdAt(),
-  expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
-  consumedAt: integer("consumed_at", { mode: "timestamp_ms" }),
-  agentAccessKept: integer("agent_access_kept", { mode: "boolean" }),
+  expiresAt: instant("expires_at").notNull(),
+  consumedAt: instant("consumed_at"),
+  agentAccessKept: flag("agent_access_kept"),
 });
 
-export const inviteLinks = sqliteTable(
+export const inviteLinks = pgTable(
   "invite_links",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    id: serialId(),
     orgId: integer("org_id")
       .notNull()
       .references(() => organizations.id, { onDelete: "cascade" }),
     secretHash: text("secret_hash").notNull().unique(),
     name: text("name").notNull(),
-    enabled: integer("enabled", { mode: "boolean" }).notNull(),
-    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+    enabled: flag("enabled").notNull(),
+    expiresAt: instant("expires_at").notNull(),
     createdAt: createdAt(),
     createdByUserId: integer("created_by_user_id").references(() => users.id, {
       onDelete: "set null",
@@ -117,7 +118,7 @@ export const inviteLinks = sqliteTable(
   (t) => [index("invite_links_org").on(t.orgId)],
 );
 
-export const inviteLinkUsers = sqliteTable(
+export const inviteLinkUsers = pgTable(
   "invite_link_users",
   {
     inviteLinkId: integer("invite_link_id")
@@ -126,15 +127,15 @@ export const inviteLinkUsers = sqliteTable(
     userId: integer("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
-    joinedAt: integer("joined_at", { mode: "timestamp_ms" }).notNull(),
+    joinedAt: instant("joined_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.inviteLinkId, t.userId] })],
 );
 
-export const stacks = sqliteTable(
+export const stacks = pgTable(
   "stacks",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    id: serialId(),
     uid: text("uid").notNull().unique(),
     orgId: integer("org_id")
       .notNull()
@@ -156,7 +157,7 @@ export const stacks = sqliteTable(
   ],
 );
 
-export const stackTags = sqliteTable(
+export const stackTags = pgTable(
   "stack_tags",
   {
     stackId: integer("stack_id")
@@ -169,10 +170,10 @@ export const stackTags = sqliteTable(
 );
 
 /** An address a user asked to use, waiting for its verification link to be opened. */
-export const emailVerifications = sqliteTable(
+export const emailVerifications = pgTable(
   "email_verifications",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    id: serialId(),
     userId: integer("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
@@ -180,19 +181,19 @@ export const emailVerifications = sqliteTable(
     email: text("email").notNull(),
     tokenHash: text("token_hash").notNull().unique(),
     createdAt: createdAt(),
-    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
-    verifiedAt: integer("verified_at", { mode: "timestamp_ms" }),
+    expiresAt: instant("expires_at").notNull(),
+    verifiedAt: instant("verified_at"),
     /** Withdrawn by the user (DELETE /api/user/pending-emails) or replaced by a newer request. */
-    canceledAt: integer("canceled_at", { mode: "timestamp_ms" }),
+    canceledAt: instant("canceled_at"),
   },
   (t) => [index("email_verifications_user").on(t.userId, t.id)],
 );
 
 /** An admin's invitation of one email address into an organization (Pulumi's pending invites). */
-export const orgInvites = sqliteTable(
+export const orgInvites = pgTable(
   "org_invites",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    id: serialId(),
     uid: text("uid").notNull().unique(),
     orgId: integer("org_id")
       .notNull()
@@ -201,11 +202,11 @@ export const orgInvites = sqliteTable(
     email: text("email").notNull(),
     role: text("role", { enum: ["admin", "member"] }).notNull(),
     sentByUserId: integer("sent_by_user_id").references(() => users.id, { onDelete: "set null" }),
-    sentAt: integer("sent_at", { mode: "timestamp_ms" }).notNull(),
-    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
-    acceptedAt: integer("accepted_at", { mode: "timestamp_ms" }),
+    sentAt: instant("sent_at").notNull(),
+    expiresAt: instant("expires_at").notNull(),
+    acceptedAt: instant("accepted_at"),
     acceptedByUserId: integer("accepted_by_user_id").references(() => users.id, { onDelete: "set null" }),
-    canceledAt: integer("canceled_at", { mode: "timestamp_ms" }),
+    canceledAt: instant("canceled_at"),
     /** The most recent error a user hit trying to accept it. */
     acceptError: text("accept_error"),
   },
@@ -216,15 +217,15 @@ export const orgInvites = sqliteTable(
  * Multi-round-trip request states already redeemed: a retried call that
  * carries one again is a replay. Kept until the state's own expiry.
  */
-export const usedRequestStates = sqliteTable(
+export const usedRequestStates = pgTable(
   "used_request_states",
   {
     jti: text("jti").primaryKey(),
     userId: integer("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
-    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
-    usedAt: integer("used_at", { mode: "timestamp_ms" }).notNull(),
+    expiresAt: instant("expires_at").notNull(),
+    usedAt: instant("used_at").notNull(),
   },
   (t) => [index("used_request_states_expires_at").on(t.expiresAt)],
 );
@@ -233,12 +234,12 @@ export const usedRequestStates = sqliteTable(
  * Accounts created per client address (an IPv6 /64), for the hourly signup
  * limit: kept here so that every process and instance counts the same.
  */
-export const signupAttempts = sqliteTable(
+export const signupAttempts = pgTable(
   "signup_attempts",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    id: serialId(),
     bucket: text("bucket").notNull(),
-    at: integer("at", { mode: "timestamp_ms" }).notNull(),
+    at: instant("at").notNull(),
   },
   (t) => [index("signup_attempts_bucket_at").on(t.bucket, t.at), index("signup_attempts_at").on(t.at)],
 );

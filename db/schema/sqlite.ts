@@ -1,0 +1,245 @@
+import { sql } from "drizzle-orm";
+import {
+  type AnySQLiteColumn,
+  index,
+  integer,
+  primaryKey,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/sqlite-core";
+import { sqliteColumns } from "./columns.js";
+
+const { serialId, instant, flag, createdAt } = sqliteColumns;
+
+/** Keys shared by every process on this db, so that any of them can verify a token another issued. */
+export const signingKeys = sqliteTable("signing_keys", {
+  id: integer("id").primaryKey(),
+  secret: text("secret").notNull(),
+  createdAt: createdAt(),
+});
+
+export const organizations = sqliteTable(
+  "organizations",
+  {
+    id: serialId(),
+    name: text("name").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("organizations_name_unique").on(sql`lower(${t.name})`)],
+);
+
+export const users = sqliteTable(
+  "users",
+  {
+    id: serialId(),
+    uid: text("uid").notNull().unique(),
+    login: text("login").notNull(),
+    name: text("name").notNull(),
+    /** Always lowercase; agents have none until claimed or invited. */
+    email: text("email").unique(),
+    /** When the primary email was confirmed through its verification link. */
+    emailVerifiedAt: instant("email_verified_at"),
+    passwordHash: text("password_hash"),
+    isAgent: flag("is_agent").notNull(),
+    agentModel: text("agent_model"),
+    defaultOrgId: integer("default_org_id").references((): AnySQLiteColumn => organizations.id, {
+      onDelete: "set null",
+    }),
+    createdAt: createdAt(),
+    claimedAt: instant("claimed_at"),
+    /** Set when an agent account's claim window closed unclaimed; its data is kept. */
+    lockedAt: instant("locked_at"),
+  },
+  (t) => [uniqueIndex("users_login_unique").on(sql`lower(${t.login})`)],
+);
+
+export const memberships = sqliteTable(
+  "memberships",
+  {
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    orgId: integer("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    role: text("role", { enum: ["admin", "member"] }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.orgId] }), index("memberships_org").on(t.orgId)],
+);
+
+export const accessTokens = sqliteTable(
+  "access_tokens",
+  {
+    jti: text("jti").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+    expiresAt: instant("expires_at").notNull(),
+    revokedAt: instant("revoked_at"),
+    revokedReason: text("revoked_reason", { enum: ["claimed"] }),
+    /** What issued the token, shown as User.tokenInfo.name. */
+    name: text("name").notNull().default("access token"),
+  },
+  (t) => [index("access_tokens_user").on(t.userId)],
+);
+
+export const claimTokens = sqliteTable("claim_tokens", {
+  id: serialId(),
+  userId: integer("user_id")
+    .notNull()
+    .unique()
+    .references(() => users.id, { onDelete: "cascade" }),
+  tokenHash: text("token_hash").notNull().unique(),
+  createdAt: createdAt(),
+  expiresAt: instant("expires_at").notNull(),
+  consumedAt: instant("consumed_at"),
+  agentAccessKept: flag("agent_access_kept"),
+});
+
+export const inviteLinks = sqliteTable(
+  "invite_links",
+  {
+    id: serialId(),
+    orgId: integer("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    secretHash: text("secret_hash").notNull().unique(),
+    name: text("name").notNull(),
+    enabled: flag("enabled").notNull(),
+    expiresAt: instant("expires_at").notNull(),
+    createdAt: createdAt(),
+    createdByUserId: integer("created_by_user_id").references(() => users.id, {
+      onDelete: "set null",
+    }),
+  },
+  (t) => [index("invite_links_org").on(t.orgId)],
+);
+
+export const inviteLinkUsers = sqliteTable(
+  "invite_link_users",
+  {
+    inviteLinkId: integer("invite_link_id")
+      .notNull()
+      .references(() => inviteLinks.id, { onDelete: "cascade" }),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    joinedAt: instant("joined_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.inviteLinkId, t.userId] })],
+);
+
+export const stacks = sqliteTable(
+  "stacks",
+  {
+    id: serialId(),
+    uid: text("uid").notNull().unique(),
+    orgId: integer("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    projectName: text("project_name").notNull(),
+    stackName: text("stack_name").notNull(),
+    createdAt: createdAt(),
+    createdByUserId: integer("created_by_user_id").references(() => users.id, {
+      onDelete: "set null",
+    }),
+  },
+  (t) => [
+    uniqueIndex("stacks_org_project_stack_unique").on(
+      t.orgId,
+      sql`lower(${t.projectName})`,
+      sql`lower(${t.stackName})`,
+    ),
+    index("stacks_org_id").on(t.orgId, t.id),
+  ],
+);
+
+export const stackTags = sqliteTable(
+  "stack_tags",
+  {
+    stackId: integer("stack_id")
+      .notNull()
+      .references(() => stacks.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    value: text("value").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.stackId, t.name] }), index("stack_tags_name_value").on(t.name, t.value)],
+);
+
+/** An address a user asked to use, waiting for its verification link to be opened. */
+export const emailVerifications = sqliteTable(
+  "email_verifications",
+  {
+    id: serialId(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** Lowercase. */
+    email: text("email").notNull(),
+    tokenHash: text("token_hash").notNull().unique(),
+    createdAt: createdAt(),
+    expiresAt: instant("expires_at").notNull(),
+    verifiedAt: instant("verified_at"),
+    /** Withdrawn by the user (DELETE /api/user/pending-emails) or replaced by a newer request. */
+    canceledAt: instant("canceled_at"),
+  },
+  (t) => [index("email_verifications_user").on(t.userId, t.id)],
+);
+
+/** An admin's invitation of one email address into an organization (Pulumi's pending invites). */
+export const orgInvites = sqliteTable(
+  "org_invites",
+  {
+    id: serialId(),
+    uid: text("uid").notNull().unique(),
+    orgId: integer("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    /** Lowercase. */
+    email: text("email").notNull(),
+    role: text("role", { enum: ["admin", "member"] }).notNull(),
+    sentByUserId: integer("sent_by_user_id").references(() => users.id, { onDelete: "set null" }),
+    sentAt: instant("sent_at").notNull(),
+    expiresAt: instant("expires_at").notNull(),
+    acceptedAt: instant("accepted_at"),
+    acceptedByUserId: integer("accepted_by_user_id").references(() => users.id, { onDelete: "set null" }),
+    canceledAt: instant("canceled_at"),
+    /** The most recent error a user hit trying to accept it. */
+    acceptError: text("accept_error"),
+  },
+  (t) => [index("org_invites_email").on(t.email), index("org_invites_org").on(t.orgId)],
+);
+
+/**
+ * Multi-round-trip request states already redeemed: a retried call that
+ * carries one again is a replay. Kept until the state's own expiry.
+ */
+export const usedRequestStates = sqliteTable(
+  "used_request_states",
+  {
+    jti: text("jti").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    expiresAt: instant("expires_at").notNull(),
+    usedAt: instant("used_at").notNull(),
+  },
+  (t) => [index("used_request_states_expires_at").on(t.expiresAt)],
+);
+
+/**
+ * Accounts created per client address (an IPv6 /64), for the hourly signup
+ * limit: kept here so that every process and instance counts the same.
+ */
+export const signupAttempts = sqliteTable(
+  "signup_attempts",
+  {
+    id: serialId(),
+    bucket: text("bucket").notNull(),
+    at: instant("at").notNull(),
+  },
+  (t) => [index("signup_attempts_bucket_at").on(t.bucket, t.at), index("signup_attempts_at").on(t.at)],
+);
