@@ -10,7 +10,7 @@ export const organizationsResource = {
   async list(ctx) {
     const caller = await ctx.currentUser();
     if (!caller || caller.revokedByClaim) return [];
-    return listMemberships(ctx.deps.db, caller.user.id).map((org) => ({
+    return (await listMemberships(ctx.deps.db, caller.user.id)).map((org) => ({
       uri: `onboard://organizations/${encodeURIComponent(org.name)}`,
       name: org.name,
       title: `${org.name} (${org.role})`,
@@ -19,6 +19,6 @@ export const organizationsResource = {
   async read(ctx, variables) {
     const { user } = await ctx.requireUser();
     const name = decodeURIComponent(String(variables.name));
-    return getOrganization(ctx.deps.db, user.id, name);
+    return await getOrganization(ctx.deps.db, user.id, name);
   },
 } satisfies TemplateResourceDef;

@@ -11,6 +11,23 @@ const positiveNumber = (unit: string) =>
 
 const envSchema = z.object({
   ONBOARD_DB: z.string().min(1).default("./data/onboard.db"),
+  ONBOARD_DATABASE_URL: z
+    .string()
+    .refine((value) => {
+      try {
+        const url = new URL(value);
+        return ["postgres:", "postgresql:"].includes(url.protocol) && url.hostname !== "";
+      } catch {
+        return false;
+      }
+    }, "must be a PostgreSQL URL such as postgres://user:password@db.example.com:5432/onboard")
+    .optional(),
+  ONBOARD_DATABASE_POOL_SIZE: z.coerce
+    .number({ message: "must be a number of connections" })
+    .int("must be a whole number of connections")
+    .min(1, "must be at least 1 connection")
+    .max(1000, "must be at most 1000 connections")
+    .default(10),
   ONBOARD_HOST: z.string().regex(hostnamePattern, "must be a host name or IP address").default("127.0.0.1"),
   ONBOARD_PORT: z.coerce
     .number({ message: "must be a port number" })
@@ -87,6 +104,10 @@ const envSchema = z.object({
 
 export interface Config {
   dbFile: string;
+  /** PostgreSQL instead of the SQLite file. */
+  databaseUrl?: string;
+  /** PostgreSQL connections per process. */
+  poolSize: number;
   host: string;
   port: number;
   /** ONBOARD_PUBLIC_URL when set; otherwise see publicUrlFor(). */
@@ -112,7 +133,7 @@ export interface Config {
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
 }
 
-const SECRET_VARIABLES = new Set(["ONBOARD_SIGNING_KEYS", "ONBOARD_TOKEN"]);
+const SECRET_VARIABLES = new Set(["ONBOARD_DATABASE_URL", "ONBOARD_SIGNING_KEYS", "ONBOARD_TOKEN"]);
 
 /** A bad environment variable; the CLI prints the message alone and exits 2. */
 export class ConfigError extends Error {}
@@ -133,6 +154,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   return {
     dbFile: e.ONBOARD_DB,
+    databaseUrl: e.ONBOARD_DATABASE_URL,
+    poolSize: e.ONBOARD_DATABASE_POOL_SIZE,
     host: e.ONBOARD_HOST,
     port: e.ONBOARD_PORT,
     publicUrl: e.ONBOARD_PUBLIC_URL?.replace(/\/+$/, ""),

@@ -1,3 +1,5 @@
+import { isUnstorableText } from "../db/errors.js";
+
 /** The closed set of failures a caller can act on; every surface maps them from this table. */
 export const errorKinds = {
   validation: { status: 400, name: "ValidationError" },
@@ -26,3 +28,14 @@ export class AppError extends Error {
 }
 
 export const isAppError = (error: unknown): error is AppError => error instanceof AppError;
+
+/**
+ * What a failure is to the caller: an AppError as it is, or the caller's text
+ * that the database cannot hold (a NUL character: PostgreSQL refuses it in a
+ * write or a lookup, where SQLite keeps it). Undefined for anything unexpected.
+ */
+export function appErrorOf(error: unknown): AppError | undefined {
+  if (isAppError(error)) return error;
+  if (isUnstorableText(error)) return new AppError("validation", "Text may not contain a NUL character (U+0000); remove it and try again.");
+  return undefined;
+}

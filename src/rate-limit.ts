@@ -21,7 +21,7 @@ export class SignupLimiter {
   }
 
   /** Records one account creation for `address`, or throws when it has had its share this hour. */
-  take(address: string): void {
-    admitAccountCreation(this.deps, addressBucket(address), this.perHour);
+  take(address: string): Promise<void> {
+    return admitAccountCreation(this.deps, addressBucket(address), this.perHour);
   }
 }

@@ -19,7 +19,7 @@ import { allTools } from "../tools/index.js";
 import type { AnyToolDef, ToolContext } from "../tools/tool.js";
 import { ConfigError } from "./config.js";
 import { withLastingJsonSchema } from "./lasting-json-schema.js";
-import { AppError, isAppError } from "./errors.js";
+import { AppError, appErrorOf, isAppError } from "./errors.js";
 import type { Logger } from "./log.js";
 import type { Deps } from "./services/deps.js";
 import { redeemRequestState, sealRequestState } from "./services/request-states.js";
@@ -45,7 +45,7 @@ export interface Session {
   /** Called when a tool signed the caller up; returns the sentence that tells the agent how to act as the new account. */
   signIn(accessToken: string): string | Promise<string>;
   /** Called before a tool that creates an account runs; throws to refuse (rate limits). */
-  admitAccountCreation?: () => void;
+  admitAccountCreation?: () => Promise<void>;
   log: Logger;
 }
 
@@ -154,7 +154,7 @@ export function createServer(deps: Deps, session: Session, tools: AnyToolDef[] =
           `${opened ? "Your host opened the claim page for your human." : "Your human did not open the claim page from your host; give them the claim URL yourself."} ${held.text}`,
         );
       }
-      if (tool.createsAccount) session.admitAccountCreation?.();
+      if (tool.createsAccount) await session.admitAccountCreation?.();
       let signedInAs: string | undefined;
       const toolContext: ToolContext = {
         deps,
@@ -183,9 +183,10 @@ export function createServer(deps: Deps, session: Session, tools: AnyToolDef[] =
       }
       return answered(data, text);
     } catch (error) {
-      if (isAppError(error)) {
-        log.info({ tool: tool.name, code: error.code, ms: Math.round(performance.now() - started) }, "tool call refused");
-        return { isError: true, content: [{ type: "text", text: error.message }] };
+      const known = appErrorOf(error);
+      if (known) {
+        log.info({ tool: tool.name, code: known.code, ms: Math.round(performance.now() - started) }, "tool call refused");
+        return { isError: true, content: [{ type: "text", text: known.message }] };
       }
       const reference = randomUUID().slice(0, 8);
       log.error({ tool: tool.name, reference, err: error }, "tool call failed");
@@ -216,7 +217,8 @@ export function createServer(deps: Deps, session: Session, tools: AnyToolDef[] =
     try {
       return asJson(uri, await read());
     } catch (error) {
-      if (isAppError(error)) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, error.message);
+      const known = appErrorOf(error);
+      if (known) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, known.message);
       throw error;
     }
   };

@@ -14,7 +14,7 @@ export const acceptInviteTool = {
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async run(args, ctx) {
     const { user } = await ctx.requireUser();
-    const { organization } = acceptInvite(ctx.deps, user.id, args.id);
+    const { organization } = await acceptInvite(ctx.deps, user.id, args.id);
     return {
       data: { organization },
       text: `You joined ${organization.name} as ${organization.role}. It now shows in get_current_user; name it as organization in create_stack or list_stacks.`,

@@ -16,7 +16,7 @@ export const changeEmailTool = {
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async run(args, ctx) {
     const { user } = await ctx.requireUser();
-    const change = requestEmailChange(ctx.deps, user.id, args);
+    const change = await requestEmailChange(ctx.deps, user.id, args);
     const keeps = change.currentEmail && change.currentEmail !== change.pending.email
       ? ` Until then the account keeps ${change.currentEmail}.`
       : "";

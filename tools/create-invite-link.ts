@@ -14,7 +14,7 @@ export const createInviteLinkTool = {
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async run(args, ctx) {
     const { user } = await ctx.requireUser();
-    const token = createInviteLink(ctx.deps, user.id, args);
+    const token = await createInviteLink(ctx.deps, user.id, args);
     const state = token.enabled ? `works until ${token.expiresAt}` : `is already past its expiry (${token.expiresAt}) and cannot be used`;
     return {
       data: token,

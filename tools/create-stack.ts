@@ -13,7 +13,7 @@ export const createStackTool = {
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async run(args, ctx) {
     const { user } = await ctx.requireUser();
-    const stack = createStack(ctx.deps, user.id, args);
+    const stack = await createStack(ctx.deps, user.id, args);
     return { data: stack, text: `Created stack ${stack.orgName}/${stack.projectName}/${stack.stackName}.` };
   },
 } satisfies ToolDef<typeof createStackInput, typeof appStackSummaryShape>;

@@ -18,7 +18,7 @@ export const getClaimStatusTool = {
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async run(_args, ctx) {
     const { user } = await ctx.requireUser({ allowRevokedByClaim: true });
-    const status = getClaimStatus(ctx.deps, user.id);
+    const status = await getClaimStatus(ctx.deps, user.id);
     let text: string;
     if (!status.claimed) {
       text = `Not claimed yet. The claim URL works until ${status.claimTokenValidUntil}; remind your human to open it.`;

@@ -16,7 +16,7 @@ export const getDefaultOrganizationTool = {
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async run(_args, ctx) {
     const { user } = await ctx.requireUser();
-    const found = getDefaultOrganization(ctx.deps.db, user.id);
+    const found = await getDefaultOrganization(ctx.deps.db, user.id);
     return { data: found, text: [`Your default organization is ${found.GitHubLogin}.`, ...found.Messages.map((m) => m.message)].join(" ") };
   },
 } satisfies ToolDef<typeof input, typeof defaultOrganizationShape>;

@@ -15,7 +15,7 @@ export const inviteMemberTool = {
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async run(args, ctx) {
     const { user } = await ctx.requireUser();
-    const result = inviteMember(ctx.deps, user.id, args);
+    const result = await inviteMember(ctx.deps, user.id, args);
     const what = result.resent ? "Refreshed and re-sent the invite of" : "Invited";
     return {
       data: result.invite,

@@ -18,7 +18,7 @@ export const listPendingInvitesTool = {
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async run(_args, ctx) {
     const { user } = await ctx.requireUser();
-    const { body, verifiedEmail, organizations } = listPendingInvites(ctx.deps, user.id);
+    const { body, verifiedEmail, organizations } = await listPendingInvites(ctx.deps, user.id);
     if (!verifiedEmail) {
       return {
         data: body,

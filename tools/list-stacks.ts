@@ -14,7 +14,7 @@ export const listStacksTool = {
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async run(args, ctx) {
     const { user } = await ctx.requireUser();
-    const page = listStacks(ctx.deps, user.id, args);
+    const page = await listStacks(ctx.deps, user.id, args);
     const names = page.stacks.map((s) => `${s.orgName}/${s.projectName}/${s.stackName}`);
     const more = page.continuationToken ? " More stacks follow: pass continuationToken to get them." : "";
     return {

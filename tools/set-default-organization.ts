@@ -17,7 +17,7 @@ export const setDefaultOrganizationTool = {
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async run(args, ctx) {
     const { user } = await ctx.requireUser();
-    const chosen = setDefaultOrganization(ctx.deps.db, user.id, args.organization);
+    const chosen = await setDefaultOrganization(ctx.deps.db, user.id, args.organization);
     return { data: chosen, text: `Your default organization is now ${chosen.GitHubLogin}.` };
   },
 } satisfies ToolDef<typeof input, typeof defaultOrganizationShape>;

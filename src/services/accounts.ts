@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { and, eq, ne, or, sql } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../../db/client.js";
-import { accessTokens, claimTokens, memberships, organizations, users } from "../../db/schema.js";
+import type { Db, ReadDb, Tables } from "../../db/client.js";
 import { AppError } from "../errors.js";
 import { avatarUrl } from "./avatars.js";
 import type { Deps } from "./deps.js";
@@ -84,7 +83,7 @@ export const claimUrlFor = (deps: Deps, claimToken: string) =>
 export interface PreparedClaimToken {
   claimToken: string;
   validUntil: Date;
-  row: (userId: number) => typeof claimTokens.$inferInsert;
+  row: (userId: number) => Tables["claimTokens"]["$inferInsert"];
 }
 
 export function prepareClaimToken(deps: Deps): PreparedClaimToken {
@@ -114,20 +113,21 @@ export function generateLogin(base: string | undefined, prefix = "agent"): strin
 }
 
 /** Inside a write transaction: refuses an email or login another user already has. */
-export function assertIdentityFree(db: Db, identity: { email?: string; login?: string }, exceptUserId = -1): void {
-  const clash = db
+export async function assertIdentityFree(db: ReadDb, identity: { email?: string; login?: string }, exceptUserId = -1): Promise<void> {
+  const { users } = db.tables;
+  const [clash] = await db
     .select({ email: users.email, login: users.login })
     .from(users)
     .where(
       and(
         ne(users.id, exceptUserId),
         or(
-          identity.email ? eq(users.email, identity.email) : sql`0`,
-          identity.login ? sql`lower(${users.login}) = lower(${identity.login})` : sql`0`,
+          identity.email ? eq(users.email, identity.email) : sql`false`,
+          identity.login ? sql`lower(${users.login}) = lower(${identity.login})` : sql`false`,
         ),
       ),
     )
-    .get();
+    .limit(1);
   if (!clash) return;
   if (identity.email && clash.email === identity.email) {
     throw new AppError("conflict", `A user with the email "${identity.email}" already exists. Use another email address.`, {
@@ -147,9 +147,10 @@ export async function agentSignup(deps: Deps, input: AgentSignupInput): Promise<
   const claim = prepareClaimToken(deps);
   const access = await prepareAccessToken(deps, uid, tokenNames.agentSignup);
 
-  const userId = deps.db.transaction((tx) => {
-    const org = tx.insert(organizations).values({ name: login, createdAt: now }).returning({ id: organizations.id }).get();
-    const user = tx
+  const userId = await deps.db.transact(async (tx) => {
+    const { accessTokens, claimTokens, memberships, organizations, users } = tx.tables;
+    const [org] = await tx.insert(organizations).values({ name: login, createdAt: now }).returning({ id: organizations.id });
+    const [user] = await tx
       .insert(users)
       .values({
         uid,
@@ -157,31 +158,33 @@ export async function agentSignup(deps: Deps, input: AgentSignupInput): Promise<
         name: input.agentName ?? "Agent",
         isAgent: true,
         agentModel: input.agentModel,
-        defaultOrgId: org.id,
+        defaultOrgId: org!.id,
         createdAt: now,
       })
-      .returning({ id: users.id })
-      .get();
-    tx.insert(memberships).values({ userId: user.id, orgId: org.id, role: "admin", createdAt: now }).run();
-    tx.insert(claimTokens).values(claim.row(user.id)).run();
-    tx.insert(accessTokens).values(access.row(user.id)).run();
-    return user.id;
-  }, { behavior: "immediate" });
+      .returning({ id: users.id });
+    await tx.insert(memberships).values({ userId: user!.id, orgId: org!.id, role: "admin", createdAt: now });
+    await tx.insert(claimTokens).values(claim.row(user!.id));
+    await tx.insert(accessTokens).values(access.row(user!.id));
+    return user!.id;
+  });
   return {
     accessToken: access.token,
     accessTokenValidUntil: access.validUntil.toISOString(),
     claimToken: claim.claimToken,
     claimTokenValidUntil: claim.validUntil.toISOString(),
     // As GET /api/user answers with the token just issued.
-    userInfo: getCurrentUser(deps, userId, { tokenName: tokenNames.agentSignup }),
+    userInfo: await getCurrentUser(deps, userId, { tokenName: tokenNames.agentSignup }),
     claimUrl: claimUrlFor(deps, claim.claimToken),
   };
 }
 
-const userById = preparedPerDb((db) => db.select().from(users).where(eq(users.id, sql.placeholder("userId"))).prepare());
+const userById = preparedPerDb((db, name) => {
+  const { users } = db.tables;
+  return db.select().from(users).where(eq(users.id, sql.placeholder("userId"))).prepare(name);
+}, "user_by_id");
 
-export function findUser(db: Db, userId: number) {
-  const user = userById(db).get({ userId });
+export async function findUser(db: ReadDb, userId: number) {
+  const [user] = await userById(db).execute({ userId });
   if (!user) throw new AppError("unauthenticated", "Your account no longer exists. Call agent_signup to create a new one.");
   return user;
 }
@@ -190,17 +193,21 @@ export function findUser(db: Db, userId: number) {
  * Pulumi's GET /api/user for the given account. `via.tokenName` is the name of
  * the access token the caller authenticated with, shown as tokenInfo.
  */
-export function getCurrentUser(deps: Deps, userId: number, via: { tokenName?: string; row?: UserRow } = {}): User {
+export async function getCurrentUser(deps: Deps, userId: number, via: { tokenName?: string; row?: UserRow } = {}): Promise<User> {
   // The caller's row, when authentication just read it, is not read again.
-  const user = via.row?.id === userId ? via.row : findUser(deps.db, userId);
+  const user = via.row?.id === userId ? via.row : await findUser(deps.db, userId);
+  const [memberships, potential] = await Promise.all([
+    listMemberships(deps.db, userId),
+    potentialOrganizations(deps, userId, user.email && user.emailVerifiedAt ? user.email : null),
+  ]);
   return {
     id: user.uid,
     githubLogin: user.login,
     name: user.name,
     email: user.email ?? "",
     avatarUrl: avatarUrl(user.email ?? user.uid),
-    organizations: listMemberships(deps.db, userId).map(toOrganizationSummary),
-    potentialOrganizations: potentialOrganizations(deps, userId, user.email && user.emailVerifiedAt ? user.email : null),
+    organizations: memberships.map(toOrganizationSummary),
+    potentialOrganizations: potential,
     identities: identitiesOf(user),
     // The model has no site administrators.
     siteAdmin: false,

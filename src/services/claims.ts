@@ -1,6 +1,5 @@
-import { and, asc, count, eq, gt, inArray, isNull, lte } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, lte } from "drizzle-orm";
 import { z } from "zod";
-import { accessTokens, claimTokens, memberships, organizations, stacks, users } from "../../db/schema.js";
 import { AppError } from "../errors.js";
 import { assertIdentityFree, usernameShape } from "./accounts.js";
 import { emailShape } from "./email-address.js";
@@ -19,13 +18,13 @@ export const claimStatusShape = z.object({
 });
 export type ClaimStatus = z.infer<typeof claimStatusShape>;
 
-export function getClaimStatus(deps: Deps, userId: number): ClaimStatus {
-  const row = deps.db
+export async function getClaimStatus(deps: Deps, userId: number): Promise<ClaimStatus> {
+  const { claimTokens, users } = deps.db.tables;
+  const [row] = await deps.db
     .select({ claim: claimTokens, login: users.login })
     .from(claimTokens)
     .innerJoin(users, eq(users.id, claimTokens.userId))
-    .where(eq(claimTokens.userId, userId))
-    .get();
+    .where(eq(claimTokens.userId, userId));
   if (!row) {
     throw new AppError("not_found", "This account was created by a human with a password, so there is nothing to claim.");
   }
@@ -57,8 +56,9 @@ export interface ClaimResult {
 
 type ClaimState = "claimable" | "claimed" | "expired";
 
-function findClaim(deps: Deps, claimToken: string) {
-  const claim = deps.db.select().from(claimTokens).where(eq(claimTokens.tokenHash, hashSecret(claimToken))).get();
+async function findClaim(deps: Deps, claimToken: string) {
+  const { claimTokens } = deps.db.tables;
+  const [claim] = await deps.db.select().from(claimTokens).where(eq(claimTokens.tokenHash, hashSecret(claimToken)));
   if (!claim) {
     throw new AppError("not_found", "This claim link is not known. Check that the whole link was copied, or ask the agent for its claim URL again.");
   }
@@ -78,7 +78,7 @@ function refuse(state: Exclude<ClaimState, "claimable">): never {
  * organizations and stacks; username, email and password set.
  */
 export async function claimAccount(deps: Deps, input: ClaimInput): Promise<ClaimResult> {
-  const { claim, state } = findClaim(deps, input.claimToken);
+  const { claim, state } = await findClaim(deps, input.claimToken);
   if (state !== "claimable") refuse(state);
 
   const username = usernameShape.safeParse(input.username);
@@ -89,36 +89,34 @@ export async function claimAccount(deps: Deps, input: ClaimInput): Promise<Claim
   if (problem) throw new AppError("validation", problem, { field: "password" });
 
   const identity = { login: username.data, email: email.data };
-  assertIdentityFree(deps.db, identity, claim.userId);
+  await assertIdentityFree(deps.db, identity, claim.userId);
   const passwordHash = await hashPassword(input.password);
   const verification = prepareVerification(deps, identity.email, true);
 
-  const result = deps.db.transaction(
-    (tx) => {
-      const now = deps.clock();
-      // The conditional update is the single point that decides who wins a race.
-      const taken = tx
-        .update(claimTokens)
-        .set({ consumedAt: now, agentAccessKept: input.keepAgentAccess })
-        .where(and(eq(claimTokens.id, claim.id), isNull(claimTokens.consumedAt), gt(claimTokens.expiresAt, now)))
-        .run();
-      if (taken.changes !== 1) refuse(findClaim(deps, input.claimToken).state as Exclude<ClaimState, "claimable">);
-      assertIdentityFree(tx, identity, claim.userId);
-      tx.update(users)
-        .set({ login: identity.login, email: identity.email, emailVerifiedAt: null, passwordHash, isAgent: false, claimedAt: now })
-        .where(eq(users.id, claim.userId))
-        .run();
-      recordVerification(tx, verification, claim.userId, now);
-      if (!input.keepAgentAccess) {
-        tx.update(accessTokens)
-          .set({ revokedAt: now, revokedReason: "claimed" })
-          .where(and(eq(accessTokens.userId, claim.userId), isNull(accessTokens.revokedAt)))
-          .run();
-      }
-      return { userId: claim.userId, login: identity.login, claimedAt: now };
-    },
-    { behavior: "immediate" },
-  );
+  const result = await deps.db.transact(async (tx) => {
+    const { accessTokens, claimTokens, users } = tx.tables;
+    const now = deps.clock();
+    // The conditional update is the single point that decides who wins a race.
+    const taken = await tx
+      .update(claimTokens)
+      .set({ consumedAt: now, agentAccessKept: input.keepAgentAccess })
+      .where(and(eq(claimTokens.id, claim.id), isNull(claimTokens.consumedAt), gt(claimTokens.expiresAt, now)))
+      .returning({ id: claimTokens.id });
+    if (taken.length !== 1) refuse((await findClaim(deps, input.claimToken)).state as Exclude<ClaimState, "claimable">);
+    await assertIdentityFree(tx, identity, claim.userId);
+    await tx
+      .update(users)
+      .set({ login: identity.login, email: identity.email, emailVerifiedAt: null, passwordHash, isAgent: false, claimedAt: now })
+      .where(eq(users.id, claim.userId));
+    await recordVerification(tx, verification, claim.userId, now);
+    if (!input.keepAgentAccess) {
+      await tx
+        .update(accessTokens)
+        .set({ revokedAt: now, revokedReason: "claimed" })
+        .where(and(eq(accessTokens.userId, claim.userId), isNull(accessTokens.revokedAt)));
+    }
+    return { userId: claim.userId, login: identity.login, claimedAt: now };
+  });
   sendVerification(deps, verification, result.login);
   return result;
 }
@@ -139,30 +137,28 @@ export interface ClaimPreview {
 
 const PREVIEW_STACKS = 20;
 
-export function previewClaim(deps: Deps, claimToken: string): ClaimPreview {
-  const { claim, state } = findClaim(deps, claimToken);
-  const user = deps.db.select().from(users).where(eq(users.id, claim.userId)).get()!;
-  const orgs = deps.db
+export async function previewClaim(deps: Deps, claimToken: string): Promise<ClaimPreview> {
+  const { memberships, organizations, stacks, users } = deps.db.tables;
+  const { claim, state } = await findClaim(deps, claimToken);
+  const [user] = await deps.db.select().from(users).where(eq(users.id, claim.userId));
+  if (!user) throw new AppError("not_found", "This claim link is not known. Check that the whole link was copied, or ask the agent for its claim URL again.");
+  const orgs = await deps.db
     .select({ id: organizations.id, name: organizations.name })
     .from(memberships)
     .innerJoin(organizations, eq(organizations.id, memberships.orgId))
     .where(eq(memberships.userId, user.id))
-    .orderBy(asc(organizations.name))
-    .all();
+    .orderBy(asc(organizations.name));
   const orgIds = orgs.map((org) => org.id);
   const stackRows = orgIds.length
-    ? deps.db
+    ? await deps.db
         .select({ org: organizations.name, project: stacks.projectName, stack: stacks.stackName })
         .from(stacks)
         .innerJoin(organizations, eq(organizations.id, stacks.orgId))
         .where(inArray(stacks.orgId, orgIds))
         .orderBy(asc(stacks.id))
         .limit(PREVIEW_STACKS)
-        .all()
     : [];
-  const stackCount = orgIds.length
-    ? deps.db.select({ n: count() }).from(stacks).where(inArray(stacks.orgId, orgIds)).get()!.n
-    : 0;
+  const stackCount = orgIds.length ? await deps.db.$count(stacks, inArray(stacks.orgId, orgIds)) : 0;
   return {
     state,
     expiresAt: claim.expiresAt,
@@ -177,8 +173,8 @@ export function previewClaim(deps: Deps, claimToken: string): ClaimPreview {
 }
 
 /** Pulumi's GET /api/agents/signup/validate/{claimToken}: only a claimable token is valid. */
-export function validateClaimToken(deps: Deps, claimToken: string): { claimTokenValidUntil: string } {
-  const { claim, state } = findClaim(deps, claimToken);
+export async function validateClaimToken(deps: Deps, claimToken: string): Promise<{ claimTokenValidUntil: string }> {
+  const { claim, state } = await findClaim(deps, claimToken);
   if (state !== "claimable") throw new AppError("not_found", "This claim token has already been used or has expired. The agent can call get_claim_status to see whether its human claimed the account.");
   return { claimTokenValidUntil: claim.expiresAt.toISOString() };
 }
@@ -188,15 +184,19 @@ export function validateClaimToken(deps: Deps, claimToken: string): { claimToken
  * Nothing is deleted: a locked account keeps its organizations and stacks, it
  * just no longer answers to its tokens. Returns how many were locked.
  */
-export function lockUnclaimedAgents(deps: Deps): number {
+export function lockUnclaimedAgents(deps: Deps): Promise<number> {
   const now = deps.clock();
-  const expired = deps.db
-    .select({ userId: claimTokens.userId })
-    .from(claimTokens)
-    .where(and(isNull(claimTokens.consumedAt), lte(claimTokens.expiresAt, now)));
-  return deps.db
-    .update(users)
-    .set({ lockedAt: now })
-    .where(and(eq(users.isAgent, true), isNull(users.lockedAt), inArray(users.id, expired)))
-    .run().changes;
+  return deps.db.transact(async (tx) => {
+    const { claimTokens, users } = tx.tables;
+    const expired = tx
+      .select({ userId: claimTokens.userId })
+      .from(claimTokens)
+      .where(and(isNull(claimTokens.consumedAt), lte(claimTokens.expiresAt, now)));
+    const locked = await tx
+      .update(users)
+      .set({ lockedAt: now })
+      .where(and(eq(users.isAgent, true), isNull(users.lockedAt), inArray(users.id, expired)))
+      .returning({ id: users.id });
+    return locked.length;
+  });
 }

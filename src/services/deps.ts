@@ -1,4 +1,4 @@
-import type { Db } from "../../db/client.js";
+import type { ReadDb } from "../../db/client.js";
 import type { Mailer } from "./mail.js";
 
 /** The current time; tests pass their own to move through token lifetimes. */
@@ -24,7 +24,7 @@ export interface ServiceSettings {
 
 /** What every service function receives first. */
 export interface Deps {
-  db: Db;
+  db: ReadDb;
   clock: Clock;
   settings: ServiceSettings;
   /** Outgoing mail (verification links, organization invites), sent after the change commits. */

@@ -1,7 +1,6 @@
 import { and, desc, eq, gt, isNull, ne } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../../db/client.js";
-import { emailVerifications, users } from "../../db/schema.js";
+import type { Db, ReadDb } from "../../db/client.js";
 import { AppError } from "../errors.js";
 import { findUser } from "./accounts.js";
 import { emailShape } from "./email-address.js";
@@ -52,14 +51,15 @@ export function prepareVerification(deps: Deps, email: string, ofPrimary: boolea
 }
 
 /** Inside the write transaction: a new link replaces every link of the user still waiting to be opened. */
-export function recordVerification(tx: Db, prepared: PreparedVerification, userId: number, now: Date): void {
-  tx.update(emailVerifications)
+export async function recordVerification(tx: Db, prepared: PreparedVerification, userId: number, now: Date): Promise<void> {
+  const { emailVerifications } = tx.tables;
+  await tx
+    .update(emailVerifications)
     .set({ canceledAt: now })
-    .where(and(eq(emailVerifications.userId, userId), isNull(emailVerifications.verifiedAt), isNull(emailVerifications.canceledAt)))
-    .run();
-  tx.insert(emailVerifications)
-    .values({ userId, email: prepared.email, tokenHash: prepared.tokenHash, createdAt: now, expiresAt: prepared.validUntil })
-    .run();
+    .where(and(eq(emailVerifications.userId, userId), isNull(emailVerifications.verifiedAt), isNull(emailVerifications.canceledAt)));
+  await tx
+    .insert(emailVerifications)
+    .values({ userId, email: prepared.email, tokenHash: prepared.tokenHash, createdAt: now, expiresAt: prepared.validUntil });
 }
 
 /** After the commit, so that no mail announces a change that was rolled back. */
@@ -102,48 +102,49 @@ export interface EmailChange {
  * A signed-in user asks to use an address: it stays pending, and the account
  * keeps its primary email, until a human opens the link mailed to it.
  */
-export function requestEmailChange(deps: Deps, userId: number, input: ChangeEmailInput): EmailChange {
+export async function requestEmailChange(deps: Deps, userId: number, input: ChangeEmailInput): Promise<EmailChange> {
   const parsed = emailShape.safeParse(input.email.trim());
   if (!parsed.success) throw new AppError("validation", parsed.error.issues[0]!.message, { field: "email" });
   const email = parsed.data;
-  const before = findUser(deps.db, userId);
+  const before = await findUser(deps.db, userId);
   const prepared = prepareVerification(deps, email, before.email === email);
 
-  const user = deps.db.transaction(
-    (tx) => {
+  const user = await deps.db.transact(async (tx) => {
+      const { users } = tx.tables;
       const now = deps.clock();
-      const user = tx.select().from(users).where(eq(users.id, userId)).get();
+      const [user] = await tx.select().from(users).where(eq(users.id, userId));
       if (!user) throw new AppError("unauthenticated", "Your account no longer exists. Call agent_signup to create a new one.");
       if (user.email === email && user.emailVerifiedAt) {
         throw new AppError("validation", `${email} is already your verified email address; nothing to change. Give a different address to change it.`, {
           field: "email",
         });
       }
-      if (addressTaken(tx, email, userId)) {
+      if (await addressTaken(tx, email, userId)) {
         throw new AppError("conflict", `A user with the email "${email}" already exists. Use another email address.`, { field: "email" });
       }
-      recordVerification(tx, prepared, userId, now);
+      await recordVerification(tx, prepared, userId, now);
       return user;
-    },
-    { behavior: "immediate" },
-  );
+  });
   sendVerification(deps, prepared, user.login);
   return { pending: { email }, validUntil: prepared.validUntil, currentEmail: user.email };
 }
 
-const addressTaken = (db: Db, email: string, exceptUserId: number) =>
-  db.select({ id: users.id }).from(users).where(and(eq(users.email, email), ne(users.id, exceptUserId))).get() !== undefined;
+async function addressTaken(db: ReadDb, email: string, exceptUserId: number): Promise<boolean> {
+  const { users } = db.tables;
+  const found = await db.select({ id: users.id }).from(users).where(and(eq(users.email, email), ne(users.id, exceptUserId))).limit(1);
+  return found.length > 0;
+}
 
 type VerificationState = "pending" | "verified" | "expired" | "taken";
 
 /** A link by its token; a canceled link answers exactly like an unknown one. */
-function findVerification(db: Db, token: string, now: Date) {
-  const found = db
+async function findVerification(db: ReadDb, token: string, now: Date) {
+  const { emailVerifications, users } = db.tables;
+  const [found] = await db
     .select({ verification: emailVerifications, login: users.login })
     .from(emailVerifications)
     .innerJoin(users, eq(users.id, emailVerifications.userId))
-    .where(eq(emailVerifications.tokenHash, hashSecret(token)))
-    .get();
+    .where(eq(emailVerifications.tokenHash, hashSecret(token)));
   if (!found || found.verification.canceledAt) {
     throw new AppError(
       "not_found",
@@ -155,7 +156,7 @@ function findVerification(db: Db, token: string, now: Date) {
     ? "verified"
     : verification.expiresAt <= now
       ? "expired"
-      : addressTaken(db, verification.email, verification.userId)
+      : (await addressTaken(db, verification.email, verification.userId))
         ? "taken"
         : "pending";
   return { ...found, state };
@@ -182,8 +183,8 @@ export interface VerificationPreview {
 }
 
 /** Refuses, as verifyEmail would, a link that is unknown, canceled, used, expired or whose address was taken. */
-export function previewVerification(deps: Deps, token: string): VerificationPreview {
-  const { verification, login, state } = findVerification(deps.db, token, deps.clock());
+export async function previewVerification(deps: Deps, token: string): Promise<VerificationPreview> {
+  const { verification, login, state } = await findVerification(deps.db, token, deps.clock());
   if (state !== "pending") refuse(state, verification.email);
   return { email: verification.email, login, expiresAt: verification.expiresAt };
 }
@@ -195,15 +196,15 @@ export interface VerifiedEmail {
 }
 
 /** Opens a link exactly once: the address becomes the account's verified primary email. */
-export function verifyEmail(deps: Deps, token: string): VerifiedEmail {
-  const first = findVerification(deps.db, token, deps.clock());
+export async function verifyEmail(deps: Deps, token: string): Promise<VerifiedEmail> {
+  const first = await findVerification(deps.db, token, deps.clock());
   if (first.state !== "pending") refuse(first.state, first.verification.email);
   const { verification } = first;
-  return deps.db.transaction(
-    (tx) => {
+  return deps.db.transact(async (tx) => {
+      const { emailVerifications, users } = tx.tables;
       const now = deps.clock();
       // The conditional update is the single point that decides who wins a race.
-      const taken = tx
+      const taken = await tx
         .update(emailVerifications)
         .set({ verifiedAt: now })
         .where(
@@ -214,25 +215,22 @@ export function verifyEmail(deps: Deps, token: string): VerifiedEmail {
             gt(emailVerifications.expiresAt, now),
           ),
         )
-        .run();
-      if (taken.changes !== 1) refuse(findVerification(tx, token, now).state, verification.email);
+        .returning({ id: emailVerifications.id });
+      if (taken.length !== 1) refuse((await findVerification(tx, token, now)).state, verification.email);
       // Throwing here rolls the update back: the link stays open, nothing changes.
-      if (addressTaken(tx, verification.email, verification.userId)) refuse("taken", verification.email);
-      const user = tx
+      if (await addressTaken(tx, verification.email, verification.userId)) refuse("taken", verification.email);
+      const [user] = await tx
         .update(users)
         .set({ email: verification.email, emailVerifiedAt: now })
         .where(eq(users.id, verification.userId))
-        .returning({ login: users.login })
-        .get()!;
-      return { email: verification.email, login: user.login, verifiedAt: now };
-    },
-    { behavior: "immediate" },
-  );
+        .returning({ login: users.login });
+      return { email: verification.email, login: user!.login, verifiedAt: now };
+  });
 }
 
 /** Pulumi's GET /api/user/verified-email: succeeds only when the primary email is verified. */
-export function requireVerifiedEmail(deps: Deps, userId: number): void {
-  const user = findUser(deps.db, userId);
+export async function requireVerifiedEmail(deps: Deps, userId: number): Promise<void> {
+  const user = await findUser(deps.db, userId);
   if (user.email && user.emailVerifiedAt) return;
   throw new AppError(
     "not_found",
@@ -242,8 +240,9 @@ export function requireVerifiedEmail(deps: Deps, userId: number): void {
   );
 }
 
-function latestPending(db: Db, userId: number, now: Date) {
-  return db
+async function latestPending(db: ReadDb, userId: number, now: Date) {
+  const { emailVerifications } = db.tables;
+  const [latest] = await db
     .select()
     .from(emailVerifications)
     .where(
@@ -255,36 +254,35 @@ function latestPending(db: Db, userId: number, now: Date) {
       ),
     )
     .orderBy(desc(emailVerifications.id))
-    .get();
+    .limit(1);
+  return latest;
 }
 
 /** Pulumi's GET /api/user/pending-emails: the latest address awaiting its link, if any (an expired link awaits nothing). */
-export function getPendingEmail(deps: Deps, userId: number): PendingEmail | undefined {
-  findUser(deps.db, userId);
-  const pending = latestPending(deps.db, userId, deps.clock());
+export async function getPendingEmail(deps: Deps, userId: number): Promise<PendingEmail | undefined> {
+  await findUser(deps.db, userId);
+  const pending = await latestPending(deps.db, userId, deps.clock());
   return pending ? { email: pending.email } : undefined;
 }
 
 /** Pulumi's DELETE /api/user/pending-emails: withdraws a pending change, but never the verification of the primary email itself. */
-export function deletePendingEmail(deps: Deps, userId: number): void {
-  findUser(deps.db, userId);
-  deps.db.transaction(
-    (tx) => {
+export async function deletePendingEmail(deps: Deps, userId: number): Promise<void> {
+  await findUser(deps.db, userId);
+  await deps.db.transact(async (tx) => {
+      const { emailVerifications, users } = tx.tables;
       const now = deps.clock();
-      const pending = latestPending(tx, userId, now);
+      const pending = await latestPending(tx, userId, now);
       if (!pending) return;
-      const user = tx.select({ email: users.email }).from(users).where(eq(users.id, userId)).get();
+      const [user] = await tx.select({ email: users.email }).from(users).where(eq(users.id, userId));
       if (user?.email === pending.email) {
         throw new AppError(
           "bad_request",
           `Cannot delete the pending verification for primary email. ${pending.email} is the account's own address: open the link mailed to it, or change to another address with change_email.`,
         );
       }
-      tx.update(emailVerifications)
+      await tx
+        .update(emailVerifications)
         .set({ canceledAt: now })
-        .where(and(eq(emailVerifications.userId, userId), isNull(emailVerifications.verifiedAt), isNull(emailVerifications.canceledAt)))
-        .run();
-    },
-    { behavior: "immediate" },
-  );
+        .where(and(eq(emailVerifications.userId, userId), isNull(emailVerifications.verifiedAt), isNull(emailVerifications.canceledAt)));
+  });
 }

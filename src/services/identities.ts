@@ -1,5 +1,4 @@
 import { eq } from "drizzle-orm";
-import { users } from "../../db/schema.js";
 import { AppError } from "../errors.js";
 import type { Deps } from "./deps.js";
 
@@ -24,8 +23,9 @@ const noVcs =
   "agent-onboard accounts are not linked to GitHub, GitLab or Bitbucket: an agent signs in with access tokens, " +
   "and a human who claimed or joined an account with an email address and password signs in with those.";
 
-function identitiesOfUser(deps: Deps, userId: number): string[] {
-  const user = deps.db.select({ email: users.email, passwordHash: users.passwordHash }).from(users).where(eq(users.id, userId)).get();
+async function identitiesOfUser(deps: Deps, userId: number): Promise<string[]> {
+  const { users } = deps.db.tables;
+  const [user] = await deps.db.select({ email: users.email, passwordHash: users.passwordHash }).from(users).where(eq(users.id, userId));
   return user ? identitiesOf(user) : [];
 }
 
@@ -55,7 +55,7 @@ export function listGitLabAppOrganizations(_deps: Deps, _userId: number): { orga
  * Pulumi's POST /api/user/vcs/sync. `identity` is the raw query value:
  * undefined when absent, an array when repeated.
  */
-export function syncWithIdentityProvider(deps: Deps, userId: number, identity: unknown): never {
+export async function syncWithIdentityProvider(deps: Deps, userId: number, identity: unknown): Promise<never> {
   if (identity !== undefined && !(typeof identity === "string" && (vcsProviders as readonly string[]).includes(identity.toLowerCase()))) {
     throw new AppError(
       "validation",
@@ -65,16 +65,16 @@ export function syncWithIdentityProvider(deps: Deps, userId: number, identity: u
   const which = typeof identity === "string" ? `${identity.toLowerCase()} identity` : "linked identity provider";
   throw new AppError(
     "bad_request",
-    `There is no ${which} to sync from. ${noVcs} ${describeIdentities(identitiesOfUser(deps, userId))}, ` +
+    `There is no ${which} to sync from. ${noVcs} ${describeIdentities(await identitiesOfUser(deps, userId))}, ` +
       "and this server is where the profile (name, avatar) comes from, so it is already current.",
   );
 }
 
 /** Pulumi's DELETE /api/user/vcs: removing a provider must leave at least one, and here there is never a second. */
-export function deleteIdentityProvider(deps: Deps, userId: number, _identity?: string): never {
+export async function deleteIdentityProvider(deps: Deps, userId: number, _identity?: string): Promise<never> {
   throw new AppError(
     "bad_request",
-    `must have more than one identity provider. ${describeIdentities(identitiesOfUser(deps, userId))}, ` +
+    `must have more than one identity provider. ${describeIdentities(await identitiesOfUser(deps, userId))}, ` +
       `and none is a VCS provider that could be disconnected: ${noVcs} Nothing was changed.`,
   );
 }

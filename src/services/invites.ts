@@ -1,7 +1,6 @@
 import { and, asc, eq } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../../db/client.js";
-import { accessTokens, claimTokens, inviteLinks, inviteLinkUsers, memberships, organizations, users } from "../../db/schema.js";
+import type { ReadDb, Tables } from "../../db/client.js";
 import { AppError } from "../errors.js";
 import {
   assertIdentityFree,
@@ -99,7 +98,7 @@ export type CreateInviteLinkInput = z.infer<typeof createInviteLinkInput>;
 export const inviteUrlFor = (deps: Deps, secret: string) =>
   `${deps.settings.publicUrl}/new-user?invite=${encodeURIComponent(secret)}`;
 
-function toUnleashUser(user: typeof users.$inferSelect): UnleashUser {
+function toUnleashUser(user: Tables["users"]["$inferSelect"]): UnleashUser {
   return {
     id: user.id,
     isAPI: false,
@@ -134,17 +133,17 @@ function capToOneMonth(requested: Date, now: Date): Date {
   return requested > latest ? latest : requested;
 }
 
-function toInviteToken(deps: Deps, link: typeof inviteLinks.$inferSelect, secret: string): InviteToken {
-  const creator = link.createdByUserId
-    ? deps.db.select({ email: users.email, login: users.login }).from(users).where(eq(users.id, link.createdByUserId)).get()
-    : undefined;
-  const joined = deps.db
+async function toInviteToken(deps: Deps, link: Tables["inviteLinks"]["$inferSelect"], secret: string): Promise<InviteToken> {
+  const { inviteLinkUsers, users } = deps.db.tables;
+  const [creator] = link.createdByUserId
+    ? await deps.db.select({ email: users.email, login: users.login }).from(users).where(eq(users.id, link.createdByUserId))
+    : [];
+  const joined = await deps.db
     .select({ user: users })
     .from(inviteLinkUsers)
     .innerJoin(users, eq(users.id, inviteLinkUsers.userId))
     .where(eq(inviteLinkUsers.inviteLinkId, link.id))
-    .orderBy(asc(inviteLinkUsers.joinedAt), asc(users.id))
-    .all();
+    .orderBy(asc(inviteLinkUsers.joinedAt), asc(users.id));
   return {
     secret,
     url: inviteUrlFor(deps, secret),
@@ -159,13 +158,14 @@ function toInviteToken(deps: Deps, link: typeof inviteLinks.$inferSelect, secret
 }
 
 /** An admin creates a multi-use link that makes whoever follows it a Viewer member of the organization. */
-export function createInviteLink(deps: Deps, userId: number, input: CreateInviteLinkInput): InviteToken {
-  const membership = resolveMembership(deps.db, userId, input.organization);
+export async function createInviteLink(deps: Deps, userId: number, input: CreateInviteLinkInput): Promise<InviteToken> {
+  const membership = await resolveMembership(deps.db, userId, input.organization);
   requireAdmin(membership, "create invite links");
   const now = deps.clock();
   const secret = newSecret();
-  const link = deps.db
-    .insert(inviteLinks)
+  const [link] = await deps.db.transact(async (tx) =>
+    tx
+    .insert(tx.tables.inviteLinks)
     .values({
       orgId: membership.orgId,
       secretHash: hashSecret(secret),
@@ -175,9 +175,9 @@ export function createInviteLink(deps: Deps, userId: number, input: CreateInvite
       createdAt: now,
       createdByUserId: userId,
     })
-    .returning()
-    .get();
-  return toInviteToken(deps, link, secret);
+    .returning(),
+  );
+  return toInviteToken(deps, link!, secret);
 }
 
 /** Accepts the bare secret or the whole invite URL, as people paste either. */
@@ -203,13 +203,13 @@ const invalidInvite = () =>
     "This invite link is not valid: it may be mistyped, expired or disabled. Ask the person who invited you for a new link.",
   );
 
-function findUsableLink(db: Db, secret: string, now: Date) {
-  const found = db
+async function findUsableLink(db: ReadDb, secret: string, now: Date) {
+  const { inviteLinks, organizations } = db.tables;
+  const [found] = await db
     .select({ link: inviteLinks, orgName: organizations.name })
     .from(inviteLinks)
     .innerJoin(organizations, eq(organizations.id, inviteLinks.orgId))
-    .where(eq(inviteLinks.secretHash, hashSecret(secret)))
-    .get();
+    .where(eq(inviteLinks.secretHash, hashSecret(secret)));
   if (!found || !found.link.enabled || found.link.expiresAt <= now) throw invalidInvite();
   return found;
 }
@@ -265,7 +265,7 @@ export async function redeemInvite(deps: Deps, raw: RedeemInviteInput): Promise<
   const input = redeemInviteInput.safeParse(raw);
   if (!input.success) throw new AppError("validation", input.error.issues[0]!.message);
   const secret = inviteSecretFrom(input.data.token);
-  findUsableLink(deps.db, secret, deps.clock());
+  await findUsableLink(deps.db, secret, deps.clock());
 
   const email = emailShape.safeParse(input.data.email.trim());
   if (!email.success) throw new AppError("validation", email.error.issues[0]!.message, { field: "email" });
@@ -285,7 +285,7 @@ export async function redeemInvite(deps: Deps, raw: RedeemInviteInput): Promise<
     if (problem) throw new AppError("validation", problem, { field: "password" });
   }
   const identity = { email: email.data, login };
-  assertIdentityFree(deps.db, identity);
+  await assertIdentityFree(deps.db, identity);
 
   const uid = newUid();
   const passwordHash = password === undefined ? null : await hashPassword(password);
@@ -293,28 +293,25 @@ export async function redeemInvite(deps: Deps, raw: RedeemInviteInput): Promise<
   const claim = password === undefined ? prepareClaimToken(deps) : undefined;
   const verification = prepareVerification(deps, email.data, true);
 
-  const { user, orgName } = deps.db.transaction(
-    (tx) => {
-      const now = deps.clock();
-      // Checked again under the write lock: the link may have expired or been disabled meanwhile.
-      const { link, orgName } = findUsableLink(tx, secret, now);
-      assertIdentityFree(tx, identity);
-      const user = tx
-        .insert(users)
-        .values({ uid, login, name, email: email.data, passwordHash, isAgent: password === undefined, defaultOrgId: link.orgId, createdAt: now })
-        .returning()
-        .get();
-      tx.insert(memberships).values({ userId: user.id, orgId: link.orgId, role: "member", createdAt: now }).run();
-      tx.insert(inviteLinkUsers).values({ inviteLinkId: link.id, userId: user.id, joinedAt: now }).run();
-      recordVerification(tx, verification, user.id, now);
-      if (access && claim) {
-        tx.insert(accessTokens).values(access.row(user.id)).run();
-        tx.insert(claimTokens).values(claim.row(user.id)).run();
-      }
-      return { user, orgName };
-    },
-    { behavior: "immediate" },
-  );
+  const { user, orgName } = await deps.db.transact(async (tx) => {
+    const { accessTokens, claimTokens, inviteLinkUsers, memberships, users } = tx.tables;
+    const now = deps.clock();
+    // Checked again inside the transaction: the link may have expired or been disabled meanwhile.
+    const { link, orgName } = await findUsableLink(tx, secret, now);
+    await assertIdentityFree(tx, identity);
+    const [user] = await tx
+      .insert(users)
+      .values({ uid, login, name, email: email.data, passwordHash, isAgent: password === undefined, defaultOrgId: link.orgId, createdAt: now })
+      .returning();
+    await tx.insert(memberships).values({ userId: user!.id, orgId: link.orgId, role: "member", createdAt: now });
+    await tx.insert(inviteLinkUsers).values({ inviteLinkId: link.id, userId: user!.id, joinedAt: now });
+    await recordVerification(tx, verification, user!.id, now);
+    if (access && claim) {
+      await tx.insert(accessTokens).values(access.row(user!.id));
+      await tx.insert(claimTokens).values(claim.row(user!.id));
+    }
+    return { user: user!, orgName };
+  });
   sendVerification(deps, verification, user.login);
 
   const unleashUser = toUnleashUser(user);
@@ -333,27 +330,27 @@ export async function redeemInvite(deps: Deps, raw: RedeemInviteInput): Promise<
 }
 
 /** Unleash's GET /invite/{token}/validate, and the invite page's header: where a usable link leads. */
-export function validateInvite(deps: Deps, token: string): { organization: string; name: string; expiresAt: string } {
-  const { orgName, link } = findUsableLink(deps.db, inviteSecretFrom(token), deps.clock());
+export async function validateInvite(deps: Deps, token: string): Promise<{ organization: string; name: string; expiresAt: string }> {
+  const { orgName, link } = await findUsableLink(deps.db, inviteSecretFrom(token), deps.clock());
   return { organization: orgName, name: link.name, expiresAt: link.expiresAt.toISOString() };
 }
 
 /** A link by its secret, for an admin of its organization; to anyone else it does not exist. */
-function findAdministeredLink(db: Db, userId: number, secret: string) {
-  const found = db
+async function findAdministeredLink(db: ReadDb, userId: number, secret: string) {
+  const { inviteLinks, memberships } = db.tables;
+  const [found] = await db
     .select({ link: inviteLinks, role: memberships.role })
     .from(inviteLinks)
     .innerJoin(memberships, and(eq(memberships.orgId, inviteLinks.orgId), eq(memberships.userId, userId)))
-    .where(eq(inviteLinks.secretHash, hashSecret(secret)))
-    .get();
+    .where(eq(inviteLinks.secretHash, hashSecret(secret)));
   if (!found || found.role !== "admin") {
     throw new AppError("not_found", "No invite link with that secret exists in an organization you administer.");
   }
   return found.link;
 }
 
-export function getInviteLink(deps: Deps, userId: number, secret: string): InviteToken {
-  return toInviteToken(deps, findAdministeredLink(deps.db, userId, secret), secret);
+export async function getInviteLink(deps: Deps, userId: number, secret: string): Promise<InviteToken> {
+  return toInviteToken(deps, await findAdministeredLink(deps.db, userId, secret), secret);
 }
 
 /** Unleash lets only the expiry and the enabled flag change. */
@@ -363,13 +360,15 @@ export const updateInviteLinkInput = z.strictObject({
 });
 export type UpdateInviteLinkInput = z.infer<typeof updateInviteLinkInput>;
 
-export function updateInviteLink(deps: Deps, userId: number, secret: string, input: UpdateInviteLinkInput): InviteToken {
-  const link = findAdministeredLink(deps.db, userId, secret);
+export async function updateInviteLink(deps: Deps, userId: number, secret: string, input: UpdateInviteLinkInput): Promise<InviteToken> {
+  const link = await findAdministeredLink(deps.db, userId, secret);
   const changes = {
     ...(input.expiresAt === undefined ? {} : { expiresAt: capToOneMonth(new Date(input.expiresAt), deps.clock()) }),
     ...(input.enabled === undefined ? {} : { enabled: input.enabled }),
   };
   if (Object.keys(changes).length === 0) return toInviteToken(deps, link, secret);
-  const updated = deps.db.update(inviteLinks).set(changes).where(eq(inviteLinks.id, link.id)).returning().get()!;
-  return toInviteToken(deps, updated, secret);
+  const [updated] = await deps.db.transact(async (tx) =>
+    tx.update(tx.tables.inviteLinks).set(changes).where(eq(tx.tables.inviteLinks.id, link.id)).returning(),
+  );
+  return toInviteToken(deps, updated!, secret);
 }

@@ -1,8 +1,8 @@
 import { and, asc, eq, gt, isNull, notExists, sql } from "drizzle-orm";
-import { alias } from "drizzle-orm/sqlite-core";
+// The same alias on either dialect's tables: both cores build it from drizzle's one proxy.
+import { alias } from "drizzle-orm/pg-core";
 import { z } from "zod";
-import type { Db } from "../../db/client.js";
-import { memberships, orgInvites, organizations, users } from "../../db/schema.js";
+import type { ReadDb, Tables } from "../../db/client.js";
 import { AppError } from "../errors.js";
 import { avatarUrl } from "./avatars.js";
 import { emailShape } from "./email-address.js";
@@ -95,11 +95,11 @@ export function inviteIdFrom(text: string): string {
 
 const unixSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
 
-const sender = alias(users, "sender");
-
 /** Invites with their organization and sender, for shaping as PendingOrganizationInvite. */
-const inviteRows = (db: Db) =>
-  db
+function inviteRows(db: ReadDb) {
+  const { orgInvites, organizations, users } = db.tables;
+  const sender = alias(users, "sender");
+  return db
     .select({
       invite: orgInvites,
       orgName: organizations.name,
@@ -107,11 +107,13 @@ const inviteRows = (db: Db) =>
     })
     .from(orgInvites)
     .innerJoin(organizations, eq(organizations.id, orgInvites.orgId))
-    .leftJoin(sender, eq(sender.id, orgInvites.sentByUserId));
+    .leftJoin(sender, eq(sender.id, orgInvites.sentByUserId))
+    .$dynamic();
+}
 
-type InviteRow = Awaited<ReturnType<ReturnType<typeof inviteRows>["all"]>>[number];
+type InviteRow = Awaited<ReturnType<typeof inviteRows>>[number];
 
-function statusOf(invite: typeof orgInvites.$inferSelect, now: Date): PendingOrganizationInvite["status"] {
+function statusOf(invite: Tables["orgInvites"]["$inferSelect"], now: Date): PendingOrganizationInvite["status"] {
   if (invite.acceptedAt) return "accepted";
   if (invite.canceledAt) return "canceled";
   return invite.expiresAt <= now ? "expired" : "pending";
@@ -149,24 +151,23 @@ export interface InviteMemberResult {
  * address again before it is accepted refreshes that invite (new sentAt and
  * expiry) rather than adding a second one. The mail goes out after the commit.
  */
-export function inviteMember(deps: Deps, userId: number, raw: InviteMemberInput): InviteMemberResult {
+export async function inviteMember(deps: Deps, userId: number, raw: InviteMemberInput): Promise<InviteMemberResult> {
   const parsed = inviteMemberInput.safeParse(raw);
   if (!parsed.success) throw new AppError("validation", parsed.error.issues[0]!.message);
   const input = parsed.data;
   const role = input.role;
 
-  const { membership, inviteId, resent, expiresAt } = deps.db.transaction(
-    (tx) => {
-      const membership = resolveMembership(tx, userId, input.organization);
+  const { membership, inviteId, resent, expiresAt } = await deps.db.transact(async (tx) => {
+      const { memberships, orgInvites, users } = tx.tables;
+      const membership = await resolveMembership(tx, userId, input.organization);
       requireAdmin(membership, "invite members");
       const now = deps.clock();
       const expiresAt = new Date(now.getTime() + ORG_INVITE_TTL_MS);
-      const member = tx
+      const [member] = await tx
         .select({ login: users.login })
         .from(memberships)
         .innerJoin(users, eq(users.id, memberships.userId))
-        .where(and(eq(memberships.orgId, membership.orgId), eq(users.email, input.email)))
-        .get();
+        .where(and(eq(memberships.orgId, membership.orgId), eq(users.email, input.email)));
       if (member) {
         throw new AppError(
           "conflict",
@@ -174,7 +175,7 @@ export function inviteMember(deps: Deps, userId: number, raw: InviteMemberInput)
           { field: "email" },
         );
       }
-      const earlier = tx
+      const [earlier] = await tx
         .select({ id: orgInvites.id })
         .from(orgInvites)
         .where(
@@ -186,23 +187,21 @@ export function inviteMember(deps: Deps, userId: number, raw: InviteMemberInput)
           ),
         )
         .orderBy(asc(orgInvites.id))
-        .get();
+        .limit(1);
       const fields = { role, sentByUserId: userId, sentAt: now, expiresAt, acceptError: null };
       if (earlier) {
-        tx.update(orgInvites).set(fields).where(eq(orgInvites.id, earlier.id)).run();
+        await tx.update(orgInvites).set(fields).where(eq(orgInvites.id, earlier.id));
         return { membership, inviteId: earlier.id, resent: true, expiresAt };
       }
-      const created = tx
+      const [created] = await tx
         .insert(orgInvites)
         .values({ uid: newUid(), orgId: membership.orgId, email: input.email, ...fields })
-        .returning({ id: orgInvites.id })
-        .get();
-      return { membership, inviteId: created.id, resent: false, expiresAt };
-    },
-    { behavior: "immediate" },
-  );
+        .returning({ id: orgInvites.id });
+      return { membership, inviteId: created!.id, resent: false, expiresAt };
+  });
 
-  const invite = toPendingInvite(deps, inviteRows(deps.db).where(eq(orgInvites.id, inviteId)).get()!);
+  const [row] = await inviteRows(deps.db).where(eq(deps.db.tables.orgInvites.id, inviteId));
+  const invite = toPendingInvite(deps, row!);
   deps.mailer.send({
     to: invite.email,
     subject: `You are invited to join ${membership.name} on agent-onboard`,
@@ -221,21 +220,23 @@ export function inviteMember(deps: Deps, userId: number, raw: InviteMemberInput)
 
 /** The caller's primary email once verified; invites reach nobody by an unverified address. */
 // Prepared once: get_current_user runs this on every call (potentialOrganizations).
-const emailOf = preparedPerDb((db) =>
-  db
+const emailOf = preparedPerDb((db, name) => {
+  const { users } = db.tables;
+  return db
     .select({ email: users.email, verifiedAt: users.emailVerifiedAt })
     .from(users)
     .where(eq(users.id, sql.placeholder("userId")))
-    .prepare(),
-);
+    .prepare(name);
+}, "email_of");
 
-function verifiedEmailOf(db: Db, userId: number): string | null {
-  const found = emailOf(db).get({ userId });
+async function verifiedEmailOf(db: ReadDb, userId: number): Promise<string | null> {
+  const [found] = await emailOf(db).execute({ userId });
   return found?.email && found.verifiedAt ? found.email : null;
 }
 
 /** Pending invites to this address, from organizations the user is not in yet, oldest first. */
-function pendingInviteRows(deps: Deps, userId: number, email: string): InviteRow[] {
+function pendingInviteRows(deps: Deps, userId: number, email: string): Promise<InviteRow[]> {
+  const { memberships, orgInvites } = deps.db.tables;
   return inviteRows(deps.db)
     .where(
       and(
@@ -251,8 +252,7 @@ function pendingInviteRows(deps: Deps, userId: number, email: string): InviteRow
         ),
       ),
     )
-    .orderBy(asc(orgInvites.sentAt), asc(orgInvites.id))
-    .all();
+    .orderBy(asc(orgInvites.sentAt), asc(orgInvites.id));
 }
 
 export interface PendingInvitesAnswer {
@@ -265,9 +265,9 @@ export interface PendingInvitesAnswer {
 }
 
 /** Pulumi's ListUserOrgInvites: the invites still waiting for the caller's verified email. */
-export function listPendingInvites(deps: Deps, userId: number): PendingInvitesAnswer {
-  const verifiedEmail = verifiedEmailOf(deps.db, userId);
-  const rows = verifiedEmail ? pendingInviteRows(deps, userId, verifiedEmail) : [];
+export async function listPendingInvites(deps: Deps, userId: number): Promise<PendingInvitesAnswer> {
+  const verifiedEmail = await verifiedEmailOf(deps.db, userId);
+  const rows = verifiedEmail ? await pendingInviteRows(deps, userId, verifiedEmail) : [];
   return {
     body: { invites: rows.map((row) => toPendingInvite(deps, row)) },
     verifiedEmail,
@@ -276,9 +276,10 @@ export function listPendingInvites(deps: Deps, userId: number): PendingInvitesAn
 }
 
 /** User.potentialOrganizations: the organizations whose pending invites the caller could accept. */
-export function potentialOrganizations(deps: Deps, userId: number, verifiedEmail = verifiedEmailOf(deps.db, userId)): OrganizationSummary[] {
+export async function potentialOrganizations(deps: Deps, userId: number, knownEmail?: string | null): Promise<OrganizationSummary[]> {
+  const verifiedEmail = knownEmail === undefined ? await verifiedEmailOf(deps.db, userId) : knownEmail;
   if (!verifiedEmail) return [];
-  const names = [...new Set(pendingInviteRows(deps, userId, verifiedEmail).map((row) => row.orgName))].sort();
+  const names = [...new Set((await pendingInviteRows(deps, userId, verifiedEmail)).map((row) => row.orgName))].sort();
   return names.map((name) => ({ name, role: "potential-member", githubLogin: name, avatarUrl: avatarUrl(`org:${name}`) }));
 }
 
@@ -292,18 +293,17 @@ type AcceptOutcome =
  * exactly like one that does not exist. A refusal the invitee should know
  * about later (expired, canceled, already a member) is kept as acceptError.
  */
-export function acceptInvite(deps: Deps, userId: number, rawId: string): AcceptedInvite {
+export async function acceptInvite(deps: Deps, userId: number, rawId: string): Promise<AcceptedInvite> {
   const id = inviteIdFrom(rawId);
-  const outcome = deps.db.transaction(
-    (tx): AcceptOutcome => {
+  const outcome = await deps.db.transact(async (tx): Promise<AcceptOutcome> => {
+      const { memberships, orgInvites, organizations } = tx.tables;
       const now = deps.clock();
-      const verifiedEmail = verifiedEmailOf(tx, userId);
-      const found = tx
+      const verifiedEmail = await verifiedEmailOf(tx, userId);
+      const [found] = await tx
         .select({ invite: orgInvites, orgName: organizations.name })
         .from(orgInvites)
         .innerJoin(organizations, eq(organizations.id, orgInvites.orgId))
-        .where(eq(orgInvites.uid, id))
-        .get();
+        .where(eq(orgInvites.uid, id));
       if (!found || !verifiedEmail || found.invite.email !== verifiedEmail) {
         throw new AppError(
           "not_found",
@@ -326,11 +326,10 @@ export function acceptInvite(deps: Deps, userId: number, rawId: string): Accepte
           `This invite to ${orgName} expired at ${invite.expiresAt.toISOString()}. Ask an admin of ${orgName} to invite ${invite.email} again (invite_member sends a fresh one).`,
         );
       } else {
-        const member = tx
+        const [member] = await tx
           .select({ role: memberships.role })
           .from(memberships)
-          .where(and(eq(memberships.orgId, invite.orgId), eq(memberships.userId, userId)))
-          .get();
+          .where(and(eq(memberships.orgId, invite.orgId), eq(memberships.userId, userId)));
         if (member) {
           refusal = new AppError(
             "conflict",
@@ -340,24 +339,22 @@ export function acceptInvite(deps: Deps, userId: number, rawId: string): Accepte
       }
       if (refusal) {
         // Kept, not rolled back: the invite records the most recent error its invitee hit.
-        tx.update(orgInvites).set({ acceptError: refusal.message }).where(eq(orgInvites.id, invite.id)).run();
+        await tx.update(orgInvites).set({ acceptError: refusal.message }).where(eq(orgInvites.id, invite.id));
         return { refused: refusal };
       }
-      const taken = tx
+      const taken = await tx
         .update(orgInvites)
         .set({ acceptedAt: now, acceptedByUserId: userId, acceptError: null })
         .where(and(eq(orgInvites.id, invite.id), isNull(orgInvites.acceptedAt)))
-        .run();
-      if (taken.changes !== 1) throw new AppError("conflict", `This invite to ${orgName} was already accepted. Call get_current_user to see your organizations.`);
-      tx.insert(memberships).values({ userId, orgId: invite.orgId, role: invite.role, createdAt: now }).run();
+        .returning({ id: orgInvites.id });
+      if (taken.length !== 1) throw new AppError("conflict", `This invite to ${orgName} was already accepted. Call get_current_user to see your organizations.`);
+      await tx.insert(memberships).values({ userId, orgId: invite.orgId, role: invite.role, createdAt: now });
       return {
         joined: {
           organization: { name: orgName, role: invite.role, githubLogin: orgName, avatarUrl: avatarUrl(`org:${orgName}`) },
         },
       };
-    },
-    { behavior: "immediate" },
-  );
+  });
   if ("refused" in outcome) throw outcome.refused;
   return outcome.joined;
 }

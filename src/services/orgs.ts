@@ -1,7 +1,6 @@
 import { and, asc, count, eq, sql } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../../db/client.js";
-import { memberships, organizations, stacks, users } from "../../db/schema.js";
+import type { Db, ReadDb, Tables } from "../../db/client.js";
 import { AppError } from "../errors.js";
 import { avatarUrl } from "./avatars.js";
 import { preparedPerDb } from "./prepared.js";
@@ -16,7 +15,7 @@ export const organizationSummaryShape = z.object({
 });
 export type OrganizationSummary = z.infer<typeof organizationSummaryShape>;
 
-export type OrgRole = (typeof memberships.$inferSelect)["role"];
+export type OrgRole = Tables["memberships"]["$inferSelect"]["role"];
 
 export interface Membership {
   orgId: number;
@@ -29,18 +28,19 @@ export const organizationNameShape = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "An organization name is 1–100 letters, digits, '-', '_' or '.'.");
 
-const membershipsOf = preparedPerDb((db) =>
-  db
+const membershipsOf = preparedPerDb((db, name) => {
+  const { memberships, organizations } = db.tables;
+  return db
     .select({ orgId: organizations.id, name: organizations.name, role: memberships.role })
     .from(memberships)
     .innerJoin(organizations, eq(organizations.id, memberships.orgId))
     .where(eq(memberships.userId, sql.placeholder("userId")))
     .orderBy(asc(organizations.name))
-    .prepare(),
-);
+    .prepare(name);
+}, "memberships_of");
 
-export function listMemberships(db: Db, userId: number): Membership[] {
-  return membershipsOf(db).all({ userId });
+export function listMemberships(db: ReadDb, userId: number): Promise<Membership[]> {
+  return membershipsOf(db).execute({ userId });
 }
 
 export const toOrganizationSummary = (membership: Membership): OrganizationSummary => ({
@@ -55,17 +55,18 @@ export const toOrganizationSummary = (membership: Membership): OrganizationSumma
  * caller is not in answers exactly like one that does not exist, so that
  * strangers learn nothing.
  */
-export function resolveMembership(db: Db, userId: number, name?: string): Membership {
+export async function resolveMembership(db: ReadDb, userId: number, name?: string): Promise<Membership> {
+  const { memberships, organizations, users } = db.tables;
   if (name === undefined) {
-    const fallback = db
+    const [fallback] = await db
       .select({ orgId: organizations.id, name: organizations.name, role: memberships.role })
       .from(users)
       .innerJoin(memberships, eq(memberships.userId, users.id))
       .innerJoin(organizations, eq(organizations.id, memberships.orgId))
       .where(eq(users.id, userId))
       // The default organization first, then the oldest membership.
-      .orderBy(sql`${organizations.id} = ${users.defaultOrgId} DESC`, asc(memberships.createdAt))
-      .get();
+      .orderBy(sql`case when ${organizations.id} = ${users.defaultOrgId} then 0 else 1 end`, asc(memberships.createdAt))
+      .limit(1);
     if (!fallback) {
       throw new AppError(
         "validation",
@@ -74,12 +75,11 @@ export function resolveMembership(db: Db, userId: number, name?: string): Member
     }
     return fallback;
   }
-  const found = db
+  const [found] = await db
     .select({ orgId: organizations.id, name: organizations.name, role: memberships.role })
     .from(memberships)
     .innerJoin(organizations, eq(organizations.id, memberships.orgId))
-    .where(and(eq(memberships.userId, userId), sql`lower(${organizations.name}) = lower(${name})`))
-    .get();
+    .where(and(eq(memberships.userId, userId), sql`lower(${organizations.name}) = lower(${name})`));
   if (!found) {
     throw new AppError(
       "not_found",
@@ -110,23 +110,23 @@ export const organizationDetailsShape = z.object({
 });
 export type OrganizationDetails = z.infer<typeof organizationDetailsShape>;
 
-export function getOrganization(db: Db, userId: number, name: string): OrganizationDetails {
-  const membership = resolveMembership(db, userId, name);
-  const members = db
+export async function getOrganization(db: ReadDb, userId: number, name: string): Promise<OrganizationDetails> {
+  const { memberships, stacks, users } = db.tables;
+  const membership = await resolveMembership(db, userId, name);
+  const members = await db
     .select({ githubLogin: users.login, name: users.name, role: memberships.role, isAgent: users.isAgent })
     .from(memberships)
     .innerJoin(users, eq(users.id, memberships.userId))
     .where(eq(memberships.orgId, membership.orgId))
-    .orderBy(asc(users.login))
-    .all();
-  const stackCount = db.select({ n: count() }).from(stacks).where(eq(stacks.orgId, membership.orgId)).get()!.n;
-  const defaultOrgId = db.select({ id: users.defaultOrgId }).from(users).where(eq(users.id, userId)).get()?.id;
+    .orderBy(asc(users.login));
+  const [counted] = await db.select({ n: count() }).from(stacks).where(eq(stacks.orgId, membership.orgId));
+  const [user] = await db.select({ defaultOrgId: users.defaultOrgId }).from(users).where(eq(users.id, userId));
   return {
     ...toOrganizationSummary(membership),
     role: membership.role,
-    isDefault: defaultOrgId === membership.orgId,
+    isDefault: user?.defaultOrgId === membership.orgId,
     members,
-    stackCount,
+    stackCount: counted!.n,
   };
 }
 
@@ -138,9 +138,11 @@ export const defaultOrganizationShape = z.object({
 export type DefaultOrganization = z.infer<typeof defaultOrganizationShape>;
 
 /** The organization used when a call names none; explains itself when none was chosen. */
-export function getDefaultOrganization(db: Db, userId: number): DefaultOrganization {
-  const membership = resolveMembership(db, userId);
-  const chosen = db.select({ id: users.defaultOrgId }).from(users).where(eq(users.id, userId)).get()?.id;
+export async function getDefaultOrganization(db: ReadDb, userId: number): Promise<DefaultOrganization> {
+  const { users } = db.tables;
+  const membership = await resolveMembership(db, userId);
+  const [user] = await db.select({ defaultOrgId: users.defaultOrgId }).from(users).where(eq(users.id, userId));
+  const chosen = user?.defaultOrgId;
   return {
     GitHubLogin: membership.name,
     Messages:
@@ -155,8 +157,11 @@ export function getDefaultOrganization(db: Db, userId: number): DefaultOrganizat
   };
 }
 
-export function setDefaultOrganization(db: Db, userId: number, name: string): DefaultOrganization {
-  const membership = resolveMembership(db, userId, name);
-  db.update(users).set({ defaultOrgId: membership.orgId }).where(eq(users.id, userId)).run();
-  return { GitHubLogin: membership.name, Messages: [] };
+export function setDefaultOrganization(db: ReadDb, userId: number, name: string): Promise<DefaultOrganization> {
+  return db.transact(async (tx: Db) => {
+    const { users } = tx.tables;
+    const membership = await resolveMembership(tx, userId, name);
+    await tx.update(users).set({ defaultOrgId: membership.orgId }).where(eq(users.id, userId));
+    return { GitHubLogin: membership.name, Messages: [] };
+  });
 }

@@ -1,7 +1,6 @@
 import { hkdfSync } from "node:crypto";
 import { eq, lt } from "drizzle-orm";
 import { EncryptJWT, jwtDecrypt } from "jose";
-import { usedRequestStates, users } from "../../db/schema.js";
 import { AppError } from "../errors.js";
 import type { Deps } from "./deps.js";
 import { newUid } from "./secrets.js";
@@ -25,8 +24,8 @@ const ISSUER = "agent-onboard/request-state";
 
 const keyCache = new WeakMap<Uint8Array, Uint8Array>();
 /** Derived from the token signing key, so every process that verifies tokens shares it, and no token key is ever reused as is. */
-function stateKey(deps: Deps): Uint8Array {
-  const secret = sealingSecret(deps);
+async function stateKey(deps: Deps): Promise<Uint8Array> {
+  const secret = await sealingSecret(deps);
   let key = keyCache.get(secret);
   if (!key) {
     key = new Uint8Array(hkdfSync("sha256", secret, new Uint8Array(0), "agent-onboard request state v1", 32));
@@ -46,7 +45,7 @@ export async function sealRequestState(deps: Deps, purpose: string, userUid: str
     .setJti(newUid())
     .setIssuedAt(Math.floor(now / 1000))
     .setExpirationTime(Math.floor((now + REQUEST_STATE_TTL_MS) / 1000))
-    .encrypt(stateKey(deps));
+    .encrypt(await stateKey(deps));
 }
 
 const refused = (why: string) =>
@@ -69,7 +68,7 @@ export async function redeemRequestState(
   const now = deps.clock();
   let claims: { sub?: string; jti?: string; exp?: number; answer?: unknown };
   try {
-    ({ payload: claims } = await jwtDecrypt(state, stateKey(deps), {
+    ({ payload: claims } = await jwtDecrypt(state, await stateKey(deps), {
       issuer: ISSUER,
       audience: purpose,
       currentDate: now,
@@ -91,20 +90,31 @@ export async function redeemRequestState(
   if (callerUid !== undefined && callerUid !== sub) {
     throw refused("This requestState belongs to another account than the one you are signed in as.");
   }
-  const owner = deps.db.select({ id: users.id }).from(users).where(eq(users.uid, sub)).get();
+  const { users } = deps.db.tables;
+  const [owner] = await deps.db.select({ id: users.id }).from(users).where(eq(users.uid, sub));
   if (!owner) throw refused("The account this requestState was issued for no longer exists.");
-  const recorded = deps.db
-    .insert(usedRequestStates)
-    .values({ jti, userId: owner.id, expiresAt: new Date(exp * 1000), usedAt: now })
-    .onConflictDoNothing()
-    .run();
-  if (recorded.changes === 0) {
+  const recorded = await deps.db.transact(async (tx) => {
+    const { usedRequestStates } = tx.tables;
+    return tx
+      .insert(usedRequestStates)
+      .values({ jti, userId: owner.id, expiresAt: new Date(exp * 1000), usedAt: now })
+      .onConflictDoNothing()
+      .returning({ jti: usedRequestStates.jti });
+  });
+  if (recorded.length === 0) {
     throw refused("This requestState was already used: the call it continues has finished, and its answer was given then.");
   }
   return held;
 }
 
 /** Forgets used states past their expiry: they can no longer be replayed anyway. */
-export function forgetExpiredRequestStates(deps: Deps): number {
-  return deps.db.delete(usedRequestStates).where(lt(usedRequestStates.expiresAt, deps.clock())).run().changes;
+export function forgetExpiredRequestStates(deps: Deps): Promise<number> {
+  return deps.db.transact(async (tx) => {
+    const { usedRequestStates } = tx.tables;
+    const forgotten = await tx
+      .delete(usedRequestStates)
+      .where(lt(usedRequestStates.expiresAt, deps.clock()))
+      .returning({ jti: usedRequestStates.jti });
+    return forgotten.length;
+  });
 }

@@ -1,5 +1,4 @@
 import { and, count, eq, gt, lte, min } from "drizzle-orm";
-import { signupAttempts } from "../../db/schema.js";
 import { AppError } from "../errors.js";
 import type { Deps } from "./deps.js";
 
@@ -11,19 +10,18 @@ const WINDOW_MS = 3_600_000;
  * Counted in the db, under its write lock, so every process and instance on
  * it sees the same count.
  */
-export function admitAccountCreation(deps: Deps, bucket: string, perHour: number): void {
+export async function admitAccountCreation(deps: Deps, bucket: string, perHour: number): Promise<void> {
   if (perHour === 0) return;
   const now = deps.clock();
   const since = new Date(now.getTime() - WINDOW_MS);
-  deps.db.transaction(
-    (tx) => {
-      const recent = tx
+  await deps.db.transact(async (tx) => {
+      const { signupAttempts } = tx.tables;
+      const [recent] = await tx
         .select({ n: count(), oldest: min(signupAttempts.at) })
         .from(signupAttempts)
-        .where(and(eq(signupAttempts.bucket, bucket), gt(signupAttempts.at, since)))
-        .get()!;
-      if (recent.n >= perHour) {
-        const retryAt = new Date(new Date(recent.oldest!).getTime() + WINDOW_MS);
+        .where(and(eq(signupAttempts.bucket, bucket), gt(signupAttempts.at, since)));
+      if (recent!.n >= perHour) {
+        const retryAt = new Date(new Date(recent!.oldest!).getTime() + WINDOW_MS);
         const seconds = Math.ceil((retryAt.getTime() - now.getTime()) / 1000);
         throw new AppError(
           "rate_limited",
@@ -31,13 +29,18 @@ export function admitAccountCreation(deps: Deps, bucket: string, perHour: number
           { retryAfterSeconds: seconds },
         );
       }
-      tx.insert(signupAttempts).values({ bucket, at: now }).run();
-    },
-    { behavior: "immediate" },
-  );
+      await tx.insert(signupAttempts).values({ bucket, at: now });
+  });
 }
 
 /** Forgets attempts older than the window: they no longer count. */
-export function forgetOldSignupAttempts(deps: Deps): number {
-  return deps.db.delete(signupAttempts).where(lte(signupAttempts.at, new Date(deps.clock().getTime() - WINDOW_MS))).run().changes;
+export function forgetOldSignupAttempts(deps: Deps): Promise<number> {
+  return deps.db.transact(async (tx) => {
+    const { signupAttempts } = tx.tables;
+    const forgotten = await tx
+      .delete(signupAttempts)
+      .where(lte(signupAttempts.at, new Date(deps.clock().getTime() - WINDOW_MS)))
+      .returning({ id: signupAttempts.id });
+    return forgotten.length;
+  });
 }

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { and, asc, eq, gt, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
-import { memberships, organizations, stacks, stackTags } from "../../db/schema.js";
+import { isUniqueViolation } from "../../db/errors.js";
 import { AppError } from "../errors.js";
 import type { Deps } from "./deps.js";
 import { organizationNameShape, resolveMembership } from "./orgs.js";
@@ -84,20 +84,20 @@ const toSummary = (row: StackRow): AppStackSummary => ({
 });
 
 /** A member or admin of the organization creates an empty stack there. */
-export function createStack(deps: Deps, userId: number, input: CreateStackInput): AppStackSummary {
-  const membership = resolveMembership(deps.db, userId, input.organization);
+export async function createStack(deps: Deps, userId: number, input: CreateStackInput): Promise<AppStackSummary> {
+  const membership = await resolveMembership(deps.db, userId, input.organization);
   const now = deps.clock();
   const uid = newUid();
   try {
-    deps.db.transaction((tx) => {
-      const stack = tx
+    await deps.db.transact(async (tx) => {
+      const { stacks, stackTags } = tx.tables;
+      const [stack] = await tx
         .insert(stacks)
         .values({ uid, orgId: membership.orgId, projectName: input.projectName, stackName: input.stackName, createdAt: now, createdByUserId: userId })
-        .returning({ id: stacks.id })
-        .get();
-      const tags = Object.entries(input.tags ?? {}).map(([name, value]) => ({ stackId: stack.id, name, value }));
-      if (tags.length) tx.insert(stackTags).values(tags).run();
-    }, { behavior: "immediate" });
+        .returning({ id: stacks.id });
+      const tags = Object.entries(input.tags ?? {}).map(([name, value]) => ({ stackId: stack!.id, name, value }));
+      if (tags.length) await tx.insert(stackTags).values(tags);
+    });
   } catch (error) {
     if (isUniqueViolation(error)) {
       throw new AppError(
@@ -110,17 +110,15 @@ export function createStack(deps: Deps, userId: number, input: CreateStackInput)
   return toSummary({ uid, orgName: membership.name, projectName: input.projectName, stackName: input.stackName });
 }
 
-const isUniqueViolation = (error: unknown) =>
-  typeof error === "object" && error !== null && (error as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE";
-
 /** Every stack of every organization the caller belongs to, filtered and paged by keyset. */
-export function listStacks(deps: Deps, userId: number, input: ListStacksInput): StacksPage {
+export async function listStacks(deps: Deps, userId: number, input: ListStacksInput): Promise<StacksPage> {
+  const { memberships, organizations, stacks, stackTags } = deps.db.tables;
   if (input.tagValue !== undefined && input.tagName === undefined) {
     throw new AppError("validation", "tagValue needs tagName: give the tag's name too, or leave tagValue out.");
   }
   const limit = Math.min(input.maxResults ?? MAX_RESULTS_DEFAULT, MAX_RESULTS_CAP);
   const fingerprint = queryFingerprint(userId, input);
-  const after = input.continuationToken === undefined ? 0 : readPageToken(deps, input.continuationToken, fingerprint);
+  const after = input.continuationToken === undefined ? 0 : await readPageToken(deps, input.continuationToken, fingerprint);
 
   const conditions: SQL[] = [gt(stacks.id, after)];
   if (input.organization !== undefined) conditions.push(sql`lower(${organizations.name}) = lower(${input.organization})`);
@@ -131,20 +129,19 @@ export function listStacks(deps: Deps, userId: number, input: ListStacksInput): 
       sql`exists (select 1 from ${stackTags} where ${stackTags.stackId} = ${stacks.id} and ${stackTags.name} = ${input.tagName}${valueMatch})`,
     );
   }
-  const rows = deps.db
+  const rows = await deps.db
     .select({ id: stacks.id, uid: stacks.uid, orgName: organizations.name, projectName: stacks.projectName, stackName: stacks.stackName })
     .from(stacks)
     .innerJoin(memberships, and(eq(memberships.orgId, stacks.orgId), eq(memberships.userId, userId)))
     .innerJoin(organizations, eq(organizations.id, stacks.orgId))
     .where(and(...conditions))
     .orderBy(asc(stacks.id))
-    .limit(limit + 1)
-    .all();
+    .limit(limit + 1);
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
     stacks: page.map(toSummary),
-    ...(rows.length > limit && last ? { continuationToken: writePageToken(deps, last.id, fingerprint) } : {}),
+    ...(rows.length > limit && last ? { continuationToken: await writePageToken(deps, last.id, fingerprint) } : {}),
   };
 }
 
@@ -153,19 +150,19 @@ export function listStacks(deps: Deps, userId: number, input: ListStacksInput): 
 const queryFingerprint = (userId: number, input: ListStacksInput) =>
   JSON.stringify([userId, input.organization?.toLowerCase(), input.project?.toLowerCase(), input.tagName, input.tagValue]);
 
-const mac = (deps: Deps, payload: string) =>
-  createHmac("sha256", signingKey(deps.db)).update(`stacks-page|${payload}`).digest().subarray(0, 16);
+const mac = async (deps: Deps, payload: string) =>
+  createHmac("sha256", await signingKey(deps.db)).update(`stacks-page|${payload}`).digest().subarray(0, 16);
 
-function writePageToken(deps: Deps, lastId: number, fingerprint: string): string {
+async function writePageToken(deps: Deps, lastId: number, fingerprint: string): Promise<string> {
   const payload = String(lastId);
-  return `${Buffer.from(payload).toString("base64url")}.${mac(deps, `${payload}|${fingerprint}`).toString("base64url")}`;
+  return `${Buffer.from(payload).toString("base64url")}.${(await mac(deps, `${payload}|${fingerprint}`)).toString("base64url")}`;
 }
 
-function readPageToken(deps: Deps, token: string, fingerprint: string): number {
+async function readPageToken(deps: Deps, token: string, fingerprint: string): Promise<number> {
   const lastId = Number(Buffer.from(token.split(".")[0] ?? "", "base64url").toString());
   // Only the exact token we would have written is accepted: base64url decoding is
   // lenient and ignores extra segments, so comparing the decoded parts is not enough.
-  const expected = Number.isSafeInteger(lastId) && lastId >= 1 ? Buffer.from(writePageToken(deps, lastId, fingerprint)) : undefined;
+  const expected = Number.isSafeInteger(lastId) && lastId >= 1 ? Buffer.from(await writePageToken(deps, lastId, fingerprint)) : undefined;
   const given = Buffer.from(token);
   if (!expected || given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new AppError(

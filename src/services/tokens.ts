@@ -1,27 +1,32 @@
 import { randomBytes, type webcrypto } from "node:crypto";
 import { eq, sql } from "drizzle-orm";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
-import type { Db } from "../../db/client.js";
-import { accessTokens, signingKeys, users } from "../../db/schema.js";
+import type { ReadDb, Tables } from "../../db/client.js";
 import { AppError } from "../errors.js";
 import type { Deps, SigningKeySetting } from "./deps.js";
 import { preparedPerDb } from "./prepared.js";
 import { newUid } from "./secrets.js";
 
 const ISSUER = "agent-onboard";
-const keyCache = new WeakMap<Db, Uint8Array>();
+const keyCache = new WeakMap<ReadDb, Promise<Uint8Array>>();
 
 /** The HMAC key for access tokens, created once per db and shared by every process that opens it. */
-export function signingKey(db: Db): Uint8Array {
-  const cached = keyCache.get(db);
-  if (cached) return cached;
-  db.insert(signingKeys)
-    .values({ id: 1, secret: randomBytes(32).toString("base64url"), createdAt: new Date() })
-    .onConflictDoNothing()
-    .run();
-  const row = db.select().from(signingKeys).where(eq(signingKeys.id, 1)).get()!;
-  const key = Buffer.from(row.secret, "base64url");
-  keyCache.set(db, key);
+export function signingKey(db: ReadDb): Promise<Uint8Array> {
+  let key = keyCache.get(db);
+  if (!key) {
+    key = db.transact(async (tx) => {
+      const { signingKeys } = tx.tables;
+      await tx
+        .insert(signingKeys)
+        .values({ id: 1, secret: randomBytes(32).toString("base64url"), createdAt: new Date() })
+        .onConflictDoNothing();
+      const [row] = await tx.select().from(signingKeys).where(eq(signingKeys.id, 1));
+      return Buffer.from(row!.secret, "base64url");
+    });
+    keyCache.set(db, key);
+    // A failure (the database unreachable) is not kept: the next call tries again.
+    key.catch(() => keyCache.delete(db));
+  }
   return key;
 }
 
@@ -34,7 +39,7 @@ interface Keyring {
 }
 
 // Imported once per db and key list: jose would otherwise import the raw bytes again on every sign and verify.
-const keyrings = new WeakMap<Db, Map<SigningKeySetting[] | undefined, Promise<Keyring>>>();
+const keyrings = new WeakMap<ReadDb, Map<SigningKeySetting[] | undefined, Promise<Keyring>>>();
 
 function keyringOf(deps: Deps): Promise<Keyring> {
   let perList = keyrings.get(deps.db);
@@ -46,19 +51,20 @@ function keyringOf(deps: Deps): Promise<Keyring> {
       const settings = list?.length ? list : [{ id: DATABASE_KEY_ID }];
       const verifiers = new Map<string, webcrypto.CryptoKey>();
       for (const { id, secret } of settings) {
-        const raw = secret ?? signingKey(deps.db);
+        const raw = secret ?? (await signingKey(deps.db));
         verifiers.set(id, await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]));
       }
       const first = settings[0]!;
       return { signer: { id: first.id, key: verifiers.get(first.id)! }, verifiers };
     })();
     perList.set(list, keyring);
+    keyring.catch(() => perList.delete(list));
   }
   return keyring;
 }
 
 /** The secret that keys what the server seals for itself (request states): the signing key's. */
-export function sealingSecret(deps: Deps): Uint8Array {
+export async function sealingSecret(deps: Deps): Promise<Uint8Array> {
   return deps.settings.signingKeys?.[0]?.secret ?? signingKey(deps.db);
 }
 
@@ -71,12 +77,12 @@ export const tokenNames = {
 export interface PreparedAccessToken {
   token: string;
   validUntil: Date;
-  row: (userId: number) => typeof accessTokens.$inferInsert;
+  row: (userId: number) => Tables["accessTokens"]["$inferInsert"];
 }
 
 /**
- * Signs an access token before the transaction that stores it (signing is
- * async and better-sqlite3 transactions are not); the caller inserts `row`.
+ * Signs an access token before the transaction that stores it, so that the
+ * transaction holds its locks only for the writes; the caller inserts `row`.
  */
 export async function prepareAccessToken(deps: Deps, userUid: string, name?: string): Promise<PreparedAccessToken> {
   const now = deps.clock();
@@ -97,7 +103,7 @@ export async function prepareAccessToken(deps: Deps, userUid: string, name?: str
   return { token, validUntil: expiresAt, row: (userId) => ({ jti, userId, createdAt: now, expiresAt, ...(name ? { name } : {}) }) };
 }
 
-export type UserRow = typeof users.$inferSelect;
+export type UserRow = Tables["users"]["$inferSelect"];
 
 /** Who a valid access token speaks for. */
 export interface Caller {
@@ -116,14 +122,15 @@ const invalidToken = () =>
       "Call agent_signup to create a new account, or use a token your human gives you.",
   );
 
-const tokenWithUser = preparedPerDb((db) =>
-  db
+const tokenWithUser = preparedPerDb((db, name) => {
+  const { accessTokens, users } = db.tables;
+  return db
     .select({ token: accessTokens, user: users })
     .from(accessTokens)
     .innerJoin(users, eq(users.id, accessTokens.userId))
     .where(eq(accessTokens.jti, sql.placeholder("jti")))
-    .prepare(),
-);
+    .prepare(name);
+}, "token_with_user");
 
 interface VerifiedClaims {
   jti: string;
@@ -178,7 +185,7 @@ async function verifyJwt(deps: Deps, token: string, now: Date): Promise<Verified
 export async function authenticate(deps: Deps, token: string): Promise<Caller> {
   const now = deps.clock();
   const { jti, subject } = await verifyJwt(deps, token, now);
-  const found = tokenWithUser(deps.db).get({ jti });
+  const [found] = await tokenWithUser(deps.db).execute({ jti });
   if (!found || found.user.uid !== subject) throw invalidToken();
   if (found.token.expiresAt <= now) throw expiredToken(found.token.expiresAt);
   if (found.user.lockedAt) {

@@ -1,11 +1,11 @@
-import type { Db } from "../../db/client.js";
+import type { ReadDb } from "../../db/client.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
 import type { Deps } from "../services/deps.js";
 import { mailDirMailer } from "./mail-dir.js";
 
 /** Service deps for a running server: the real clock, the configured lifetimes, mail into ONBOARD_MAIL_DIR. */
-export const depsFrom = (config: Config, db: Db, publicUrl: string, log: Logger): Deps => ({
+export const depsFrom = (config: Config, db: ReadDb, publicUrl: string, log: Logger): Deps => ({
   db,
   clock: () => new Date(),
   settings: {

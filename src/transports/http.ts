@@ -1,8 +1,9 @@
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
-import { openDb, type OpenDb } from "../../db/client.js";
+import type { Store } from "../../db/client.js";
 import { type Config, ConfigError, publicUrlFor } from "../config.js";
+import { describeDatabase, openConfiguredStore } from "../database.js";
 import type { Logger } from "../log.js";
 import { selectTools } from "../server.js";
 import type { Clock, Deps } from "../services/deps.js";
@@ -21,8 +22,8 @@ import { startSweeper } from "./sweeper.js";
 export interface HttpOptions {
   /** Serve /mcp and the REST API too (the `serve` command), or only the human pages (beside stdio). */
   full: boolean;
-  /** An open db to use instead of opening config.dbFile (it is then not closed here). */
-  store?: OpenDb;
+  /** An open database to use instead of the configured one (it is then not closed here). */
+  store?: Store;
   clock?: Clock;
 }
 
@@ -48,14 +49,14 @@ const listen = (server: Server, port: number, host: string) =>
 /** Starts the HTTP server: MCP at /mcp, the seeds' REST paths, and the claim and invite pages. */
 export async function startHttp(config: Config, log: Logger, options: HttpOptions): Promise<HttpHandle> {
   const tools = selectTools({ readOnly: config.readOnly, names: config.tools });
-  const store = options.store ?? openDb(config.dbFile);
+  const store = options.store ?? (await openConfiguredStore(config));
   const app = express();
   const server = createHttpServer(app);
   let port: number;
   try {
     port = await listen(server, config.port, config.host);
   } catch (error) {
-    if (!options.store) store.close();
+    if (!options.store) await store.close();
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EADDRINUSE") {
       throw new ConfigError(
@@ -113,7 +114,7 @@ ${options.full ? html`<p>MCP endpoint: <code>${publicUrl}/mcp</code></p>` : html
         server.closeIdleConnections();
         await stopped;
         clearTimeout(force);
-        if (!options.store) store.close();
+        if (!options.store) await store.close();
       })();
       return closing;
     },
@@ -131,6 +132,6 @@ export async function runHttp(config: Config, log: Logger): Promise<void> {
       void handle.close().then(() => process.exit(0));
     });
   }
-  log.info({ mcp: `${handle.publicUrl}/mcp`, web: handle.publicUrl, db: config.dbFile }, "agent-onboard listening");
+  log.info({ mcp: `${handle.publicUrl}/mcp`, web: handle.publicUrl, database: describeDatabase(config) }, "agent-onboard listening");
   process.stdout.write(`agent-onboard is listening\n  MCP: ${handle.publicUrl}/mcp\n  Web: ${handle.publicUrl}/\n`);
 }

@@ -1,7 +1,8 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
-import { type OpenDb, openDb } from "../../db/client.js";
+import type { Store } from "../../db/client.js";
+import { describeDatabase, openConfiguredStore } from "../database.js";
 import { type Config, publicUrlFor } from "../config.js";
 import type { Logger } from "../log.js";
 import { createServer, type Session, selectTools } from "../server.js";
@@ -38,7 +39,7 @@ export function writeCredentials(file: string, accessToken: string): void {
 }
 
 /** Serves the claim and invite pages beside stdio, so a claim URL handed out here opens. */
-async function servePages(config: Config, log: Logger, store: OpenDb): Promise<string> {
+async function servePages(config: Config, log: Logger, store: Store): Promise<string> {
   try {
     const pages = await startHttp(config, log, { full: false, store });
     // The pages live as long as the host keeps stdin open, not longer.
@@ -53,7 +54,7 @@ async function servePages(config: Config, log: Logger, store: OpenDb): Promise<s
     const publicUrl = publicUrlFor(config, config.port);
     log.warn(
       { port: config.port, reason: (error as Error).message },
-      `cannot serve the claim and invite pages here; claim URLs (${publicUrl}/claim/…) open only while \`npm start\` runs on the same ONBOARD_DB there`,
+      `cannot serve the claim and invite pages here; claim URLs (${publicUrl}/claim/…) open only while \`npm start\` runs on the same database there`,
     );
     return publicUrl;
   }
@@ -61,7 +62,7 @@ async function servePages(config: Config, log: Logger, store: OpenDb): Promise<s
 
 export async function runStdio(config: Config, log: Logger): Promise<void> {
   const tools = selectTools({ readOnly: config.readOnly, names: config.tools });
-  const store = openDb(config.dbFile);
+  const store = await openConfiguredStore(config);
   const publicUrl = await servePages(config, log, store);
   const deps = depsFrom(config, store.db, publicUrl, log);
   startSweeper(deps, log);
@@ -84,7 +85,7 @@ export async function runStdio(config: Config, log: Logger): Promise<void> {
   // When the host closes stdin, requests already read still finish and answer;
   // the process then runs out of work and the db is closed on the way out.
   process.once("exit", () => {
-    store.close();
+    void store.close();
     log.info("stdio server stopped");
   });
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -93,7 +94,7 @@ export async function runStdio(config: Config, log: Logger): Promise<void> {
     });
   }
   log.info(
-    { db: config.dbFile, signedIn: Boolean(token), tokenFrom: config.token ? "ONBOARD_TOKEN" : token ? "credentials file" : "none" },
+    { database: describeDatabase(config), signedIn: Boolean(token), tokenFrom: config.token ? "ONBOARD_TOKEN" : token ? "credentials file" : "none" },
     "agent-onboard ready on stdio",
   );
 }

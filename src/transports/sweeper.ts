@@ -8,18 +8,18 @@ const HOUR = 3_600_000;
 
 /** Locks unclaimed agent accounts, and forgets request states past replaying and signups past counting, now and then every hour, for as long as the process runs. */
 export function startSweeper(deps: Deps, log: Logger, everyMs = HOUR): () => void {
-  const sweep = () => {
+  const sweep = async () => {
     try {
-      const locked = lockUnclaimedAgents(deps);
+      const locked = await lockUnclaimedAgents(deps);
       if (locked > 0) log.info({ locked }, "locked agent accounts whose claim window closed");
-      forgetExpiredRequestStates(deps);
-      forgetOldSignupAttempts(deps);
+      await forgetExpiredRequestStates(deps);
+      await forgetOldSignupAttempts(deps);
     } catch (error) {
       log.error({ err: error }, "sweeping unclaimed agent accounts failed");
     }
   };
-  sweep();
-  const timer = setInterval(sweep, everyMs);
+  void sweep();
+  const timer = setInterval(() => void sweep(), everyMs);
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -86,42 +86,42 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
   router.post("/api/agents/signup", async (req, res) => {
     await refuseInvalidToken(deps, req);
     const input = parse(agentSignupInput, req.body);
-    limiter.take(limiter.addressOf(req));
+    await limiter.take(limiter.addressOf(req));
     send(res, await agentSignup(deps, input));
   });
 
-  router.get("/api/agents/signup/validate/:claimToken", (req, res) => {
-    send(res, validateClaimToken(deps, req.params.claimToken));
+  router.get("/api/agents/signup/validate/:claimToken", async (req, res) => {
+    send(res, await validateClaimToken(deps, req.params.claimToken));
   });
 
   router.get("/api/user", async (req, res) => {
     const caller = await requireCaller(deps, req);
-    send(res, getCurrentUser(deps, caller.user.id, { tokenName: caller.tokenName, row: caller.user }));
+    send(res, await getCurrentUser(deps, caller.user.id, { tokenName: caller.tokenName, row: caller.user }));
   });
 
   router.get("/api/user/organizations/default", async (req, res) => {
-    send(res, getDefaultOrganization(deps.db, await callerId(deps, req)));
+    send(res, await getDefaultOrganization(deps.db, await callerId(deps, req)));
   });
 
   router.post("/api/user/organizations/:orgName/default", async (req, res) => {
-    setDefaultOrganization(deps.db, await callerId(deps, req), req.params.orgName);
+    await setDefaultOrganization(deps.db, await callerId(deps, req), req.params.orgName);
     res.status(204).end();
   });
 
   // Pulumi's verified and pending emails (seed 001); the change itself is the change_email tool.
   router.get("/api/user/verified-email", async (req, res) => {
-    requireVerifiedEmail(deps, await callerId(deps, req));
+    await requireVerifiedEmail(deps, await callerId(deps, req));
     send(res, {});
   });
 
   router.get("/api/user/pending-emails", async (req, res) => {
-    const pending = getPendingEmail(deps, await callerId(deps, req));
+    const pending = await getPendingEmail(deps, await callerId(deps, req));
     if (pending) send(res, pending);
     else res.status(204).end();
   });
 
   router.delete("/api/user/pending-emails", async (req, res) => {
-    deletePendingEmail(deps, await callerId(deps, req));
+    await deletePendingEmail(deps, await callerId(deps, req));
     res.status(204).end();
   });
 
@@ -136,16 +136,16 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
       continuationToken: queryText(req, "continuationToken"),
       maxResults: maxResults === undefined ? undefined : Number(maxResults),
     });
-    send(res, listStacks(deps, userId, input));
+    send(res, await listStacks(deps, userId, input));
   });
 
   // Pulumi's pending organization invites (seed 001), addressed to the caller's verified email.
   router.get("/api/user/pending-invites", async (req, res) => {
-    send(res, listPendingInvites(deps, await callerId(deps, req)).body);
+    send(res, (await listPendingInvites(deps, await callerId(deps, req))).body);
   });
 
   router.post("/api/user/pending-invites/:id/accept", async (req, res) => {
-    send(res, acceptInvite(deps, await callerId(deps, req), req.params.id));
+    send(res, await acceptInvite(deps, await callerId(deps, req), req.params.id));
   });
 
   // Pulumi's VCS identity routes (seed 001). No account here is linked to a VCS,
@@ -166,38 +166,38 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
   });
 
   router.post("/api/user/vcs/sync", async (req, res) => {
-    send(res, syncWithIdentityProvider(deps, await callerId(deps, req), req.query.identity));
+    send(res, await syncWithIdentityProvider(deps, await callerId(deps, req), req.query.identity));
   });
 
   router.delete("/api/user/vcs", async (req, res) => {
-    send(res, deleteIdentityProvider(deps, await callerId(deps, req), queryText(req, "identity")));
+    send(res, await deleteIdentityProvider(deps, await callerId(deps, req), queryText(req, "identity")));
   });
 
   // Unleash (seeds 002, 003)
   router.post("/api/admin/invite-link/tokens", async (req, res) => {
     const userId = await callerId(deps, req);
-    const token = createInviteLink(deps, userId, parse(createInviteLinkInput, req.body));
+    const token = await createInviteLink(deps, userId, parse(createInviteLinkInput, req.body));
     res.setHeader("Location", `/api/admin/invite-link/tokens/${encodeURIComponent(token.secret)}`);
     send(res, unleashInviteToken(token), 201);
   });
 
   router.get("/api/admin/invite-link/tokens/:secret", async (req, res) => {
-    send(res, unleashInviteToken(getInviteLink(deps, await callerId(deps, req), req.params.secret)));
+    send(res, unleashInviteToken(await getInviteLink(deps, await callerId(deps, req), req.params.secret)));
   });
 
   router.put("/api/admin/invite-link/tokens/:secret", async (req, res) => {
     const userId = await callerId(deps, req);
-    send(res, unleashInviteToken(updateInviteLink(deps, userId, req.params.secret, parse(updateInviteLinkInput, req.body))));
+    send(res, unleashInviteToken(await updateInviteLink(deps, userId, req.params.secret, parse(updateInviteLinkInput, req.body))));
   });
 
-  router.get("/invite/:token/validate", (req, res) => {
-    send(res, validateInvite(deps, req.params.token));
+  router.get("/invite/:token/validate", async (req, res) => {
+    send(res, await validateInvite(deps, req.params.token));
   });
 
   router.post("/invite/:token/signup", async (req, res) => {
     await refuseInvalidToken(deps, req);
     const body = parse(redeemInviteInput.omit({ token: true }), req.body);
-    limiter.take(limiter.addressOf(req));
+    await limiter.take(limiter.addressOf(req));
     const result = await redeemInvite(deps, { ...body, token: req.params.token });
     send(res, result.user);
   });

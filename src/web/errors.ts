@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
-import { AppError, errorKinds, isAppError } from "../errors.js";
+import { AppError, appErrorOf, errorKinds } from "../errors.js";
 import type { Logger } from "../log.js";
 import { html, page } from "./html.js";
 
@@ -9,7 +9,8 @@ const isUnleashPath = (path: string) => path.startsWith("/invite/") || path.star
 const isPagePath = (path: string) => path.startsWith("/claim/") || path === "/new-user";
 
 function asAppError(error: unknown): AppError | undefined {
-  if (isAppError(error)) return error;
+  const known = appErrorOf(error);
+  if (known) return known;
   const type = (error as { type?: string } | null)?.type;
   if (type === "entity.parse.failed") return new AppError("validation", "The request body is not valid JSON.");
   if (type === "entity.too.large") return new AppError("validation", "The request body is too large: send only the documented fields, with short values.");

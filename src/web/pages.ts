@@ -63,9 +63,9 @@ function statePage(res: Response, error: AppError) {
   send(res, errorKinds[error.code].status, title, html`<h1>${title}</h1><p>${error.message}</p>`);
 }
 
-function claimForm(res: Response, token: string, csrf: string, status = 200, values: Record<string, string> = {}, message?: string) {
+async function claimForm(res: Response, token: string, csrf: string, status = 200, values: Record<string, string> = {}, message?: string) {
   const deps = res.locals.deps as Deps;
-  const preview = previewClaim(deps, token);
+  const preview = await previewClaim(deps, token);
   const more = preview.stackCount - preview.stacks.length;
   const title = `Claim ${preview.agentName}`;
   send(
@@ -93,8 +93,8 @@ ${field("password", "Password", "password", "", { hint: PASSWORD_POLICY, autocom
   );
 }
 
-function inviteForm(res: Response, secret: string, csrf: string, status = 200, values: Record<string, string> = {}, message?: string) {
-  const invite = validateInvite(res.locals.deps as Deps, secret);
+async function inviteForm(res: Response, secret: string, csrf: string, status = 200, values: Record<string, string> = {}, message?: string) {
+  const invite = await validateInvite(res.locals.deps as Deps, secret);
   send(
     res,
     status,
@@ -132,12 +132,12 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter) {
   router.use(paths, express.urlencoded({ extended: false, limit: "16kb" }));
 
   // GET never consumes the token: link scanners and previews open it too.
-  router.get("/claim/:token", (req, res) => {
-    const preview = tryPreview(req.params.token);
+  router.get("/claim/:token", async (req, res) => {
+    const preview = await tryPreview(req.params.token);
     if (preview instanceof AppError) return statePage(res, preview);
     if (preview.state === "claimed") return statePage(res, new AppError("conflict", `It was claimed on ${preview.claimedAt?.toUTCString()}; a claim link works only once.`));
     if (preview.state === "expired") return statePage(res, new AppError("gone", "Ask the agent to sign up again to get a new claim link."));
-    claimForm(res, req.params.token, csrfToken(req, res));
+    await claimForm(res, req.params.token, csrfToken(req, res));
   });
 
   router.post("/claim/:token", async (req, res) => {
@@ -167,15 +167,15 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter) {
       );
     } catch (error) {
       if (!isAppError(error)) throw error;
-      if (error.details?.field) return claimForm(res, token, csrfToken(req, res), errorKinds[error.code].status, values, error.message);
+      if (error.details?.field) return await claimForm(res, token, csrfToken(req, res), errorKinds[error.code].status, values, error.message);
       statePage(res, error);
     }
   });
 
-  router.get("/new-user", (req, res) => {
+  router.get("/new-user", async (req, res) => {
     const secret = text(req.query.invite);
     try {
-      inviteForm(res, secret, csrfToken(req, res));
+      await inviteForm(res, secret, csrfToken(req, res));
     } catch (error) {
       if (!isAppError(error)) throw error;
       invalidInvite(res, error);
@@ -189,7 +189,7 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter) {
     try {
       const password = text(req.body.password);
       if (!password) throw new AppError("validation", "Choose a password.", { field: "password" });
-      limiter.take(limiter.addressOf(req));
+      await limiter.take(limiter.addressOf(req));
       const result = await redeemInvite(deps, { token: secret, ...values, username: values.username || undefined, password });
       send(
         res,
@@ -200,26 +200,26 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter) {
       );
     } catch (error) {
       if (!isAppError(error)) throw error;
-      if (error.details?.field) return inviteForm(res, secret, csrfToken(req, res), errorKinds[error.code].status, values, error.message);
+      if (error.details?.field) return await inviteForm(res, secret, csrfToken(req, res), errorKinds[error.code].status, values, error.message);
       if (error.code === "rate_limited") return send(res, 429, "Too many signups", html`<h1>Too many signups</h1><p>${error.message}</p>`);
       invalidInvite(res, error);
     }
   });
 
   // The email confirmation link: GET shows what would be confirmed and never consumes it (mail scanners open links); the form's POST does, once.
-  router.get("/verify-email", (req, res) => {
+  router.get("/verify-email", async (req, res) => {
     try {
-      verifyForm(res, previewVerification(deps, text(req.query.token)), csrfToken(req, res));
+      verifyForm(res, await previewVerification(deps, text(req.query.token)), csrfToken(req, res));
     } catch (error) {
       if (!isAppError(error)) throw error;
       verifyRefused(res, error);
     }
   });
 
-  router.post("/verify-email", (req, res) => {
+  router.post("/verify-email", async (req, res) => {
     if (!csrfValid(req)) return staleForm(res);
     try {
-      const verified = verifyEmail(deps, text(req.query.token));
+      const verified = await verifyEmail(deps, text(req.query.token));
       send(
         res,
         200,
@@ -234,9 +234,9 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter) {
     }
   });
 
-  function tryPreview(token: string) {
+  async function tryPreview(token: string) {
     try {
-      return previewClaim(deps, token);
+      return await previewClaim(deps, token);
     } catch (error) {
       if (isAppError(error)) return error;
       throw error;
