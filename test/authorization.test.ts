@@ -22,6 +22,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { type CallToolResult, Client, SdkHttpError } from "@modelcontextprotocol/client";
 import { InMemoryTransport } from "@modelcontextprotocol/server";
+import { eq, inArray } from "drizzle-orm";
 import { decodeJwt, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createServer } from "../src/server.js";
@@ -388,7 +389,7 @@ interface Operation {
   rest?: { method: string; path(call: Call): string; body?(call: Call): unknown; status?: number };
   /** Run before the cell's call (not before the made-up one); what it returns replaces parts of the real target. */
   prepare?(call: Omit<Call, "target">): Promise<Partial<Target>> | Partial<Target>;
-  allowed?(data: any, call: Call): void;
+  allowed?(data: any, call: Call): void | Promise<void>;
   /** The message of each refusal the table gives this operation (the REST name is in REFUSAL_NAMES). */
   says?: Partial<Record<Refusal, () => RegExp>>;
   /** What "empty" answers, when the operation lists something other than stacks. */
@@ -406,14 +407,18 @@ const alreadySignedIn = () => /^You are already signed in as /;
 const inAWeek = () => new Date(world.http.clock.now().getTime() + 7 * DAY).toISOString();
 const linkPath = ({ target }: Call) => `/api/admin/invite-link/tokens/${encodeURIComponent(target.secret)}`;
 const acceptPath = (id: string) => `/api/user/pending-invites/${encodeURIComponent(id)}/accept`;
-const userIdOf = (uid: string) =>
-  (world.http.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(uid) as { id: number }).id;
-const organizationsOf = (userId: number) =>
-  getCurrentUser(world.http.handle.deps, userId).organizations.map(({ name, role }) => ({ name, role }));
+async function userIdOf(uid: string): Promise<number> {
+  const { db } = world.http.store;
+  const { users } = db.tables;
+  const [user] = await db.select({ id: users.id }).from(users).where(eq(users.uid, uid));
+  return user!.id;
+}
+const organizationsOf = async (userId: number) =>
+  (await getCurrentUser(world.http.handle.deps, userId)).organizations.map(({ name, role }) => ({ name, role }));
 
 /** The caller asks for an email change just before the cell, so that it has one pending of its own. */
-function askForEmailChange({ identity, n }: Omit<Call, "target">): Partial<Target> {
-  if (identity.userId !== undefined) requestEmailChange(world.http.handle.deps, identity.userId, { email: `pending-${n}@example.com` });
+async function askForEmailChange({ identity, n }: Omit<Call, "target">): Promise<Partial<Target>> {
+  if (identity.userId !== undefined) await requestEmailChange(world.http.handle.deps, identity.userId, { email: `pending-${n}@example.com` });
   return {};
 }
 
@@ -460,10 +465,10 @@ const OPERATIONS: Record<OpKey, Operation> = {
       body: ({ target, n }) => ({ name: `Matrix ${n}`, expiresAt: inAWeek(), organization: target.org }),
       status: 201,
     },
-    allowed(data, { n }) {
+    async allowed(data, { n }) {
       expect(data).toMatchObject({ name: `Matrix ${n}`, enabled: true });
       // The link is O's: O's admin can read it.
-      expect(getInviteLink(world.http.handle.deps, world.adminId, data.secret).name).toBe(`Matrix ${n}`);
+      expect((await getInviteLink(world.http.handle.deps, world.adminId, data.secret)).name).toBe(`Matrix ${n}`);
     },
     says: {
       "403": () => new RegExp(`^Only an admin of "${escaped(world.real.org)}" can create invite links; you are a member`),
@@ -478,10 +483,10 @@ const OPERATIONS: Record<OpKey, Operation> = {
       body: ({ n }) => ({ name: `Matrix ${n}`, expiresAt: inAWeek() }),
       status: 201,
     },
-    allowed(data, { identity, n }) {
+    async allowed(data, { identity, n }) {
       expect(data).toMatchObject({ name: `Matrix ${n}`, enabled: true });
       // In the caller's own default organization, which it administers.
-      expect(getInviteLink(world.http.handle.deps, identity.userId!, data.secret).name).toBe(`Matrix ${n}`);
+      expect((await getInviteLink(world.http.handle.deps, identity.userId!, data.secret)).name).toBe(`Matrix ${n}`);
     },
     says: { "403": () => new RegExp(`^Only an admin of "${escaped(world.real.org)}" can create invite links; you are a member`) },
   },
@@ -523,9 +528,9 @@ const OPERATIONS: Record<OpKey, Operation> = {
       path: () => `/invite/${encodeURIComponent(world.real.secret)}/signup`,
       body: ({ n }) => ({ email: `matrix-${n}@example.com`, name: `Matrix ${n}` }),
     },
-    allowed(data, { n }) {
+    async allowed(data, { n }) {
       expect(data).toMatchObject({ email: `matrix-${n}@example.com`, rootRole: 3, accessToken: expect.any(String) });
-      expect(organizationsOf(data.id)).toEqual([{ name: world.real.org, role: "member" }]);
+      expect(await organizationsOf(data.id)).toEqual([{ name: world.real.org, role: "member" }]);
     },
     says: { "409": alreadySignedIn },
   },
@@ -543,22 +548,22 @@ const OPERATIONS: Record<OpKey, Operation> = {
     targeted: true,
     mcp: { tool: "set_default_organization", args: ({ target }) => ({ organization: target.org }) },
     rest: { method: "POST", path: ({ target }) => `/api/user/organizations/${encodeURIComponent(target.org)}/default`, status: 204 },
-    allowed(data, { identity, target, surface }) {
+    async allowed(data, { identity, target, surface }) {
       const chosen = { GitHubLogin: target.org, Messages: [] };
       if (surface === "rest") expect(data).toBeUndefined();
       else expect(data).toEqual(chosen);
-      expect(getDefaultOrganization(world.http.handle.deps.db, identity.userId!)).toEqual(chosen);
+      expect(await getDefaultOrganization(world.http.handle.deps.db, identity.userId!)).toEqual(chosen);
     },
     says: { "404": notAMemberOf },
   },
   email: {
     targeted: false,
     mcp: { tool: "change_email", args: ({ n }) => ({ email: `new-${n}@example.com` }) },
-    allowed(data, { identity, n }) {
+    async allowed(data, { identity, n }) {
       const email = `new-${n}@example.com`;
       expect(data).toEqual({ email });
       // Pending, on the caller's own account, and mailed to the new address for a human to confirm.
-      expect(getPendingEmail(world.http.handle.deps, identity.userId!)).toEqual({ email });
+      expect(await getPendingEmail(world.http.handle.deps, identity.userId!)).toEqual({ email });
       expect(world.http.mailbox()).toContainEqual(
         expect.objectContaining({ to: expect.stringContaining(email), subject: "Confirm your email address for agent-onboard" }),
       );
@@ -567,13 +572,17 @@ const OPERATIONS: Record<OpKey, Operation> = {
   inviteMember: {
     targeted: true,
     mcp: { tool: "invite_member", args: ({ target, n }) => ({ email: `invitee-${n}@example.com`, organization: target.org }) },
-    allowed(data, { target, n }) {
+    async allowed(data, { target, n }) {
       const email = `invitee-${n}@example.com`;
       expect(data).toMatchObject({ email, role: "member", status: "pending", sentBy: { githubLogin: world.identities.admin.login } });
-      const row = world.http.store.sqlite
-        .prepare("SELECT o.name AS org FROM org_invites i JOIN organizations o ON o.id = i.org_id WHERE i.uid = ?")
-        .get(data.id) as { org: string };
-      expect(row.org).toBe(target.org);
+      const { db } = world.http.store;
+      const { organizations, orgInvites } = db.tables;
+      const rows = await db
+        .select({ org: organizations.name })
+        .from(orgInvites)
+        .innerJoin(organizations, eq(organizations.id, orgInvites.orgId))
+        .where(eq(orgInvites.uid, data.id));
+      expect(rows).toEqual([{ org: target.org }]);
       expect(world.http.mailbox()).toContainEqual(expect.objectContaining({ to: expect.stringContaining(email) }));
     },
     says: {
@@ -599,13 +608,13 @@ const OPERATIONS: Record<OpKey, Operation> = {
     // A fresh outside organization invites the member for each cell: one the member is in could not invite it again.
     async prepare({ n }) {
       const inviter = (await restSignup(`Inviter ${n}`)).identity;
-      const sent = inviteMember(world.http.handle.deps, inviter.userId!, { email: world.memberEmail });
+      const sent = await inviteMember(world.http.handle.deps, inviter.userId!, { email: world.memberEmail });
       return { invite: sent.invite.id, inviteOrg: sent.organization };
     },
-    allowed(data, { identity, target }) {
+    async allowed(data, { identity, target }) {
       const org = target.inviteOrg!;
       expect(data).toEqual({ organization: expect.objectContaining({ name: org, githubLogin: org, role: "member" }) });
-      expect(organizationsOf(identity.userId!)).toContainEqual({ name: org, role: "member" });
+      expect(await organizationsOf(identity.userId!)).toContainEqual({ name: org, role: "member" });
     },
     says: { "404": noSuchInvite },
   },
@@ -618,9 +627,9 @@ const OPERATIONS: Record<OpKey, Operation> = {
   verified: {
     targeted: false,
     rest: { method: "GET", path: () => "/api/user/verified-email" },
-    allowed(data, { identity }) {
+    async allowed(data, { identity }) {
       expect(data).toEqual({});
-      expect(() => requireVerifiedEmail(world.http.handle.deps, identity.userId!)).not.toThrow();
+      await expect(requireVerifiedEmail(world.http.handle.deps, identity.userId!)).resolves.toBeUndefined();
     },
     says: { "404": () => /^(The email address \S+ is not verified yet|This account has no email address yet)/ },
   },
@@ -636,9 +645,9 @@ const OPERATIONS: Record<OpKey, Operation> = {
     targeted: false,
     rest: { method: "DELETE", path: () => "/api/user/pending-emails", status: 204 },
     prepare: askForEmailChange,
-    allowed(data, { identity }) {
+    async allowed(data, { identity }) {
       expect(data).toBeUndefined();
-      expect(getPendingEmail(world.http.handle.deps, identity.userId!)).toBeUndefined();
+      expect(await getPendingEmail(world.http.handle.deps, identity.userId!)).toBeUndefined();
     },
   },
   ghTeams: {
@@ -710,7 +719,7 @@ async function runCell(cell: Cell): Promise<void> {
       expect(answer.ok, context).toBe(true);
       if (rest) expect(answer.status, context).toBe(op.rest!.status ?? 200);
       expect(op.allowed, `${cell.op} says nothing of what an allowed call returns`).toBeDefined();
-      op.allowed!(answer.data, call);
+      await op.allowed!(answer.data, call);
       return;
     case "401": {
       expect(answer.ok, context).toBe(false);
@@ -756,7 +765,7 @@ async function restSignup(agentName: string) {
   const identity: Identity = {
     token: signup.accessToken,
     uid: signup.userInfo.id,
-    userId: userIdOf(signup.userInfo.id),
+    userId: await userIdOf(signup.userInfo.id),
     login: signup.userInfo.githubLogin,
     orgName: signup.userInfo.organizations[0].name,
     claimed: false,
@@ -777,10 +786,11 @@ async function claimed(agentName: string, username: string, keepAgentAccess: boo
 }
 
 /** Marks an address as the account's verified email, as opening its confirmation link would. */
-function verifyEmailOf(userId: number, email: string): void {
-  world.http.store.sqlite
-    .prepare("UPDATE users SET email = ?, email_verified_at = ? WHERE id = ?")
-    .run(email, world.http.clock.now().getTime(), userId);
+async function verifyEmailOf(userId: number, email: string): Promise<void> {
+  await world.http.store.db.transact(async (tx) => {
+    const { users } = tx.tables;
+    await tx.update(users).set({ email, emailVerifiedAt: world.http.clock.now() }).where(eq(users.id, userId));
+  });
 }
 
 async function buildWorld(): Promise<void> {
@@ -796,8 +806,8 @@ async function buildWorld(): Promise<void> {
 
   const admin = (await restSignup("Org owner")).identity;
   const org = admin.login!;
-  const seeded = createStack(deps, admin.userId!, { organization: org, projectName: "app", stackName: "prod" });
-  const link = createInviteLink(deps, admin.userId!, { name: "Team O", expiresAt: inAWeek(), organization: org });
+  const seeded = await createStack(deps, admin.userId!, { organization: org, projectName: "app", stackName: "prod" });
+  const link = await createInviteLink(deps, admin.userId!, { name: "Team O", expiresAt: inAWeek(), organization: org });
 
   const memberEmail = "member@example.com";
   const joined = await rest("POST", `/invite/${encodeURIComponent(link.secret)}/signup`, undefined, {
@@ -807,37 +817,41 @@ async function buildWorld(): Promise<void> {
   expect(joined.status, joined.message).toBe(200);
   const member: Identity = {
     token: joined.data.accessToken,
-    uid: getCurrentUser(deps, joined.data.id).id,
+    uid: (await getCurrentUser(deps, joined.data.id)).id,
     userId: joined.data.id,
     login: joined.data.username,
     orgName: org,
     claimed: false,
   };
-  verifyEmailOf(member.userId!, memberEmail);
+  await verifyEmailOf(member.userId!, memberEmail);
 
   const agent = (await restSignup("Fresh agent")).identity;
   const stranger = (await restSignup("Stranger")).identity;
   // The stranger has a stack, a link and a verified email of its own, so its empty answers are not just an empty account.
-  createStack(deps, stranger.userId!, { projectName: "app", stackName: "prod" });
-  createInviteLink(deps, stranger.userId!, { name: "Stranger's team", expiresAt: inAWeek() });
-  verifyEmailOf(stranger.userId!, "stranger@example.com");
+  await createStack(deps, stranger.userId!, { projectName: "app", stackName: "prod" });
+  await createInviteLink(deps, stranger.userId!, { name: "Stranger's team", expiresAt: inAWeek() });
+  await verifyEmailOf(stranger.userId!, "stranger@example.com");
 
   // Two outside organizations have emailed the member invites: one still pending, one it accepted.
   const inviter = (await restSignup("Inviter")).identity;
-  const standing = inviteMember(deps, inviter.userId!, { email: memberEmail });
+  const standing = await inviteMember(deps, inviter.userId!, { email: memberEmail });
   const earlierInviter = (await restSignup("Earlier inviter")).identity;
-  const accepted = inviteMember(deps, earlierInviter.userId!, { email: memberEmail });
-  acceptInvite(deps, member.userId!, accepted.invite.id);
+  const accepted = await inviteMember(deps, earlierInviter.userId!, { email: memberEmail });
+  await acceptInvite(deps, member.userId!, accepted.invite.id);
 
   const claimedHuman = await claimed("Claimed", "claimed-human", true);
   const claimEnded = await claimed("Let go", "strict-human", false);
   // Invites reach only a verified address: the one sent to the claimed human's unconfirmed email is not theirs to see.
-  inviteMember(deps, inviter.userId!, { email: "claimed-human@example.com" });
+  await inviteMember(deps, inviter.userId!, { email: "claimed-human@example.com" });
 
   const revoked = (await restSignup("Revoked")).identity;
-  http.store.sqlite
-    .prepare("UPDATE access_tokens SET revoked_at = ?, revoked_reason = NULL WHERE jti = ?")
-    .run(http.clock.now().getTime(), decodeJwt(revoked.token!).jti);
+  await http.store.db.transact(async (tx) => {
+    const { accessTokens } = tx.tables;
+    await tx
+      .update(accessTokens)
+      .set({ revokedAt: http.clock.now(), revokedReason: null })
+      .where(eq(accessTokens.jti, decodeJwt(revoked.token!).jti!));
+  });
 
   // The admin's own claims (subject and a live jti), signed with a key that is not the server's.
   const now = Math.floor(http.clock.now().getTime() / 1000);
@@ -897,53 +911,60 @@ describe("the identities are what they claim to be", () => {
     expect(claims).toMatchObject({ iss: "agent-onboard", sub: admin.uid, jti: decodeJwt(admin.token!).jti });
     const resigned = await new SignJWT({ ...claims })
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .sign(signingKey(world.http.handle.deps.db));
+      .sign(await signingKey(world.http.handle.deps.db));
     const answer = await rest("GET", "/api/user", resigned);
     expect(answer.status, answer.message).toBe(200);
     expect(answer.data.id).toBe(admin.uid);
   });
 
-  test("the expired token's own expiry has passed, and it was otherwise never revoked", () => {
+  test("the expired token's own expiry has passed, and it was otherwise never revoked", async () => {
     const { expired } = world.identities;
     expect(decodeJwt(expired.token!).exp! * 1000).toBeLessThanOrEqual(world.http.clock.now().getTime());
-    const row = world.http.store.sqlite
-      .prepare("SELECT revoked_at AS revokedAt FROM access_tokens WHERE jti = ?")
-      .get(decodeJwt(expired.token!).jti) as { revokedAt: number | null };
-    expect(row.revokedAt).toBeNull();
+    const { db } = world.http.store;
+    const { accessTokens } = db.tables;
+    const rows = await db
+      .select({ revokedAt: accessTokens.revokedAt })
+      .from(accessTokens)
+      .where(eq(accessTokens.jti, decodeJwt(expired.token!).jti!));
+    expect(rows).toEqual([{ revokedAt: null }]);
   });
 
-  test("the member joined O as a member (and an outside organization by an invite); the admin administers O; the others are not in O", () => {
+  test("the member joined O as a member (and an outside organization by an invite); the admin administers O; the others are not in O", async () => {
     const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
-    expect(organizationsOf(world.identities.member.userId!).sort(byName)).toEqual(
+    expect((await organizationsOf(world.identities.member.userId!)).sort(byName)).toEqual(
       [
         { name: world.real.org, role: "member" },
         { name: world.acceptedOrg, role: "member" },
       ].sort(byName),
     );
-    expect(organizationsOf(world.identities.admin.userId!)).toEqual([{ name: world.real.org, role: "admin" }]);
+    expect(await organizationsOf(world.identities.admin.userId!)).toEqual([{ name: world.real.org, role: "admin" }]);
     for (const key of ["agent", "claimed", "claimEnded", "stranger", "expired", "revoked"] as const) {
-      expect(organizationsOf(world.identities[key].userId!)).toEqual([{ name: world.identities[key].orgName, role: "admin" }]);
+      expect(await organizationsOf(world.identities[key].userId!)).toEqual([{ name: world.identities[key].orgName, role: "admin" }]);
     }
   });
 
-  test("only the member and the stranger have a verified email; the invites are addressed to the member's", () => {
-    const verified = (key: IdentityKey) => {
+  test("only the member and the stranger have a verified email; the invites are addressed to the member's", async () => {
+    const verified = async (key: IdentityKey) => {
       try {
-        requireVerifiedEmail(world.http.handle.deps, world.identities[key].userId!);
+        await requireVerifiedEmail(world.http.handle.deps, world.identities[key].userId!);
         return true;
       } catch {
         return false;
       }
     };
     for (const key of ["agent", "claimed", "claimEnded", "member", "admin", "stranger"] as const) {
-      expect(verified(key), key).toBe(key === "member" || key === "stranger");
+      expect(await verified(key), key).toBe(key === "member" || key === "stranger");
     }
-    const addressed = world.http.store.sqlite
-      .prepare("SELECT email, accepted_at AS acceptedAt FROM org_invites WHERE uid IN (?, ?) ORDER BY id")
-      .all(world.standingInviteId, world.real.accepted) as Array<{ email: string; acceptedAt: number | null }>;
+    const { db } = world.http.store;
+    const { orgInvites } = db.tables;
+    const addressed = await db
+      .select({ email: orgInvites.email, acceptedAt: orgInvites.acceptedAt })
+      .from(orgInvites)
+      .where(inArray(orgInvites.uid, [world.standingInviteId, world.real.accepted]))
+      .orderBy(orgInvites.id);
     expect(addressed).toEqual([
       { email: world.memberEmail, acceptedAt: null },
-      { email: world.memberEmail, acceptedAt: expect.any(Number) },
+      { email: world.memberEmail, acceptedAt: expect.any(Date) },
     ]);
   });
 });

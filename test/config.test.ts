@@ -82,3 +82,56 @@ describe("ONBOARD_SIGNING_KEYS", () => {
   });
 });
 
+
+describe("ONBOARD_DATABASE_URL", () => {
+  test("unset (or empty), the SQLite file; set, that PostgreSQL database", () => {
+    expect(loadConfig({}).databaseUrl).toBeUndefined();
+    expect(loadConfig({ ONBOARD_DATABASE_URL: "" }).databaseUrl).toBeUndefined();
+    for (const url of ["postgres://onboard:s3cret@db.example.com:5432/onboard", "postgresql://db.example.com/onboard?sslmode=require"]) {
+      expect(loadConfig({ ONBOARD_DATABASE_URL: url }).databaseUrl).toBe(url);
+    }
+  });
+
+  test("a value that is not a PostgreSQL URL is a one-line error naming the variable, never showing the value", () => {
+    const password = "hunter2-in-the-url";
+    for (const value of [
+      `mysql://onboard:${password}@pg.internal.example/onboard`,
+      `postgres//onboard:${password}@pg.internal.example/onboard`,
+      `postgres://onboard:${password}@/onboard`,
+      `onboard:${password}`,
+    ]) {
+      let message = "";
+      try {
+        loadConfig({ ONBOARD_DATABASE_URL: value });
+      } catch (error) {
+        expect(error, value).toBeInstanceOf(ConfigError);
+        message = (error as Error).message;
+      }
+      expect(message, value).toMatch(/^ONBOARD_DATABASE_URL: must be a PostgreSQL URL/);
+      expect(message.split("\n"), value).toHaveLength(1);
+      expect(message, value).not.toContain(password);
+      expect(message, value).not.toContain("pg.internal.example");
+    }
+  });
+});
+
+describe("ONBOARD_DATABASE_POOL_SIZE", () => {
+  test("is 10 connections per process unless set", () => {
+    expect(loadConfig({}).poolSize).toBe(10);
+    expect(loadConfig({ ONBOARD_DATABASE_POOL_SIZE: "4" }).poolSize).toBe(4);
+    expect(loadConfig({ ONBOARD_DATABASE_POOL_SIZE: "1" }).poolSize).toBe(1);
+  });
+
+  test.each([
+    ["0", "at least 1"],
+    ["-3", "at least 1"],
+    ["2.5", "whole number"],
+    ["ten", "number of connections"],
+    ["100000", "at most 1000"],
+  ])("%s is an error naming the variable and the value (%s)", (value, says) => {
+    expect(() => loadConfig({ ONBOARD_DATABASE_POOL_SIZE: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ ONBOARD_DATABASE_POOL_SIZE: value })).toThrow(
+      new RegExp(`^ONBOARD_DATABASE_POOL_SIZE: .*${says}.*\\(got "${value.replace(".", "\\.")}"\\)$`),
+    );
+  });
+});

@@ -1,14 +1,17 @@
-import { jsonOrUndefined } from "./fixture.js";
 // Crash safety: a `serve` process under write-heavy load is killed with
-// SIGKILL, at a few different moments, and the db it leaves behind must open,
-// be intact, hold every write it acknowledged, and hold no half-made account.
+// SIGKILL, at a few different moments, and the database it leaves behind (a
+// SQLite file, or a PostgreSQL database) must open, be whole, hold every
+// write it acknowledged, and hold no half-made account.
 import { setMaxListeners } from "node:events";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CallToolResult, Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { openDb } from "../db/client.js";
+import { openStore, type Store } from "../db/client.js";
+import { type FreshDatabase, freshDatabase, testEngine } from "./databases.js";
+import { jsonOrUndefined } from "./fixture.js";
+import { brokenRules } from "./invariants.js";
 import { type Serving, startServe } from "./processes.js";
 
 const PASSWORD = "Crash-t3st!ng";
@@ -41,56 +44,12 @@ async function post(url: string, json: unknown, options: { token?: string; signa
   return { status: res.status, body, text };
 }
 
-/** Starts `agent-onboard serve` on the crash db, without the signup rate limit, and keeps it for clean-up. */
+/** Starts `agent-onboard serve` on the crash database, without the signup rate limit, and keeps it for clean-up. */
 async function serve(): Promise<Serving> {
-  const served = await startServe({ HOME: dir, ONBOARD_DB: dbFile, ONBOARD_SIGNUPS_PER_HOUR: "0", LOG_LEVEL: "warn" });
+  const served = await startServe({ HOME: home, ...database.env, ONBOARD_SIGNUPS_PER_HOUR: "0", LOG_LEVEL: "warn" });
   servers.push(served);
   return served;
 }
-
-/** Each query lists the rows that break one rule; all must come back empty. */
-const invariants: Record<string, string> = {
-  "every user has a membership": `
-    SELECT u.id, u.login FROM users u
-     WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id)`,
-  "every agent from agent signup has its personal organization as admin, an access token and a claim token": `
-    SELECT u.id, u.login FROM users u
-     WHERE u.is_agent = 1
-       AND NOT EXISTS (SELECT 1 FROM invite_link_users i WHERE i.user_id = u.id)
-       AND NOT (
-         EXISTS (SELECT 1 FROM organizations o
-                   JOIN memberships m ON m.org_id = o.id AND m.user_id = u.id AND m.role = 'admin'
-                  WHERE o.id = u.default_org_id AND o.name = u.login)
-         AND EXISTS (SELECT 1 FROM access_tokens a WHERE a.user_id = u.id)
-         AND EXISTS (SELECT 1 FROM claim_tokens c WHERE c.user_id = u.id))`,
-  "every agent that joined by invite has its membership, an access token and a claim token": `
-    SELECT u.id, u.login FROM users u JOIN invite_link_users i ON i.user_id = u.id
-     WHERE u.is_agent = 1
-       AND NOT (
-         EXISTS (SELECT 1 FROM invite_links l JOIN memberships m ON m.org_id = l.org_id AND m.user_id = u.id AND m.role = 'member'
-                  WHERE l.id = i.invite_link_id)
-         AND EXISTS (SELECT 1 FROM access_tokens a WHERE a.user_id = u.id)
-         AND EXISTS (SELECT 1 FROM claim_tokens c WHERE c.user_id = u.id))`,
-  "every human who joined by invite is a member of the link's organization": `
-    SELECT u.id, u.login FROM users u JOIN invite_link_users i ON i.user_id = u.id JOIN invite_links l ON l.id = i.invite_link_id
-     WHERE u.is_agent = 0
-       AND (u.password_hash IS NULL
-            OR NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.org_id = l.org_id AND m.role = 'member'))`,
-  "every organization has a member": `
-    SELECT o.id, o.name FROM organizations o WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = o.id)`,
-  "every access token has its user": `
-    SELECT a.jti FROM access_tokens a WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = a.user_id)`,
-  "every claim token has its user": `
-    SELECT c.id FROM claim_tokens c WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = c.user_id)`,
-  "every invite_link_users row has its user and its link": `
-    SELECT i.invite_link_id, i.user_id FROM invite_link_users i
-     WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = i.user_id)
-        OR NOT EXISTS (SELECT 1 FROM invite_links l WHERE l.id = i.invite_link_id)`,
-  "every stack has its organization": `
-    SELECT s.id FROM stacks s WHERE NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = s.org_id)`,
-  "every stack tag has its stack": `
-    SELECT t.stack_id, t.name FROM stack_tags t WHERE NOT EXISTS (SELECT 1 FROM stacks s WHERE s.id = t.stack_id)`,
-};
 
 interface Acknowledged {
   logins: string[];
@@ -100,19 +59,30 @@ interface Acknowledged {
   unexpected: string[];
 }
 
-let dir: string;
-let dbFile: string;
+let home: string;
+let database: FreshDatabase;
 const servers: Serving[] = [];
 const figures: string[] = [];
 
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "onboard-crash-"));
-  dbFile = join(dir, "data", "onboard.db");
+/** Bytes in SQLite's write-ahead log at the kill: what a reopening has to recover from (none on PostgreSQL, whose server lives on). */
+const walBytes = () => {
+  const wal = `${database.settings.dbFile}-wal`;
+  return database.engine === "sqlite" && existsSync(wal) ? statSync(wal).size : undefined;
+};
+
+/** Rows of `sql` as one set of strings, for "is every acknowledged write there". */
+const keysOf = async (store: Store, sql: string) =>
+  new Set((await store.query(sql)).map((row) => Object.values(row).join("/")));
+
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), "onboard-crash-"));
+  database = await freshDatabase();
 });
 
 afterAll(async () => {
   await Promise.all(servers.map((served) => served.stop("SIGKILL")));
-  rmSync(dir, { recursive: true, force: true });
+  await database?.drop();
+  rmSync(home, { recursive: true, force: true });
   if (figures.length) console.info(`crash runs:\n  ${figures.join("\n  ")}`);
 });
 
@@ -124,7 +94,10 @@ afterAll(async () => {
 async function load(served: Serving, run: number, cut: AbortSignal, stop: AbortSignal) {
   const acked: Acknowledged = { logins: [], emails: [], stacks: [], unexpected: [] };
   const failed = (what: string, error: unknown) => {
-    if (!cut.aborted) acked.unexpected.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+    if (cut.aborted) return;
+    // fetch's own message ("fetch failed") says little; its cause says what happened to the connection.
+    const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : "";
+    acked.unexpected.push(`${what}: ${error instanceof Error ? error.message : String(error)}${cause}`);
   };
 
   // Set-up, before the clock starts: an admin with an invite link, and MCP sessions holding its token.
@@ -197,9 +170,9 @@ async function load(served: Serving, run: number, cut: AbortSignal, stop: AbortS
   return { acked, done };
 }
 
-describe("SIGKILL under write-heavy load", () => {
+describe(`SIGKILL under write-heavy load (${testEngine})`, () => {
   for (const [run, moment] of KILL_MOMENTS.entries()) {
-    test(`run ${run + 1}: killed after ${moment.ms} ms and ${moment.writes} acknowledged writes, the db opens intact with no half-made account`, async () => {
+    test(`run ${run + 1}: killed after ${moment.ms} ms and ${moment.writes} acknowledged writes, the database opens whole with no half-made account`, async () => {
       const served = await serve();
       const cut = new AbortController();
       const stop = new AbortController();
@@ -227,54 +200,46 @@ describe("SIGKILL under write-heavy load", () => {
       // Workers see refused or reset connections, or the abort, and stop; bounded in case one hangs.
       await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 5_000))]);
       expect(served.child.signalCode).toBe("SIGKILL");
-      const walBytes = existsSync(`${dbFile}-wal`) ? statSync(`${dbFile}-wal`).size : 0;
+      const wal = walBytes();
 
-      expect(acked.unexpected).toEqual([]);
+      expect(acked.unexpected, `the server's error lines: ${before.join("\n")}`).toEqual([]);
       expect(before).toEqual([]);
       // The load really was under way, and mixed, when it was cut.
       const counts = kinds();
       expect(counts.reduce((sum, n) => sum + n, 0)).toBeGreaterThanOrEqual(moment.writes);
       for (const n of counts) expect(n).toBeGreaterThanOrEqual(moment.eachKind);
 
-      const store = openDb(dbFile);
+      const store = await openStore(database.settings);
       try {
-        const { sqlite } = store;
-        expect(sqlite.pragma("integrity_check", { simple: true })).toBe("ok");
-        expect(sqlite.pragma("foreign_key_check")).toEqual([]);
-        for (const [rule, query] of Object.entries(invariants)) {
-          expect(sqlite.prepare(query).all(), rule).toEqual([]);
-        }
+        expect(await brokenRules(store)).toEqual({});
 
         // Nothing that was acknowledged before the kill is lost.
-        const hasLogin = sqlite.prepare("SELECT 1 FROM users WHERE login = ?").pluck();
-        const hasEmail = sqlite.prepare("SELECT 1 FROM users WHERE email = ?").pluck();
-        const hasStack = sqlite
-          .prepare(
-            `SELECT 1 FROM stacks s JOIN organizations o ON o.id = s.org_id
-              WHERE o.name = ? AND s.project_name = ? AND s.stack_name = ?`,
-          )
-          .pluck();
-        expect(acked.logins.filter((login) => !hasLogin.get(login)), "lost signups").toEqual([]);
-        expect(acked.emails.filter((email) => !hasEmail.get(email)), "lost redeems").toEqual([]);
-        expect(acked.stacks.filter((s) => !hasStack.get(s.org, s.project, s.stack)), "lost stacks").toEqual([]);
+        const logins = await keysOf(store, "SELECT login FROM users");
+        const emails = await keysOf(store, "SELECT email FROM users WHERE email IS NOT NULL");
+        const stacks = await keysOf(store, "SELECT o.name, s.project_name, s.stack_name FROM stacks s JOIN organizations o ON o.id = s.org_id");
+        expect(acked.logins.filter((login) => !logins.has(login)), "lost signups").toEqual([]);
+        expect(acked.emails.filter((email) => !emails.has(email)), "lost redeems").toEqual([]);
+        expect(acked.stacks.filter((s) => !stacks.has(`${s.org}/${s.project}/${s.stack}`)), "lost stacks").toEqual([]);
 
-        const rows = (table: string) => (sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-        const loadUsers = (sqlite.prepare("SELECT count(*) AS n FROM users WHERE name LIKE ?").get(`Load ${run}.%`) as { n: number }).n;
-        const joiners = (sqlite.prepare("SELECT count(*) AS n FROM users WHERE email LIKE ?").get(`crash-${run}-%`) as { n: number }).n;
-        const runStacks = (sqlite.prepare("SELECT count(*) AS n FROM stacks WHERE project_name = ?").get(`crash-${run}`) as { n: number }).n;
+        const count = async (sql: string, ...params: unknown[]) => Number((await store.query(sql, params))[0]!.n);
+        const rows = (table: string) => count(`SELECT count(*) AS n FROM ${table}`);
+        const loadUsers = await count("SELECT count(*) AS n FROM users WHERE name LIKE ?", `Load ${run}.%`);
+        const joiners = await count("SELECT count(*) AS n FROM users WHERE email LIKE ?", `crash-${run}-%`);
+        const runStacks = await count("SELECT count(*) AS n FROM stacks WHERE project_name = ?", `crash-${run}`);
         figures.push(
-          `run ${run + 1} (killed after ${loadMs} ms of load): acknowledged ${acked.logins.length - 1} signups, ${acked.emails.length} redeems, ` +
-            `${acked.stacks.length} stacks; in the db ${loadUsers} signups, ${joiners} redeems, ${runStacks} stacks ` +
+          `run ${run + 1} on ${database.engine} (killed after ${loadMs} ms of load): acknowledged ${acked.logins.length - 1} signups, ${acked.emails.length} redeems, ` +
+            `${acked.stacks.length} stacks; in the database ${loadUsers} signups, ${joiners} redeems, ${runStacks} stacks ` +
             `(committed but unacknowledged: ${loadUsers - (acked.logins.length - 1)}, ${joiners - acked.emails.length}, ${runStacks - acked.stacks.length}); ` +
-            `WAL ${walBytes} bytes at the kill; totals users ${rows("users")}, organizations ${rows("organizations")}, stacks ${rows("stacks")}`,
+            `${wal === undefined ? "" : `WAL ${wal} bytes at the kill; `}` +
+            `totals users ${await rows("users")}, organizations ${await rows("organizations")}, stacks ${await rows("stacks")}`,
         );
       } finally {
-        store.close();
+        await store.close();
       }
     }, 45_000);
   }
 
-  test("a new server on the crashed db serves requests normally", async () => {
+  test("a new server on the crashed database serves requests normally", async () => {
     const served = await serve();
     try {
       const signup = await post(`${served.url}/api/agents/signup`, { agentName: "After the crash" });
@@ -306,12 +271,11 @@ describe("SIGKILL under write-heavy load", () => {
       await served.stop();
     }
 
-    const store = openDb(dbFile);
+    const store = await openStore(database.settings);
     try {
-      expect(store.sqlite.pragma("integrity_check", { simple: true })).toBe("ok");
-      expect(store.sqlite.pragma("foreign_key_check")).toEqual([]);
+      expect(await brokenRules(store)).toEqual({});
     } finally {
-      store.close();
+      await store.close();
     }
   }, 30_000);
 });

@@ -1,6 +1,6 @@
 import type { ElicitRequestURLParams } from "@modelcontextprotocol/client";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { jsonOrUndefined, ok, textOf } from "./fixture.js";
+import { countRows, jsonOrUndefined, ok, textOf } from "./fixture.js";
 import { startTestHttp, type TestHttp } from "./http-fixture.js";
 import { seedAgentSignupResponse, seedRedeemedAgent } from "./seed-shapes.js";
 
@@ -13,7 +13,7 @@ afterEach(async () => {
 });
 
 const GOOD_PASSWORD = "Correct-Horse-9";
-const users = () => (http.store.sqlite.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n;
+const users = () => countRows(http, "users");
 
 /** A host that declares URL-mode elicitation, records what it is asked to open and answers `action`. */
 async function urlCapableClient(era: "modern" | "legacy", action: "accept" | "decline" = "accept", headers = {}) {
@@ -79,7 +79,7 @@ describe("the claim URL offered through an input_required round (2026-07-28)", (
     expect(asked[0]!.message).toMatch(/claim/i);
     expect(textOf(result)).toMatch(/^Your host opened the claim page for your human\./);
     expect(textOf(result)).toContain('"Authorization: Bearer <accessToken>"');
-    expect(users()).toBe(1);
+    expect(await users()).toBe(1);
     const me = await ok((await http.connect({ Authorization: `Bearer ${signup.accessToken}` })).client, "get_current_user");
     expect(me.githubLogin).toBe(signup.userInfo.githubLogin);
   });
@@ -92,7 +92,7 @@ describe("the claim URL offered through an input_required round (2026-07-28)", (
     expect(asked).toHaveLength(1);
     expect(result.isError).toBeFalsy();
     expect(textOf(result)).toMatch(/did not open the claim page.*give them the claim URL yourself/);
-    expect(users()).toBe(1);
+    expect(await users()).toBe(1);
   });
 
   test("an agent joining through an invite link without a password gets its claim URL offered the same way", async () => {
@@ -104,7 +104,7 @@ describe("the claim URL offered through an input_required round (2026-07-28)", (
 
     const joined = seedRedeemedAgent.parse(result.structuredContent);
     expect(asked).toEqual([expect.objectContaining({ mode: "url", url: joined.claimUrl })]);
-    expect(users()).toBe(2);
+    expect(await users()).toBe(2);
   });
 
   test("a redeem with a password signs up a human: nothing is offered", async () => {
@@ -124,7 +124,7 @@ describe("the claim URL offered through an input_required round (2026-07-28)", (
 
     const signup = seedAgentSignupResponse.parse(result.structuredContent);
     expect(textOf(result)).toContain(signup.claimUrl);
-    expect(users()).toBe(1);
+    expect(await users()).toBe(1);
   });
 });
 
@@ -137,7 +137,7 @@ async function rawSignup() {
 describe("the requestState of a retried signup is attacker-controlled input", () => {
   test("the genuine retry answers once; replaying it creates nothing and says it was already used", async () => {
     const { requestState } = await firstRound();
-    expect(users()).toBe(1);
+    expect(await users()).toBe(1);
 
     const retry = await rawCall("agent_signup", { requestState, inputResponses: accepted });
     expect(seedAgentSignupResponse.parse(retry.result.structuredContent).userInfo.name).toBe("Sealed");
@@ -146,7 +146,7 @@ describe("the requestState of a retried signup is attacker-controlled input", ()
     expect(replay.result.isError).toBe(true);
     expect(replay.result.content[0].text).toMatch(/already used.*Nothing was created/);
     expect(replay.result).not.toHaveProperty("structuredContent");
-    expect(users()).toBe(1);
+    expect(await users()).toBe(1);
   });
 
   test("a forged or altered state creates nothing and is refused clearly", async () => {
@@ -158,7 +158,7 @@ describe("the requestState of a retried signup is attacker-controlled input", ()
       expect(answer.result.isError, forged).toBe(true);
       expect(answer.result.content[0].text).toMatch(/not issued by this server for this tool, or it was altered\. Nothing was created or changed\./);
     }
-    expect(users()).toBe(1);
+    expect(await users()).toBe(1);
   });
 
   test("an expired state creates nothing and says it expired", async () => {
@@ -169,7 +169,7 @@ describe("the requestState of a retried signup is attacker-controlled input", ()
 
     expect(answer.result.isError).toBe(true);
     expect(answer.result.content[0].text).toMatch(/expired/);
-    expect(users()).toBe(1);
+    expect(await users()).toBe(1);
   });
 
   test("another account's state is refused to a caller signed in as someone else", async () => {
@@ -180,7 +180,7 @@ describe("the requestState of a retried signup is attacker-controlled input", ()
 
     expect(answer.result.isError).toBe(true);
     expect(answer.result.content[0].text).toMatch(/belongs to another account/);
-    expect(users()).toBe(2);
+    expect(await users()).toBe(2);
   });
 
   test("a signup state is no key to another tool", async () => {
@@ -194,7 +194,7 @@ describe("the requestState of a retried signup is attacker-controlled input", ()
 
     expect(answer.result.isError).toBe(true);
     expect(answer.result.content[0].text).toMatch(/not issued by this server for this tool/);
-    expect(users()).toBe(1);
+    expect(await users()).toBe(1);
   });
 });
 

@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Writable } from "node:stream";
 import { type CallToolResult, Client, type ClientCapabilities, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { test as base, expect } from "vitest";
-import { openDb, type OpenDb } from "../db/client.js";
+import { openStore, type Store } from "../db/client.js";
 import { createLogger } from "../src/log.js";
 import { selectTools } from "../src/server.js";
 import { authInfoFor, mcpHandler } from "../src/transports/mcp-http.js";
@@ -13,6 +10,7 @@ import type { McpHttpHandler } from "@modelcontextprotocol/server";
 import type { AnyToolDef } from "../tools/tool.js";
 import type { Deps, ServiceSettings } from "../src/services/deps.js";
 import type { MailMessage } from "../src/services/mail.js";
+import { type FreshDatabase, freshDatabase } from "./databases.js";
 
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
@@ -45,8 +43,9 @@ export interface TestEnv {
   deps: Deps;
   /** Every mail the services sent, in order. */
   mail: MailMessage[];
-  store: OpenDb;
-  dbFile: string;
+  store: Store;
+  /** The database under the store, on the engine under test; its `env` points a server process at it. */
+  database: FreshDatabase;
   clock: TestClock;
   /** Every log line written so far, raw JSON. */
   logs: string[];
@@ -67,9 +66,8 @@ export interface ConnectOptions {
 }
 
 export async function createTestEnv(settings: Partial<ServiceSettings> = {}): Promise<TestEnv> {
-  const dir = mkdtempSync(join(tmpdir(), "onboard-test-"));
-  const dbFile = join(dir, "onboard.db");
-  const store = openDb(dbFile);
+  const database = await freshDatabase();
+  const store = await openStore(database.settings);
   const clock = new TestClock();
   const { logs, log } = captureLogs();
   const mail: MailMessage[] = [];
@@ -99,7 +97,7 @@ export async function createTestEnv(settings: Partial<ServiceSettings> = {}): Pr
     deps,
     mail,
     store,
-    dbFile,
+    database,
     clock,
     logs,
     async connect(token, { era = "modern", capabilities = {}, tools = allSelected } = {}) {
@@ -119,8 +117,8 @@ export async function createTestEnv(settings: Partial<ServiceSettings> = {}): Pr
     async close() {
       await Promise.all(clients.map((client) => client.close()));
       await Promise.all([...handlers.values()].map((handler) => handler.close()));
-      store.close();
-      rmSync(dir, { recursive: true, force: true });
+      await store.close();
+      await database.drop();
     },
   };
 }
@@ -170,9 +168,11 @@ export async function signUp(env: TestEnv, args: Record<string, unknown> = {}) {
   return { client: await env.connect(token), signup, token, claimToken: signup.claimToken as string };
 }
 
-/** Counts rows of a table through the raw connection. */
-export const countRows = (env: TestEnv, table: string): number =>
-  (env.store.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+/** Counts rows of a table with raw SQL. */
+export async function countRows(env: { store: Store }, table: string): Promise<number> {
+  const [row] = await env.store.query(`SELECT count(*) AS n FROM ${table}`);
+  return Number(row!.n);
+}
 
 /** A response body as JSON, or undefined when it is not JSON. */
 export function jsonOrUndefined(text: string): any {

@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { openDb, type OpenDb } from "../db/client.js";
+import { openStore, type Store } from "../db/client.js";
+import { freshDatabase } from "./databases.js";
 import { loadConfig } from "../src/config.js";
 import { type HttpHandle, startHttp } from "../src/transports/http.js";
 import { captureLogs, type ConnectOptions, TestClock } from "./fixture.js";
@@ -11,7 +12,7 @@ export interface TestHttp {
   handle: HttpHandle;
   /** Base URL, e.g. http://127.0.0.1:41234 */
   url: string;
-  store: OpenDb;
+  store: Store;
   clock: TestClock;
   logs: string[];
   /** The mail the server has written so far, oldest first: recipient, subject and text. */
@@ -33,7 +34,8 @@ export interface TestHttp {
  */
 export async function startTestHttp(env: Record<string, string> = {}): Promise<TestHttp> {
   const dir = mkdtempSync(join(tmpdir(), "onboard-http-"));
-  const store = openDb(join(dir, "onboard.db"));
+  const database = await freshDatabase();
+  const store = await openStore(database.settings);
   const clock = new TestClock(new Date());
   const { logs, log } = captureLogs();
   const mailDir = join(dir, "mail");
@@ -60,7 +62,8 @@ export async function startTestHttp(env: Record<string, string> = {}): Promise<T
     async close() {
       await Promise.allSettled(clients.map((client) => client.close()));
       await handle.close();
-      store.close();
+      await store.close();
+      await database.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -61,6 +61,9 @@ http {
   upstream onboard {
 ${servers}
     keepalive 32;
+    # Below Node's 5 s keep-alive timeout, so nginx drops an idle connection before the instance does;
+    # otherwise a request nginx sends just as the instance closes one fails, and a POST is not retried (502).
+    keepalive_timeout 4s;
   }
   server {
     listen 127.0.0.1:${port};

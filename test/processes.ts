@@ -1,10 +1,20 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Client, type ClientCapabilities } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+import {
+  databaseUrlFor,
+  type FreshDatabase,
+  freshDatabase,
+  postgresTestRun,
+  quoteIdentifier,
+  testEngine,
+  uniqueId,
+  withAdmin,
+} from "./databases.js";
 
 /** Mail from server processes goes to a temporary folder, never into the project's data/. */
 const scratchMailDir = () => join(mkdtempSync(join(tmpdir(), "onboard-mail-")), "mail");
@@ -12,6 +22,33 @@ const scratchMailDir = () => join(mkdtempSync(join(tmpdir(), "onboard-mail-")), 
 /** The project root, where `npm run …` works. */
 export const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 export const cliPath = fileURLToPath(new URL("../dist/src/cli.js", import.meta.url));
+
+/**
+ * A database of the engine under test that nobody has migrated yet, for
+ * processes that are to race on the migrations as they start: on SQLite a
+ * file that does not exist yet (as freshDatabase gives it); on PostgreSQL an
+ * empty database rather than a copy of the migrated template, named with the
+ * run's prefix so that the run's teardown drops it if the test does not.
+ */
+export async function unmigratedDatabase(): Promise<FreshDatabase> {
+  if (testEngine === "sqlite") return freshDatabase();
+  const run = postgresTestRun();
+  const name = `${run.prefix}unmigrated_${uniqueId()}`;
+  await withAdmin(run.adminUrl, (client) => client.query(`CREATE DATABASE ${quoteIdentifier(name)}`));
+  const databaseUrl = databaseUrlFor(run.adminUrl, name);
+  const scratch = mkdtempSync(join(tmpdir(), "onboard-test-pg-"));
+  const dbFile = join(scratch, "unused-sqlite.db");
+  let dropped: Promise<void> | undefined;
+  return {
+    engine: "postgres",
+    settings: { databaseUrl, dbFile },
+    env: { ONBOARD_DATABASE_URL: databaseUrl, ONBOARD_DB: dbFile },
+    drop: () =>
+      (dropped ??= withAdmin(run.adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`))
+        .then(() => undefined)
+        .finally(() => rmSync(scratch, { recursive: true, force: true }))),
+  };
+}
 
 export interface StdioSession {
   client: Client;
@@ -80,7 +117,7 @@ export interface Serving {
   stdout(): string;
   /** Everything the server wrote to stderr (JSON log lines) so far. */
   stderr(): string;
-  /** Error-level (and worse) log lines: an unexpected failure such as SQLITE_BUSY escaping as a 500. */
+  /** Error-level (and worse) log lines: an unexpected failure (SQLITE_BUSY, a PostgreSQL serialization failure) escaping as a 500. */
   errorLines(): string[];
   /** Resolves with the exit code (null when a signal ended it) once the process has exited. */
   exited: Promise<number | null>;
@@ -99,8 +136,9 @@ const STOP_GRACE_MS = 5_000;
 /**
  * Starts the built `agent-onboard serve` on a free port (ONBOARD_PORT=0) and
  * waits for the "MCP: <url>/mcp" line it prints. `env` adds to (or overrides)
- * PATH, HOME, ONBOARD_PORT=0 and LOG_LEVEL=info; pass ONBOARD_DB for a db of
- * the test's own. A server that prints no URL in time is killed and rejects.
+ * PATH, HOME, ONBOARD_PORT=0 and LOG_LEVEL=info; pass a database's `env`
+ * (freshDatabase) for a database of the test's own. A server that prints no
+ * URL in time is killed and rejects.
  */
 export function startServe(env: Record<string, string>): Promise<Serving> {
   const child = spawn(process.execPath, [cliPath, "serve"], {

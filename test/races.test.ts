@@ -1,14 +1,18 @@
-import { jsonOrUndefined } from "./fixture.js";
-// Races across processes: three `serve` processes share one SQLite file, and
-// every contended write is spread over all three, so that the db (not one
-// process's event loop) has to decide who wins.
+// Races across processes: three `serve` processes share one database (one
+// SQLite file, or one PostgreSQL database), and every contended write is
+// spread over all three, so that the database (not one process's event loop)
+// has to decide who wins.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CallToolResult, Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { openDb, type OpenDb } from "../db/client.js";
-import { type Serving, startServe } from "./processes.js";
+import { openStore, type Store } from "../db/client.js";
+import { type FreshDatabase, testEngine } from "./databases.js";
+import { jsonOrUndefined } from "./fixture.js";
+import { brokenRules } from "./invariants.js";
+import { type Serving, startServe, unmigratedDatabase } from "./processes.js";
 
 const PROCESSES = 3;
 const REQUEST_MS = 20_000;
@@ -40,16 +44,16 @@ async function request(url: string, init: RequestInit & { json?: unknown; token?
 const tally = (statuses: number[]) =>
   statuses.reduce<Record<number, number>>((counts, status) => ({ ...counts, [status]: (counts[status] ?? 0) + 1 }), {});
 
-let dir: string;
-let dbFile: string;
+let home: string;
+let database: FreshDatabase | undefined;
 let servers: Serving[] = [];
-let store: OpenDb | undefined;
+let store: Store | undefined;
 const clients: Client[] = [];
 
 /** The i-th of several concurrent requests goes to process i mod 3. */
 const via = (i: number) => servers[i % PROCESSES]!.url;
 
-const count = (sql: string, ...params: unknown[]) => (store!.sqlite.prepare(sql).get(...params) as { n: number }).n;
+const count = async (sql: string, ...params: unknown[]) => Number((await store!.query(sql, params))[0]!.n);
 
 async function signup(i: number, agentName = `Racer ${i}`) {
   const answer = await request(`${via(i)}/api/agents/signup`, { method: "POST", json: { agentName } });
@@ -58,29 +62,31 @@ async function signup(i: number, agentName = `Racer ${i}`) {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "onboard-races-"));
-  dbFile = join(dir, "data", "onboard.db");
-  // All three start at once on a file that does not exist yet: they race on the migrations too.
-  const env = { HOME: dir, ONBOARD_DB: dbFile, ONBOARD_SIGNUPS_PER_HOUR: "0", LOG_LEVEL: "warn" };
+  home = mkdtempSync(join(tmpdir(), "onboard-races-"));
+  database = await unmigratedDatabase();
+  // All three start at once on a database nobody has migrated: they race on the migrations too.
+  const env = { HOME: home, ...database.env, ONBOARD_SIGNUPS_PER_HOUR: "0", LOG_LEVEL: "warn" };
   const started = await Promise.allSettled(Array.from({ length: PROCESSES }, () => startServe(env)));
   servers = started.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
   const failed = started.find((result) => result.status === "rejected");
   if (failed) throw (failed as PromiseRejectedResult).reason;
   expect(new Set(servers.map((served) => served.url)).size).toBe(PROCESSES);
-  store = openDb(dbFile);
+  store = await openStore(database.settings);
 }, 30_000);
 
 afterAll(async () => {
   await Promise.allSettled(clients.map((client) => client.close()));
-  store?.close();
+  await store?.close();
   await Promise.all(servers.map((served) => served.stop()));
-  rmSync(dir, { recursive: true, force: true });
+  await database?.drop();
+  rmSync(home, { recursive: true, force: true });
 }, 30_000);
 
-describe("three serve processes on one db file", () => {
+describe(`three serve processes on one database (${testEngine})`, () => {
   test("60 concurrent agent signups make 60 whole, distinct accounts", async () => {
     const tables = ["users", "organizations", "memberships", "access_tokens", "claim_tokens"];
-    const before = Object.fromEntries(tables.map((table) => [table, count(`SELECT count(*) AS n FROM ${table}`)]));
+    const before: Record<string, number> = {};
+    for (const table of tables) before[table] = await count(`SELECT count(*) AS n FROM ${table}`);
 
     const answers = await Promise.all(
       Array.from({ length: 60 }, (_, i) => request(`${via(i)}/api/agents/signup`, { method: "POST", json: { agentName: `Racer ${i}` } })),
@@ -91,16 +97,16 @@ describe("three serve processes on one db file", () => {
     expect(new Set(logins).size).toBe(60);
     expect(new Set(answers.map((answer) => answer.body.accessToken)).size).toBe(60);
     expect(new Set(answers.map((answer) => answer.body.claimToken)).size).toBe(60);
-    for (const table of tables) expect(count(`SELECT count(*) AS n FROM ${table}`) - before[table]!, table).toBe(60);
+    for (const table of tables) expect((await count(`SELECT count(*) AS n FROM ${table}`)) - before[table]!, table).toBe(60);
 
     // Each of them is whole: personal organization with the agent as admin, one access and one claim token.
     const placeholders = logins.map(() => "?").join(",");
     expect(
-      count(
+      await count(
         `SELECT count(*) AS n FROM users u
            JOIN organizations o ON o.id = u.default_org_id AND o.name = u.login
            JOIN memberships m ON m.user_id = u.id AND m.org_id = o.id AND m.role = 'admin'
-          WHERE u.is_agent = 1 AND u.login IN (${placeholders})
+          WHERE u.is_agent AND u.login IN (${placeholders})
             AND (SELECT count(*) FROM access_tokens a WHERE a.user_id = u.id) = 1
             AND (SELECT count(*) FROM claim_tokens c WHERE c.user_id = u.id) = 1`,
         ...logins,
@@ -140,20 +146,19 @@ describe("three serve processes on one db file", () => {
     const winner = answers.find((answer) => answer.status === 200)!.body;
     expect(winner.email).toBe("same@example.com");
 
-    expect(count("SELECT count(*) AS n FROM users WHERE lower(email) = 'same@example.com'")).toBe(1);
-    expect(count("SELECT count(*) AS n FROM users WHERE login LIKE 'twin-%'")).toBe(1);
-    const user = store!.sqlite.prepare("SELECT id, login, is_agent, password_hash FROM users WHERE email = 'same@example.com'").get() as {
-      id: number;
-      login: string;
-      is_agent: number;
-      password_hash: string | null;
-    };
-    expect(user.login).toBe(winner.username);
-    expect(user.id).toBe(winner.id);
-    expect(user.is_agent).toBe(0);
-    expect(user.password_hash).toMatch(/^scrypt\$/);
-    expect(count("SELECT count(*) AS n FROM memberships WHERE user_id = ? AND role = 'member'", user.id)).toBe(1);
-    expect(count("SELECT count(*) AS n FROM invite_link_users WHERE user_id = ?", user.id)).toBe(1);
+    expect(await count("SELECT count(*) AS n FROM users WHERE lower(email) = 'same@example.com'")).toBe(1);
+    expect(await count("SELECT count(*) AS n FROM users WHERE login LIKE 'twin-%'")).toBe(1);
+    const { users } = store!.db.tables;
+    const [user] = await store!.db
+      .select({ id: users.id, login: users.login, isAgent: users.isAgent, passwordHash: users.passwordHash })
+      .from(users)
+      .where(eq(users.email, "same@example.com"));
+    expect(user!.login).toBe(winner.username);
+    expect(user!.id).toBe(winner.id);
+    expect(user!.isAgent).toBe(false);
+    expect(user!.passwordHash).toMatch(/^scrypt\$/);
+    expect(await count("SELECT count(*) AS n FROM memberships WHERE user_id = ? AND role = 'member'", user!.id)).toBe(1);
+    expect(await count("SELECT count(*) AS n FROM invite_link_users WHERE user_id = ?", user!.id)).toBe(1);
 
     const listed = await request(`${via(2)}/api/admin/invite-link/tokens/${secret}`, { token: admin.accessToken });
     expect(listed.body.users.map((joined: { email: string }) => joined.email)).toEqual(["same@example.com"]);
@@ -199,22 +204,28 @@ describe("three serve processes on one db file", () => {
       expect(answer.text).toContain("already been claimed");
     }
 
-    const user = store!.sqlite
-      .prepare(
-        `SELECT u.login, u.email, u.is_agent, u.claimed_at, c.consumed_at, c.agent_access_kept
-           FROM users u JOIN claim_tokens c ON c.user_id = u.id
-          WHERE u.uid = ?`,
-      )
-      .get(agent.userInfo.id) as Record<string, unknown> | undefined;
+    const { users, claimTokens } = store!.db.tables;
+    const [user] = await store!.db
+      .select({
+        login: users.login,
+        email: users.email,
+        isAgent: users.isAgent,
+        claimedAt: users.claimedAt,
+        consumedAt: claimTokens.consumedAt,
+        agentAccessKept: claimTokens.agentAccessKept,
+      })
+      .from(users)
+      .innerJoin(claimTokens, eq(claimTokens.userId, users.id))
+      .where(eq(users.uid, agent.userInfo.id));
     expect(user).toMatchObject({
       login: `claimer-${winner}`,
       email: `claimer-${winner}@example.com`,
-      is_agent: 0,
-      agent_access_kept: 1,
+      isAgent: false,
+      agentAccessKept: true,
     });
-    expect(user!.claimed_at).toBeTypeOf("number");
-    expect(user!.consumed_at).toBe(user!.claimed_at);
-    expect(count("SELECT count(*) AS n FROM users WHERE login LIKE 'claimer-%' OR email LIKE 'claimer-%'")).toBe(1);
+    expect(user!.claimedAt).toBeInstanceOf(Date);
+    expect(user!.consumedAt).toEqual(user!.claimedAt);
+    expect(await count("SELECT count(*) AS n FROM users WHERE login LIKE 'claimer-%' OR email LIKE 'claimer-%'")).toBe(1);
 
     // The agent kept its access and sees who claimed it, from any process.
     const me = await request(`${via(2)}/api/user`, { token: agent.accessToken });
@@ -257,19 +268,18 @@ describe("three serve processes on one db file", () => {
     }
 
     expect(
-      count(
+      await count(
         `SELECT count(*) AS n FROM stacks s JOIN organizations o ON o.id = s.org_id
           WHERE o.name = ? AND s.project_name = 'racing' AND s.stack_name = 'prod'`,
         org,
       ),
     ).toBe(1);
-    expect(count("SELECT count(*) AS n FROM stack_tags WHERE name = 'lane'")).toBe(1);
+    expect(await count("SELECT count(*) AS n FROM stack_tags WHERE name = 'lane'")).toBe(1);
     await Promise.all(sessions.map((client) => client.close()));
   });
 
-  test("afterwards the file is intact and no process logged an unexpected error", async () => {
-    expect(store!.sqlite.pragma("integrity_check", { simple: true })).toBe("ok");
-    expect(store!.sqlite.pragma("foreign_key_check")).toEqual([]);
+  test("afterwards the database is whole and no process logged an unexpected error", async () => {
+    expect(await brokenRules(store!)).toEqual({});
     for (const served of servers) {
       expect(served.child.exitCode).toBeNull();
       expect(served.errorLines()).toEqual([]);

@@ -1,5 +1,5 @@
 import { describe } from "vitest";
-import { openDb } from "../db/client.js";
+import { openStore } from "../db/client.js";
 import { AppError } from "../src/errors.js";
 import { SignupLimiter } from "../src/rate-limit.js";
 import { forgetOldSignupAttempts } from "../src/services/signup-limits.js";
@@ -21,9 +21,9 @@ function limiter(env: TestEnv, perHour: number) {
 }
 
 /** The AppError that `take` throws, or a failed assertion when it does not throw. */
-function refusal(limit: SignupLimiter, address: string): AppError {
+async function refusal(limit: SignupLimiter, address: string): Promise<AppError> {
   try {
-    limit.take(address);
+    await limit.take(address);
   } catch (error) {
     expect(error).toBeInstanceOf(AppError);
     return error as AppError;
@@ -32,127 +32,127 @@ function refusal(limit: SignupLimiter, address: string): AppError {
 }
 
 describe("SignupLimiter", () => {
-  test("lets an address create as many accounts as the hourly limit, and refuses the next one", ({ env }) => {
+  test("lets an address create as many accounts as the hourly limit, and refuses the next one", async ({ env }) => {
     const { limit, at } = limiter(env, 3);
-    limit.take("10.0.0.1");
+    await limit.take("10.0.0.1");
     at(MINUTE);
-    limit.take("10.0.0.1");
+    await limit.take("10.0.0.1");
     at(2 * MINUTE);
-    limit.take("10.0.0.1");
+    await limit.take("10.0.0.1");
     at(3 * MINUTE);
-    const error = refusal(limit, "10.0.0.1");
+    const error = await refusal(limit, "10.0.0.1");
     expect(error.code).toBe("rate_limited");
     expect(error.message).toContain("limit 3");
   });
 
-  test("the refusal says when to retry: one hour after the oldest creation in the window", ({ env }) => {
+  test("the refusal says when to retry: one hour after the oldest creation in the window", async ({ env }) => {
     const { limit, at } = limiter(env, 2);
     at(10 * MINUTE);
-    limit.take("10.0.0.1");
+    await limit.take("10.0.0.1");
     at(20 * MINUTE);
-    limit.take("10.0.0.1");
+    await limit.take("10.0.0.1");
     at(30 * MINUTE);
-    const error = refusal(limit, "10.0.0.1");
+    const error = await refusal(limit, "10.0.0.1");
     const retryAt = new Date(T0 + 10 * MINUTE + HOUR).toISOString();
     expect(error.message).toContain(`Retry after ${retryAt}`);
     expect(error.message).toContain("in 2400 s");
     expect(error.details).toEqual({ retryAfterSeconds: 2400 });
   });
 
-  test("the seconds to wait are rounded up, never zero while still refused", ({ env }) => {
+  test("the seconds to wait are rounded up, never zero while still refused", async ({ env }) => {
     const { limit, at } = limiter(env, 1);
-    limit.take("10.0.0.1");
+    await limit.take("10.0.0.1");
     at(HOUR - 1);
-    const error = refusal(limit, "10.0.0.1");
+    const error = await refusal(limit, "10.0.0.1");
     expect(error.details).toEqual({ retryAfterSeconds: 1 });
     expect(error.message).toContain("in 1 s");
   });
 
-  test("the window slides: a creation older than one hour no longer counts", ({ env }) => {
+  test("the window slides: a creation older than one hour no longer counts", async ({ env }) => {
     const { limit, at } = limiter(env, 2);
-    limit.take("10.0.0.1");
+    await limit.take("10.0.0.1");
     at(30 * MINUTE);
-    limit.take("10.0.0.1");
+    await limit.take("10.0.0.1");
     at(HOUR - 1);
-    refusal(limit, "10.0.0.1");
+    await refusal(limit, "10.0.0.1");
     at(HOUR);
-    limit.take("10.0.0.1"); // the creation at T0 has left the window
+    await limit.take("10.0.0.1"); // the creation at T0 has left the window
     at(HOUR + MINUTE);
     // the one at 30 min and the one just made still count
-    const error = refusal(limit, "10.0.0.1");
+    const error = await refusal(limit, "10.0.0.1");
     expect(error.message).toContain(`Retry after ${new Date(T0 + 30 * MINUTE + HOUR).toISOString()}`);
   });
 
-  test("at the announced retry time the address is admitted again", ({ env }) => {
+  test("at the announced retry time the address is admitted again", async ({ env }) => {
     const { limit, at } = limiter(env, 1);
     at(5 * MINUTE);
-    limit.take("10.0.0.1");
+    await limit.take("10.0.0.1");
     at(40 * MINUTE);
-    const retryAfter = refusal(limit, "10.0.0.1").details!.retryAfterSeconds as number;
+    const retryAfter = (await refusal(limit, "10.0.0.1")).details!.retryAfterSeconds as number;
     at(40 * MINUTE + retryAfter * 1000);
-    expect(() => limit.take("10.0.0.1")).not.toThrow();
+    await expect(limit.take("10.0.0.1")).resolves.toBeUndefined();
   });
 
-  test("refused attempts do not count, so hammering does not push the retry time back", ({ env }) => {
+  test("refused attempts do not count, so hammering does not push the retry time back", async ({ env }) => {
     const { limit, at } = limiter(env, 1);
-    limit.take("10.0.0.1");
+    await limit.take("10.0.0.1");
     for (let minute = 1; minute < 60; minute += 1) {
       at(minute * MINUTE);
-      refusal(limit, "10.0.0.1");
+      await refusal(limit, "10.0.0.1");
     }
     at(HOUR);
-    expect(() => limit.take("10.0.0.1")).not.toThrow();
+    await expect(limit.take("10.0.0.1")).resolves.toBeUndefined();
   });
 
-  test("each address has its own share", ({ env }) => {
+  test("each address has its own share", async ({ env }) => {
     const { limit } = limiter(env, 1);
-    limit.take("10.0.0.1");
-    refusal(limit, "10.0.0.1");
-    expect(() => limit.take("10.0.0.2")).not.toThrow();
-    expect(() => limit.take("::1")).not.toThrow();
-    refusal(limit, "10.0.0.2");
+    await limit.take("10.0.0.1");
+    await refusal(limit, "10.0.0.1");
+    await expect(limit.take("10.0.0.2")).resolves.toBeUndefined();
+    await expect(limit.take("::1")).resolves.toBeUndefined();
+    await refusal(limit, "10.0.0.2");
   });
 
-  test("a limit of 0 turns limiting off", ({ env }) => {
+  test("a limit of 0 turns limiting off", async ({ env }) => {
     const { limit } = limiter(env, 0);
-    for (let i = 0; i < 1000; i += 1) limit.take("10.0.0.1");
+    for (let i = 0; i < 1000; i += 1) await limit.take("10.0.0.1");
   });
 
-  test("attempts past the window are forgotten by the sweep; recent ones still count", ({ env }) => {
+  test("attempts past the window are forgotten by the sweep; recent ones still count", async ({ env }) => {
     const { limit, at } = limiter(env, 1);
-    limit.take("10.0.0.1");
+    await limit.take("10.0.0.1");
     at(30 * MINUTE);
-    limit.take("10.0.0.2");
+    await limit.take("10.0.0.2");
     at(HOUR + MINUTE);
-    expect(forgetOldSignupAttempts(env.deps)).toBe(1);
-    expect(countRows(env, "signup_attempts")).toBe(1);
-    refusal(limit, "10.0.0.2");
-    expect(() => limit.take("10.0.0.1")).not.toThrow();
+    expect(await forgetOldSignupAttempts(env.deps)).toBe(1);
+    expect(await countRows(env, "signup_attempts")).toBe(1);
+    await refusal(limit, "10.0.0.2");
+    await expect(limit.take("10.0.0.1")).resolves.toBeUndefined();
   });
 
-  test("every process on the database counts the same attempts, and a refusal writes nothing", ({ env }) => {
-    const second = openDb(env.dbFile); // another connection, as another process or instance has
+  test("every process on the database counts the same attempts, and a refusal writes nothing", async ({ env }) => {
+    const second = await openStore(env.database.settings); // another connection, as another process or instance has
     try {
       const here = new SignupLimiter(env.deps, 2);
       const there = new SignupLimiter({ ...env.deps, db: second.db }, 2);
-      here.take("10.0.0.1");
-      there.take("10.0.0.1");
-      refusal(here, "10.0.0.1");
-      refusal(there, "10.0.0.1");
-      expect(countRows(env, "signup_attempts")).toBe(2);
+      await here.take("10.0.0.1");
+      await there.take("10.0.0.1");
+      await refusal(here, "10.0.0.1");
+      await refusal(there, "10.0.0.1");
+      expect(await countRows(env, "signup_attempts")).toBe(2);
     } finally {
-      second.close();
+      await second.close();
     }
   });
 });
 
 describe("IPv6 clients", () => {
-  test("count per /64, so one host cannot take a share per address; IPv4-mapped addresses count as IPv4", ({ env }) => {
+  test("count per /64, so one host cannot take a share per address; IPv4-mapped addresses count as IPv4", async ({ env }) => {
     const { limit } = limiter(env, 1);
-    limit.take("2001:db8:1:2::1");
-    refusal(limit, "2001:db8:1:2:ffff:ffff:ffff:fffe");
-    expect(() => limit.take("2001:db8:1:3::1")).not.toThrow();
-    limit.take("::ffff:192.0.2.7");
-    refusal(limit, "192.0.2.7");
+    await limit.take("2001:db8:1:2::1");
+    await refusal(limit, "2001:db8:1:2:ffff:ffff:ffff:fffe");
+    await expect(limit.take("2001:db8:1:3::1")).resolves.toBeUndefined();
+    await limit.take("::ffff:192.0.2.7");
+    await refusal(limit, "192.0.2.7");
   });
 });

@@ -1,70 +1,131 @@
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { describe, expect, test } from "vitest";
-import { openDb } from "../../db/client.js";
+import { afterEach, describe, expect, test } from "vitest";
+import { type DatabaseSettings, openStore, type Store } from "../../db/client.js";
+import { driverCode } from "../../db/errors.js";
+import { type FreshDatabase, freshDatabase, testEngine } from "../databases.js";
+import { unmigratedDatabase } from "../processes.js";
 
-const committedMigrations = readdirSync(new URL("../../db/migrations", import.meta.url)).filter((name) => name.endsWith(".sql")).length;
+/** The migrations committed for an engine: what opening a database applies. */
+const committedMigrations = (folder: "sqlite" | "pg") =>
+  readdirSync(new URL(`../../db/migrations/${folder}`, import.meta.url)).filter((name) => name.endsWith(".sql")).length;
 
-const tempFile = () => join(mkdtempSync(join(tmpdir(), "onboard-db-")), "nested", "dir", "onboard.db");
+/** drizzle's bookkeeping of applied migrations: its own schema on PostgreSQL, a table beside ours on SQLite. */
+const migrationsTable = (store: Store) => (store.engine === "postgres" ? "drizzle.__drizzle_migrations" : "__drizzle_migrations");
 
-describe("openDb", () => {
-  test("creates the folder, applies the migrations, and turns on WAL, foreign keys and a busy timeout", () => {
-    const { sqlite, close } = openDb(tempFile());
-    expect(sqlite.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(sqlite.pragma("foreign_keys", { simple: true })).toBe(1);
-    expect(sqlite.pragma("busy_timeout", { simple: true })).toBeGreaterThan(0);
-    const tables = sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all();
-    expect(tables).toEqual(expect.arrayContaining(["users", "organizations", "memberships", "access_tokens", "claim_tokens", "invite_links", "invite_link_users", "stacks", "stack_tags"]));
-    close();
+const appliedMigrations = async (store: Store) =>
+  Number((await store.query(`SELECT count(*) AS n FROM ${migrationsTable(store)}`))[0]!.n);
+
+const folders: string[] = [];
+const tempFolder = () => {
+  const folder = mkdtempSync(join(tmpdir(), "onboard-db-"));
+  folders.push(folder);
+  return folder;
+};
+const tempFile = () => join(tempFolder(), "nested", "dir", "onboard.db");
+
+const databases: FreshDatabase[] = [];
+const stores: Store[] = [];
+
+async function open(settings: DatabaseSettings): Promise<Store> {
+  const store = await openStore(settings);
+  stores.push(store);
+  return store;
+}
+
+/** A store on a new database of the engine under test. */
+async function openFresh(database?: FreshDatabase): Promise<Store> {
+  const made = database ?? (await freshDatabase());
+  databases.push(made);
+  return open(made.settings);
+}
+
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((store) => store.close()));
+  await Promise.all(databases.splice(0).map((database) => database.drop()));
+  for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
+});
+
+describe(`openStore (${testEngine})`, () => {
+  test("applies the migrations: every table is there, empty", async () => {
+    const store = await openFresh();
+    for (const table of ["users", "organizations", "memberships", "access_tokens", "claim_tokens", "invite_links", "invite_link_users", "stacks", "stack_tags"]) {
+      expect(await store.query(`SELECT count(*) AS n FROM ${table}`), table).toEqual([{ n: 0 }]);
+    }
+    expect(await appliedMigrations(store)).toBe(committedMigrations(store.engine === "postgres" ? "pg" : "sqlite"));
   });
 
-  test("a new database file, its WAL files and the folder made for it are readable by their owner only", () => {
-    const file = tempFile();
-    const { sqlite, close } = openDb(file);
-    sqlite.exec("CREATE TABLE scratch (x); INSERT INTO scratch VALUES (1)"); // brings the -wal and -shm files
-    for (const path of [file, `${file}-wal`, `${file}-shm`]) expect((statSync(path).mode & 0o777).toString(8), path).toBe("600");
-    expect((statSync(dirname(file)).mode & 0o777).toString(8)).toBe("700");
-    close();
+  test("opening again applies nothing twice", async () => {
+    const database = await freshDatabase();
+    databases.push(database);
+    await (await openStore(database.settings)).close();
+    const store = await open(database.settings);
+    expect(await appliedMigrations(store)).toBe(committedMigrations(store.engine === "postgres" ? "pg" : "sqlite"));
   });
 
-  test("an existing file keeps its mode", () => {
-    const file = join(mkdtempSync(join(tmpdir(), "onboard-db-")), "shared.db");
-    writeFileSync(file, "");
-    chmodSync(file, 0o640);
-    openDb(file).close();
-    expect((statSync(file).mode & 0o777).toString(8)).toBe("640");
+  test("a row that points nowhere is refused", async () => {
+    const store = await openFresh();
+    const { memberships } = store.db.tables;
+    const refused = await store.db
+      .transact((tx) => tx.insert(memberships).values({ userId: 99, orgId: 99, role: "admin", createdAt: new Date() }))
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(driverCode(refused)).toBe(store.engine === "postgres" ? "23503" : "SQLITE_CONSTRAINT_FOREIGNKEY");
+    expect(await store.query("SELECT count(*) AS n FROM memberships")).toEqual([{ n: 0 }]);
   });
 
-  test("opening again applies nothing twice", () => {
-    const file = tempFile();
-    openDb(file).close();
-    const { sqlite, close } = openDb(file);
-    const applied = sqlite.prepare("SELECT count(*) FROM __drizzle_migrations").pluck().get();
-    expect(applied).toBe(committedMigrations);
-    close();
-  });
-
-  test("a row that points nowhere is refused", () => {
-    const { sqlite, close } = openDb(":memory:");
-    expect(() => sqlite.prepare("INSERT INTO memberships (user_id, org_id, role, created_at) VALUES (99, 99, 'admin', 0)").run()).toThrow(/FOREIGN KEY/);
-    close();
-  });
-
-  test("several processes migrating one fresh file at once all succeed", async () => {
-    const file = tempFile();
-    const script = `import("${new URL("../../dist/db/client.js", import.meta.url).href}").then(m => { m.openDb(process.argv[1]).close(); })`;
+  test("several processes opening one database nobody has migrated yet all succeed, and apply each migration once", async () => {
+    const database = await unmigratedDatabase();
+    databases.push(database);
+    // In one process SQLite's synchronous opens would take turns: race processes, on either engine.
+    const script = `import(${JSON.stringify(new URL("../../dist/db/client.js", import.meta.url).href)})
+      .then((m) => m.openStore(JSON.parse(process.argv[1])))
+      .then((store) => store.close())`;
     const codes = await Promise.all(
       Array.from({ length: 4 }, () => new Promise<number | null>((resolve) => {
-        const child = spawn(process.execPath, ["-e", script, file], { stdio: "inherit" });
+        const child = spawn(process.execPath, ["-e", script, JSON.stringify(database.settings)], { stdio: "inherit" });
         child.on("close", resolve);
       })),
     );
     expect(codes).toEqual([0, 0, 0, 0]);
-    const { sqlite, close } = openDb(file);
-    expect(sqlite.prepare("SELECT count(*) FROM __drizzle_migrations").pluck().get()).toBe(committedMigrations);
-    expect(sqlite.pragma("integrity_check", { simple: true })).toBe("ok");
-    close();
+    const store = await open(database.settings);
+    expect(await appliedMigrations(store)).toBe(committedMigrations(store.engine === "postgres" ? "pg" : "sqlite"));
+    await store.db.transact((tx) => tx.insert(tx.tables.organizations).values({ name: "Acme", createdAt: new Date() }));
+    expect(await store.query("SELECT name FROM organizations")).toEqual([{ name: "Acme" }]);
+    if (store.engine === "sqlite") expect(await store.query("PRAGMA integrity_check")).toEqual([{ integrity_check: "ok" }]);
+  });
+});
+
+// What these check is the SQLite file itself (its folder, its modes, its journal); a PostgreSQL database has no file of ours.
+describe.runIf(testEngine === "sqlite")("openStore on a SQLite file", () => {
+  test("creates the folder, and turns on WAL, foreign keys and a busy timeout", async () => {
+    const file = tempFile();
+    const store = await open({ dbFile: file });
+    expect(statSync(dirname(file)).isDirectory()).toBe(true);
+    expect(await store.query("PRAGMA journal_mode")).toEqual([{ journal_mode: "wal" }]);
+    expect(await store.query("PRAGMA foreign_keys")).toEqual([{ foreign_keys: 1 }]);
+    const [{ timeout }] = (await store.query("PRAGMA busy_timeout")) as [{ timeout: number }];
+    expect(timeout).toBeGreaterThan(0);
+  });
+
+  test("a new database file, its WAL files and the folder made for it are readable by their owner only", async () => {
+    const file = tempFile();
+    const store = await open({ dbFile: file });
+    // A write brings the -wal and -shm files.
+    await store.db.transact((tx) => tx.insert(tx.tables.organizations).values({ name: "Acme", createdAt: new Date() }));
+    for (const path of [file, `${file}-wal`, `${file}-shm`]) expect((statSync(path).mode & 0o777).toString(8), path).toBe("600");
+    expect((statSync(dirname(file)).mode & 0o777).toString(8)).toBe("700");
+  });
+
+  test("an existing file keeps its mode", async () => {
+    const file = join(tempFolder(), "shared.db");
+    writeFileSync(file, "");
+    chmodSync(file, 0o640);
+    await (await openStore({ dbFile: file })).close();
+    expect((statSync(file).mode & 0o777).toString(8)).toBe("640");
   });
 });

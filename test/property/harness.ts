@@ -4,9 +4,10 @@
  * runner with shortened counterexamples, and the well-formed arbitraries.
  */
 import { createHash } from "node:crypto";
-import type Database from "better-sqlite3";
+import { getTableColumns, getTableName, type Table } from "drizzle-orm";
 import fc from "fast-check";
 import { expect } from "vitest";
+import type { Store } from "../../db/client.js";
 
 /** How long one call or request may take before it counts as a hang. */
 export const BOUND_MS = 5_000;
@@ -100,25 +101,42 @@ export interface MaskedColumn {
   column: string;
 }
 
-/** Row counts and a hash of every row of every table: any write shows up here (but in a `masked` column). */
-export function dbState(sqlite: Database.Database, masked?: MaskedColumn): { counts: Record<string, number>; hash: string } {
+/** Every row of every table, as the engine's driver reads them, by table name in order. */
+type Snapshot = Array<{ name: string; columns: string[]; rows: Record<string, unknown>[] }>;
+
+async function snapshotOf(store: Store): Promise<Snapshot> {
+  const tables = (Object.values(store.db.tables) as Table[])
+    .map((table) => ({ name: getTableName(table), columns: Object.values(getTableColumns(table)).map((column) => column.name) }))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  const rows = await Promise.all(tables.map(({ name }) => store.query(`SELECT * FROM "${name}"`)));
+  return tables.map((table, at) => ({ ...table, rows: rows[at]! }));
+}
+
+/**
+ * Row counts and a hash of every row: any write shows up here (but in a
+ * `masked` column). Rows are hashed in the sorted order of their text, so
+ * that the order an engine happens to return them in cannot make two equal
+ * states differ.
+ */
+function stateOf(snapshot: Snapshot, masked?: MaskedColumn): { counts: Record<string, number>; hash: string } {
+  if (masked && !snapshot.some(({ name, columns }) => name === masked.table && columns.includes(masked.column))) {
+    throw new Error(`no column ${masked.column} in ${masked.table}`);
+  }
   const hash = createHash("sha256");
   const counts: Record<string, number> = {};
-  const tables = sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
-  for (const table of tables) {
-    let n = 0;
-    hash.update(`\u0000${table}\u0000`);
-    const statement = sqlite.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).raw();
-    const maskAt = masked?.table === table ? statement.columns().findIndex((c) => c.name === masked.column) : -1;
-    if (masked?.table === table && maskAt < 0) throw new Error(`no column ${masked.column} in ${table}`);
-    for (const row of statement.iterate() as Iterable<unknown[]>) {
-      if (maskAt >= 0) row[maskAt] = null;
-      hash.update(JSON.stringify(row));
-      n++;
-    }
-    counts[table] = n;
+  for (const { name, rows } of snapshot) {
+    const maskHere = masked?.table === name ? masked.column : undefined;
+    const texts = rows.map((row) => JSON.stringify(Object.entries(row).map(([column, value]) => (column === maskHere ? null : value))));
+    hash.update(`\u0000${name}\u0000`);
+    for (const text of texts.sort()) hash.update(text);
+    counts[name] = rows.length;
   }
   return { counts, hash: hash.digest("hex") };
+}
+
+/** Row counts and a hash of every row of every table: any write shows up here (but in a `masked` column). */
+export async function dbState(store: Store, masked?: MaskedColumn): Promise<{ counts: Record<string, number>; hash: string }> {
+  return stateOf(await snapshotOf(store), masked);
 }
 
 const ACCEPT_ERROR: MaskedColumn = { table: "org_invites", column: "accept_error" };
@@ -126,8 +144,8 @@ const ACCEPT_ERROR: MaskedColumn = { table: "org_invites", column: "accept_error
 /** Refusals of accept that the invite keeps as its acceptError (README, "Email invites"); any other refusal records nothing. */
 export const RECORDED_REFUSAL = /expired at|was canceled|already a member of/;
 
-const acceptErrors = (sqlite: Database.Database) =>
-  new Map(sqlite.prepare("SELECT uid, accept_error FROM org_invites").raw().all() as Array<[string, string | null]>);
+const acceptErrors = (snapshot: Snapshot) =>
+  new Map(snapshot.find(({ name }) => name === "org_invites")!.rows.map((row) => [row.uid as string, row.accept_error as string | null]));
 
 /**
  * The db before an accept of an org invite: the one write a refused accept may
@@ -135,16 +153,18 @@ const acceptErrors = (sqlite: Database.Database) =>
  * message, when that refusal is for an expired or canceled invite or a caller
  * who is already a member. `expectRefusalKept` checks exactly that.
  */
-export function acceptSnapshot(sqlite: Database.Database) {
-  const full = dbState(sqlite);
-  const masked = dbState(sqlite, ACCEPT_ERROR);
-  const errors = acceptErrors(sqlite);
+export async function acceptSnapshot(store: Store) {
+  const before = await snapshotOf(store);
+  const full = stateOf(before);
+  const masked = stateOf(before, ACCEPT_ERROR);
+  const errors = acceptErrors(before);
   return {
     full,
-    expectRefusalKept(message: string, requested: string, what: string) {
-      if (dbState(sqlite).hash === full.hash) return;
-      expect(dbState(sqlite, ACCEPT_ERROR), `${what} changed more than an invite's acceptError`).toEqual(masked);
-      const after = acceptErrors(sqlite);
+    async expectRefusalKept(message: string, requested: string, what: string) {
+      const now = await snapshotOf(store);
+      if (stateOf(now).hash === full.hash) return;
+      expect(stateOf(now, ACCEPT_ERROR), `${what} changed more than an invite's acceptError`).toEqual(masked);
+      const after = acceptErrors(now);
       const changed = [...after].filter(([uid, error]) => errors.get(uid) !== error);
       expect(changed.length, `${what} changed the acceptError of ${changed.length} invites`).toBe(1);
       const [uid, recorded] = changed[0]!;

@@ -13,9 +13,8 @@
  * refused accept of an org invite may keep its refusal as the invite's
  * acceptError, and only that: see acceptSnapshot).
  */
-import { existsSync, readdirSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { eq } from "drizzle-orm";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { z } from "zod";
@@ -250,11 +249,8 @@ const isUnleashPath = (path: string) => path.startsWith("/invite/") || path.star
 /** The request line or headers outgrew Node's header limit: Node itself answers 431 with no body. */
 const headerLimit = (answer: Answer) => answer.status === 431 && answer.text === "";
 
-/** How many mails the server has written to its mail folder (next to the db file, as the http fixture sets it up). */
-function mailCount(): number {
-  const dir = join(dirname(http.store.sqlite.name), "mail");
-  return existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith(".eml")).length : 0;
-}
+/** How many mails the server has written to its mail folder (the http fixture gives it one). */
+const mailCount = (): number => http.mailbox().length;
 
 /**
  * Sends `req` and checks what every answer owes: below 500, no stack trace,
@@ -263,8 +259,8 @@ function mailCount(): number {
  * `said` sums the answer up for failure messages.
  */
 async function sendChecked(req: Req, options: { mayKeepAcceptError?: boolean } = {}): Promise<{ answer: Answer; said: string }> {
-  const snapshot = options.mayKeepAcceptError ? acceptSnapshot(http.store.sqlite) : undefined;
-  const before = snapshot?.full ?? dbState(http.store.sqlite);
+  const snapshot = options.mayKeepAcceptError ? await acceptSnapshot(http.store) : undefined;
+  const before = snapshot?.full ?? (await dbState(http.store));
   const mailBefore = mailCount();
   const what = describeReq(req);
   const answer = await send(req);
@@ -273,8 +269,8 @@ async function sendChecked(req: Req, options: { mayKeepAcceptError?: boolean } =
   expect(answer.text, said).not.toMatch(STACK_TRACE);
   // Mail goes out only after a change is committed.
   if (answer.status >= 400 || req.method === "GET") expect(mailCount(), `${said} sent mail`).toBe(mailBefore);
-  if (snapshot && answer.status >= 400) snapshot.expectRefusalKept(String(answer.json?.message ?? ""), req.path, said);
-  else if (answer.status >= 400 || req.method === "GET") expect(dbState(http.store.sqlite), `${said} changed the db`).toEqual(before);
+  if (snapshot && answer.status >= 400) await snapshot.expectRefusalKept(String(answer.json?.message ?? ""), req.path, said);
+  else if (answer.status >= 400 || req.method === "GET") expect(await dbState(http.store), `${said} changed the db`).toEqual(before);
   return { answer, said };
 }
 
@@ -353,7 +349,11 @@ interface World {
 
 let world: World;
 
-const userIdOf = (uid: string) => (http.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(uid) as { id: number }).id;
+async function userIdOf(uid: string): Promise<number> {
+  const { users } = http.store.db.tables;
+  const [user] = await http.store.db.select({ id: users.id }).from(users).where(eq(users.uid, uid));
+  return user!.id;
+}
 
 async function postJson(path: string, body: unknown, token?: string) {
   const answer = await send({ method: "POST", path, auth: token ? `Bearer ${token}` : undefined, body: { contentType: "application/json", data: JSON.stringify(body), label: "setup" } });
@@ -364,9 +364,9 @@ async function postJson(path: string, body: unknown, token?: string) {
 async function buildWorld(): Promise<World> {
   const admin = seedAgentSignupResponse.parse(await postJson("/api/agents/signup", { agentName: "Admin bot" }));
   const org = admin.userInfo.organizations[0]!.name;
-  const adminId = userIdOf(admin.userInfo.id);
+  const adminId = await userIdOf(admin.userInfo.id);
   for (const [projectName, stackName] of [["web", "dev"], ["web", "prod"], ["api", "dev"]] as const) {
-    createStack(http.handle.deps, adminId, { projectName, stackName, tags: { env: stackName } });
+    await createStack(http.handle.deps, adminId, { projectName, stackName, tags: { env: stackName } });
   }
   const future = new Date(http.clock.now().getTime() + 7 * DAY).toISOString();
   const link = async (token: string, name: string, expiresAt = future) =>
@@ -432,7 +432,7 @@ let unique = 0;
 /** A new agent account made by the service: its row id and organization. */
 async function newAgent(agentName: string) {
   const signup = await agentSignup(http.handle.deps, { agentName });
-  return { id: userIdOf(signup.userInfo.id), org: signup.userInfo.organizations[0]!.name };
+  return { id: await userIdOf(signup.userInfo.id), org: signup.userInfo.organizations[0]!.name };
 }
 
 /** The token of the last verification link mailed to `to`, from the mail folder. */
@@ -444,15 +444,15 @@ function linkMailedTo(to: string): string {
 }
 
 /** Asks for `email` on `userId` and returns the link's token, as the mail carries it. */
-function requestLink(userId: number, email: string): string {
-  requestEmailChange(http.handle.deps, userId, { email });
+async function requestLink(userId: number, email: string): Promise<string> {
+  await requestEmailChange(http.handle.deps, userId, { email });
   return linkMailedTo(email);
 }
 
 /** A new organization's invite to the admin's verified email, acceptable once. */
 async function freshInvite(): Promise<string> {
   const host = await newAgent("Fresh host");
-  return inviteMember(http.handle.deps, host.id, { email: ADMIN_EMAIL }).invite.id;
+  return (await inviteMember(http.handle.deps, host.id, { email: ADMIN_EMAIL })).invite.id;
 }
 
 /** A new account's email verification link, usable once. */
@@ -466,41 +466,45 @@ async function freshLink(): Promise<string> {
  * its own, and other accounts' verification links in every state.
  */
 async function buildEmailWorld(): Promise<EmailWorld> {
-  const sqlite = http.store.sqlite;
-  const adminId = userIdOf(seedUser.parse((await send({ method: "GET", path: "/api/user", auth: `Bearer ${world.tokens.admin}` })).json).id);
-  verifyEmail(http.handle.deps, requestLink(adminId, ADMIN_EMAIL));
+  const db = http.store.db;
+  const { emailVerifications, memberships, organizations, orgInvites } = db.tables;
+  const adminId = await userIdOf(seedUser.parse((await send({ method: "GET", path: "/api/user", auth: `Bearer ${world.tokens.admin}` })).json).id);
+  await verifyEmail(http.handle.deps, await requestLink(adminId, ADMIN_EMAIL));
 
   const now = http.clock.now().getTime();
   const invite = async (agentName: string, email = ADMIN_EMAIL) => {
     const host = await newAgent(agentName);
-    return { org: host.org, id: inviteMember(http.handle.deps, host.id, { email }).invite.id };
+    return { org: host.org, id: (await inviteMember(http.handle.deps, host.id, { email })).invite.id };
   };
   const joined = await invite("Joined host");
   const accepted = await send({ method: "POST", path: `/api/user/pending-invites/${joined.id}/accept`, auth: `Bearer ${world.tokens.admin}` });
   expect(accepted.status, accepted.text).toBe(200);
   const pending = await invite("Pending host");
   const expired = await invite("Expired host");
-  sqlite.prepare("UPDATE org_invites SET expires_at = ? WHERE uid = ?").run(now - DAY, expired.id);
+  await db.transact((tx) => tx.update(orgInvites).set({ expiresAt: new Date(now - DAY) }).where(eq(orgInvites.uid, expired.id)));
   const canceled = await invite("Canceled host");
-  sqlite.prepare("UPDATE org_invites SET canceled_at = ? WHERE uid = ?").run(now, canceled.id);
+  await db.transact((tx) => tx.update(orgInvites).set({ canceledAt: new Date(now) }).where(eq(orgInvites.uid, canceled.id)));
   const ofMember = await invite("Member host");
-  sqlite
-    .prepare("INSERT INTO memberships (user_id, org_id, role, created_at) SELECT ?, id, 'member', ? FROM organizations WHERE name = ?")
-    .run(adminId, now, ofMember.org);
+  await db.transact(async (tx) => {
+    const [org] = await tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.name, ofMember.org));
+    await tx.insert(memberships).values({ userId: adminId, orgId: org!.id, role: "member", createdAt: new Date(now) });
+  });
   const foreign = await invite("Foreign host", "someone.else@example.com");
   // A change the admin asked for and has not confirmed yet.
-  requestEmailChange(http.handle.deps, adminId, { email: "admin.next@example.com" });
+  await requestEmailChange(http.handle.deps, adminId, { email: "admin.next@example.com" });
 
-  const live = requestLink((await newAgent("Live link")).id, "live@example.com");
-  const used = requestLink((await newAgent("Used link")).id, "used@example.com");
-  verifyEmail(http.handle.deps, used);
-  const expiredLink = requestLink((await newAgent("Expired link")).id, "expired@example.com");
-  sqlite.prepare("UPDATE email_verifications SET expires_at = ? WHERE email = ?").run(now - DAY, "expired@example.com");
+  const live = await requestLink((await newAgent("Live link")).id, "live@example.com");
+  const used = await requestLink((await newAgent("Used link")).id, "used@example.com");
+  await verifyEmail(http.handle.deps, used);
+  const expiredLink = await requestLink((await newAgent("Expired link")).id, "expired@example.com");
+  await db.transact((tx) =>
+    tx.update(emailVerifications).set({ expiresAt: new Date(now - DAY) }).where(eq(emailVerifications.email, "expired@example.com")),
+  );
   const replaced = await newAgent("Replaced link");
-  const canceledLink = requestLink(replaced.id, "replaced@example.com");
-  requestLink(replaced.id, "replacement@example.com");
-  const taken = requestLink((await newAgent("Slow link")).id, "shared@example.com");
-  verifyEmail(http.handle.deps, requestLink((await newAgent("Fast link")).id, "shared@example.com"));
+  const canceledLink = await requestLink(replaced.id, "replaced@example.com");
+  await requestLink(replaced.id, "replacement@example.com");
+  const taken = await requestLink((await newAgent("Slow link")).id, "shared@example.com");
+  await verifyEmail(http.handle.deps, await requestLink((await newAgent("Fast link")).id, "shared@example.com"));
 
   // The mail checks count files in the mail folder: make sure they count something.
   expect(mailCount()).toBeGreaterThan(10);
@@ -783,7 +787,7 @@ describe("Pulumi user routes for organizations, emails, invites and VCS under ra
   });
 
   test("DELETE /api/user/pending-emails withdraws a pending change with 204, or answers a JSON error and writes nothing", async () => {
-    const adminId = userIdOf(seedUser.parse((await send({ method: "GET", path: "/api/user", auth: `Bearer ${world.tokens.admin}` })).json).id);
+    const adminId = await userIdOf(seedUser.parse((await send({ method: "GET", path: "/api/user", auth: `Bearer ${world.tokens.admin}` })).json).id);
     const tally = new Tally();
     await holds(
       fc.asyncProperty(
@@ -793,7 +797,7 @@ describe("Pulumi user routes for organizations, emails, invites and VCS under ra
         strayBody,
         async (auth, askFirst, body) => {
           // Often a change waits to be withdrawn, asked for before the db is snapshot.
-          if (askFirst) requestEmailChange(http.handle.deps, adminId, { email: `admin.${++unique}@example.com` });
+          if (askFirst) await requestEmailChange(http.handle.deps, adminId, { email: `admin.${++unique}@example.com` });
           tally.add(await checkApi({ method: "DELETE", path: "/api/user/pending-emails", auth, body }, z.undefined(), 204));
         },
       ),

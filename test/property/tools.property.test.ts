@@ -14,6 +14,7 @@
  * runs (DESIGN.md, "Protocol errors").
  */
 import { ProtocolError, SdkHttpError } from "@modelcontextprotocol/client";
+import { eq } from "drizzle-orm";
 import fc from "fast-check";
 import { describe } from "vitest";
 import { z } from "zod";
@@ -173,6 +174,13 @@ const craftedDateTime = fc
 
 // ------------------------------------------------------------------- harness
 
+/** The row id of the user whose uid (the public id) is `uid`. */
+async function userIdOf(env: TestEnv, uid: string): Promise<number> {
+  const { users } = env.deps.db.tables;
+  const [user] = await env.deps.db.select({ id: users.id }).from(users).where(eq(users.uid, uid));
+  return user!.id;
+}
+
 /** Rejects with a clear message when `promise` takes longer than BOUND_MS. */
 async function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -215,8 +223,8 @@ async function callChecked(
   options: { mayKeepAcceptError?: boolean } = {},
 ): Promise<Outcome> {
   const client = await env.connect(token);
-  const snapshot = options.mayKeepAcceptError ? acceptSnapshot(env.store.sqlite) : undefined;
-  const before = snapshot?.full ?? dbState(env.store.sqlite);
+  const snapshot = options.mayKeepAcceptError ? await acceptSnapshot(env.store) : undefined;
+  const before = snapshot?.full ?? (await dbState(env.store));
   const mailBefore = env.mail.length;
   const what = `${tool}(${brief(args)})`;
   let result: ToolResult;
@@ -226,7 +234,7 @@ async function callChecked(
     if (error instanceof SdkHttpError) {
       // A body past the transport's limit is refused before it is read, as any HTTP server would.
       expect(error.status, `${what} threw ${String(error)}`).toBe(413);
-      expect(dbState(env.store.sqlite), `${what} changed the db`).toEqual(before);
+      expect(await dbState(env.store), `${what} changed the db`).toEqual(before);
       return "rejected by SDK";
     }
     // Only the SDK's own refusal of non-object arguments may come back as a protocol error.
@@ -236,7 +244,7 @@ async function callChecked(
     expect([-32602, -32603]).toContain((error as ProtocolError).code);
     expect(String((error as Error).message)).toMatch(/arguments/);
     expect(String((error as Error).message)).not.toMatch(STACK_TRACE);
-    expect(dbState(env.store.sqlite), `${what} changed the db`).toEqual(before);
+    expect(await dbState(env.store), `${what} changed the db`).toEqual(before);
     expect(env.mail.length, `${what} sent mail`).toBe(mailBefore);
     return "rejected by SDK";
   }
@@ -247,8 +255,8 @@ async function callChecked(
     expect(text, `${what} hit an internal error`).not.toMatch(/Internal error|Output validation error|MCP error -32603/);
     expect(result.structuredContent, `${what} failed but returned data`).toBeUndefined();
     // accept_invite keeps the refusal of an expired or canceled invite, or of a member, as that invite's acceptError: nothing else.
-    if (snapshot) snapshot.expectRefusalKept(text, JSON.stringify(args) ?? "", what);
-    else expect(dbState(env.store.sqlite), `${what} failed (${text.slice(0, 200)}) but changed the db`).toEqual(before);
+    if (snapshot) await snapshot.expectRefusalKept(text, JSON.stringify(args) ?? "", what);
+    else expect(await dbState(env.store), `${what} failed (${text.slice(0, 200)}) but changed the db`).toEqual(before);
     // Mail goes out only after a change is committed.
     expect(env.mail.slice(mailBefore).map((m) => m.subject), `${what} failed but sent mail`).toEqual([]);
     return "refused";
@@ -300,8 +308,8 @@ async function buildWorld(env: TestEnv): Promise<World> {
   const invite = await ok(admin.client, "create_invite_link", { name: "Team", expiresAt: future });
   const expired = await ok(admin.client, "create_invite_link", { name: "Old", expiresAt: "2000-01-01T00:00:00Z" });
   const disabled = await ok(admin.client, "create_invite_link", { name: "Off", expiresAt: future });
-  const adminId = (env.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(admin.signup.userInfo.id) as { id: number }).id;
-  updateInviteLink(env.deps, adminId, disabled.secret, { enabled: false });
+  const adminId = await userIdOf(env, admin.signup.userInfo.id);
+  await updateInviteLink(env.deps, adminId, disabled.secret, { enabled: false });
 
   const member = await ok(await env.connect(), "redeem_invite", { token: invite.secret, email: "member@example.com", name: "Member bot" });
 
@@ -359,34 +367,35 @@ interface InviteWorld {
  * belongs to, and one to another address.
  */
 async function buildInviteWorld(env: TestEnv, world: World): Promise<InviteWorld> {
-  const sqlite = env.store.sqlite;
+  const db = env.deps.db;
+  const { memberships, organizations, orgInvites, users } = db.tables;
   const admin = await env.connect(world.tokens.admin);
   await ok(admin, "change_email", { email: ADMIN_EMAIL });
   const link = env.mail.filter((m) => m.to === ADMIN_EMAIL).at(-1)!.text.match(/\/verify-email\?token=([A-Za-z0-9_-]+)/)![1]!;
-  verifyEmail(env.deps, link);
+  await verifyEmail(env.deps, link);
 
   const host = async (agentName: string) => {
     const signup = await agentSignup(env.deps, { agentName });
-    const { id } = sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(signup.userInfo.id) as { id: number };
-    return { id, org: signup.userInfo.organizations[0]!.name };
+    return { id: await userIdOf(env, signup.userInfo.id), org: signup.userInfo.organizations[0]!.name };
   };
   const invite = async (agentName: string, email = ADMIN_EMAIL) => {
     const from = await host(agentName);
-    return { org: from.org, id: inviteMember(env.deps, from.id, { email }).invite.id };
+    return { org: from.org, id: (await inviteMember(env.deps, from.id, { email })).invite.id };
   };
   const now = env.clock.now().getTime();
   const joined = await invite("Joined host");
   await ok(admin, "accept_invite", { id: joined.id });
   const pending = await invite("Pending host");
   const expired = await invite("Expired host");
-  sqlite.prepare("UPDATE org_invites SET expires_at = ? WHERE uid = ?").run(now - DAY, expired.id);
+  await db.transact((tx) => tx.update(orgInvites).set({ expiresAt: new Date(now - DAY) }).where(eq(orgInvites.uid, expired.id)));
   const canceled = await invite("Canceled host");
-  sqlite.prepare("UPDATE org_invites SET canceled_at = ? WHERE uid = ?").run(now, canceled.id);
+  await db.transact((tx) => tx.update(orgInvites).set({ canceledAt: new Date(now) }).where(eq(orgInvites.uid, canceled.id)));
   const ofMember = await invite("Member host");
-  const adminId = (sqlite.prepare("SELECT id FROM users WHERE email = ?").get(ADMIN_EMAIL) as { id: number }).id;
-  sqlite
-    .prepare("INSERT INTO memberships (user_id, org_id, role, created_at) SELECT ?, id, 'member', ? FROM organizations WHERE name = ?")
-    .run(adminId, now, ofMember.org);
+  const [adminRow] = await db.select({ id: users.id }).from(users).where(eq(users.email, ADMIN_EMAIL));
+  await db.transact(async (tx) => {
+    const [org] = await tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.name, ofMember.org));
+    await tx.insert(memberships).values({ userId: adminRow!.id, orgId: org!.id, role: "member", createdAt: new Date(now) });
+  });
   const foreign = await invite("Foreign host", "someone.else@example.com");
   return {
     joinedOrg: joined.org,

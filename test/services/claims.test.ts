@@ -1,20 +1,27 @@
+import { asc, eq } from "drizzle-orm";
 import { describe } from "vitest";
-import { openDb } from "../../db/client.js";
+import { openStore } from "../../db/client.js";
 import { agentSignup } from "../../src/services/accounts.js";
 import { claimAccount, type ClaimInput, getClaimStatus, previewClaim } from "../../src/services/claims.js";
 import type { Deps } from "../../src/services/deps.js";
 import { verifyPassword } from "../../src/services/passwords.js";
 import { createStack, listStacks } from "../../src/services/stacks.js";
 import { authenticate } from "../../src/services/tokens.js";
-import { DAY, expect, HOUR, test, type TestEnv } from "../fixture.js";
+import { countRows, DAY, expect, HOUR, test, type TestEnv } from "../fixture.js";
 
 const human = { username: "ada-lovelace", email: "Ada.Lovelace@Example.COM", password: "Analytical#Engine1843" };
+
+/** The row id of the user with this uid. */
+async function idOf(env: TestEnv, uid: string): Promise<number> {
+  const { users } = env.deps.db.tables;
+  const [row] = await env.deps.db.select({ id: users.id }).from(users).where(eq(users.uid, uid));
+  return row!.id;
+}
 
 /** An agent account as agent_signup makes it, with its row id. */
 async function agent(env: TestEnv, agentName = "Claim tester") {
   const signup = await agentSignup(env.deps, { agentName });
-  const { id } = env.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(signup.userInfo.id) as { id: number };
-  return { ...signup, userId: id };
+  return { ...signup, userId: await idOf(env, signup.userInfo.id) };
 }
 
 const claimInput = (claimToken: string, overrides: Partial<ClaimInput> = {}): ClaimInput => ({
@@ -25,50 +32,66 @@ const claimInput = (claimToken: string, overrides: Partial<ClaimInput> = {}): Cl
 });
 
 /** Everything a claim may change, straight from the tables. */
-const snapshot = (env: TestEnv) => ({
-  users: env.store.sqlite.prepare("SELECT * FROM users ORDER BY id").all(),
-  claimTokens: env.store.sqlite.prepare("SELECT * FROM claim_tokens ORDER BY id").all(),
-  accessTokens: env.store.sqlite.prepare("SELECT * FROM access_tokens ORDER BY jti").all(),
-  memberships: env.store.sqlite.prepare("SELECT * FROM memberships ORDER BY user_id, org_id").all(),
-});
+async function snapshot(env: TestEnv) {
+  const { db } = env.deps;
+  const { accessTokens, claimTokens, memberships, users } = db.tables;
+  return {
+    users: await db.select().from(users).orderBy(asc(users.id)),
+    claimTokens: await db.select().from(claimTokens).orderBy(asc(claimTokens.id)),
+    accessTokens: await db.select().from(accessTokens).orderBy(asc(accessTokens.jti)),
+    memberships: await db.select().from(memberships).orderBy(asc(memberships.userId), asc(memberships.orgId)),
+  };
+}
 
-const userRow = (env: TestEnv, userId: number) =>
-  env.store.sqlite.prepare("SELECT * FROM users WHERE id = ?").get(userId) as Record<string, unknown>;
+async function userRow(env: TestEnv, userId: number) {
+  const { users } = env.deps.db.tables;
+  const [row] = await env.deps.db.select().from(users).where(eq(users.id, userId));
+  return row!;
+}
+
+/** The consumedAt of every claim token. */
+async function consumedAts(env: TestEnv) {
+  const { claimTokens } = env.deps.db.tables;
+  return env.deps.db.select({ consumedAt: claimTokens.consumedAt }).from(claimTokens);
+}
 
 describe("claimAccount", () => {
   test("turns the agent account into the human's: same id, organizations and stacks", async ({ env }) => {
     const signup = await agent(env);
-    const stack = createStack(env.deps, signup.userId, { projectName: "web", stackName: "prod", tags: { env: "prod" } });
+    const stack = await createStack(env.deps, signup.userId, { projectName: "web", stackName: "prod", tags: { env: "prod" } });
     env.clock.advance(3 * HOUR);
 
     const result = await claimAccount(env.deps, claimInput(signup.claimToken));
     expect(result).toEqual({ userId: signup.userId, login: human.username, claimedAt: env.clock.now() });
 
-    const row = userRow(env, signup.userId);
+    const row = await userRow(env, signup.userId);
     expect(row).toMatchObject({
       uid: signup.userInfo.id,
       login: "ada-lovelace",
       email: "ada.lovelace@example.com",
-      is_agent: 0,
-      claimed_at: env.clock.now().getTime(),
+      isAgent: false,
+      claimedAt: env.clock.now(),
     });
-    expect(await verifyPassword(human.password, row.password_hash as string)).toBe(true);
-    expect(await verifyPassword("Wrong#Password99", row.password_hash as string)).toBe(false);
+    expect(await verifyPassword(human.password, row.passwordHash!)).toBe(true);
+    expect(await verifyPassword("Wrong#Password99", row.passwordHash!)).toBe(false);
 
-    const orgs = env.store.sqlite
-      .prepare("SELECT o.name, m.role FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE m.user_id = ?")
-      .all(signup.userId);
+    const { memberships, organizations } = env.deps.db.tables;
+    const orgs = await env.deps.db
+      .select({ name: organizations.name, role: memberships.role })
+      .from(memberships)
+      .innerJoin(organizations, eq(organizations.id, memberships.orgId))
+      .where(eq(memberships.userId, signup.userId));
     expect(orgs).toEqual([{ name: signup.userInfo.organizations[0]!.name, role: "admin" }]);
-    expect(listStacks(env.deps, signup.userId, {}).stacks).toEqual([stack]);
-    expect(env.store.sqlite.prepare("SELECT count(*) AS n FROM users").get()).toEqual({ n: 1 });
+    expect((await listStacks(env.deps, signup.userId, {})).stacks).toEqual([stack]);
+    expect(await countRows(env, "users")).toBe(1);
   });
 
   test("the password is stored only as a hash", async ({ env }) => {
     const signup = await agent(env);
     await claimAccount(env.deps, claimInput(signup.claimToken));
-    const row = userRow(env, signup.userId);
-    expect(row.password_hash).toEqual(expect.any(String));
-    expect(row.password_hash).not.toContain(human.password);
+    const row = await userRow(env, signup.userId);
+    expect(row.passwordHash).toEqual(expect.any(String));
+    expect(row.passwordHash).not.toContain(human.password);
   });
 
   test("keeping the agent's access leaves its token working until its own expiry", async ({ env }) => {
@@ -77,27 +100,31 @@ describe("claimAccount", () => {
     const caller = await authenticate(env.deps, signup.accessToken);
     expect(caller.revokedByClaim).toBe(false);
     expect(caller.user.isAgent).toBe(false);
-    expect(getClaimStatus(env.deps, signup.userId)).toMatchObject({ claimed: true, claimedBy: human.username, agentAccessKept: true });
+    expect(await getClaimStatus(env.deps, signup.userId)).toMatchObject({ claimed: true, claimedBy: human.username, agentAccessKept: true });
   });
 
   test("ending the agent's access revokes its token at the claim", async ({ env }) => {
     const signup = await agent(env);
     await claimAccount(env.deps, claimInput(signup.claimToken, { keepAgentAccess: false }));
     expect((await authenticate(env.deps, signup.accessToken)).revokedByClaim).toBe(true);
-    const token = env.store.sqlite.prepare("SELECT revoked_at, revoked_reason FROM access_tokens WHERE user_id = ?").get(signup.userId);
-    expect(token).toEqual({ revoked_at: env.clock.now().getTime(), revoked_reason: "claimed" });
-    expect(getClaimStatus(env.deps, signup.userId)).toMatchObject({ claimed: true, agentAccessKept: false });
+    const { accessTokens } = env.deps.db.tables;
+    const tokens = await env.deps.db
+      .select({ revokedAt: accessTokens.revokedAt, revokedReason: accessTokens.revokedReason })
+      .from(accessTokens)
+      .where(eq(accessTokens.userId, signup.userId));
+    expect(tokens).toEqual([{ revokedAt: env.clock.now(), revokedReason: "claimed" }]);
+    expect(await getClaimStatus(env.deps, signup.userId)).toMatchObject({ claimed: true, agentAccessKept: false });
   });
 
   test("a claim token works once: the second claim is a conflict and changes nothing", async ({ env }) => {
     const signup = await agent(env);
     await claimAccount(env.deps, claimInput(signup.claimToken));
-    const before = snapshot(env);
+    const before = await snapshot(env);
     env.clock.advance(HOUR);
     await expect(
       claimAccount(env.deps, claimInput(signup.claimToken, { username: "intruder", email: "intruder@example.com", keepAgentAccess: false })),
     ).rejects.toMatchObject({ code: "conflict", message: expect.stringMatching(/already been claimed/) });
-    expect(snapshot(env)).toEqual(before);
+    expect(await snapshot(env)).toEqual(before);
   });
 
   test("a claim token still works 1 ms before 30 days", async ({ env }) => {
@@ -109,20 +136,20 @@ describe("claimAccount", () => {
   test("a claim 30 days after signup is gone and changes nothing", async ({ env }) => {
     const signup = await agent(env);
     env.clock.advance(30 * DAY);
-    const before = snapshot(env);
+    const before = await snapshot(env);
     await expect(claimAccount(env.deps, claimInput(signup.claimToken))).rejects.toMatchObject({
       code: "gone",
       message: expect.stringMatching(/expired/),
     });
-    expect(snapshot(env)).toEqual(before);
+    expect(await snapshot(env)).toEqual(before);
   });
 
   test("an unknown claim token is not_found", async ({ env }) => {
     const signup = await agent(env);
-    const before = snapshot(env);
+    const before = await snapshot(env);
     await expect(claimAccount(env.deps, claimInput(`${signup.claimToken}x`))).rejects.toMatchObject({ code: "not_found" });
     await expect(claimAccount(env.deps, claimInput(""))).rejects.toMatchObject({ code: "not_found" });
-    expect(snapshot(env)).toEqual(before);
+    expect(await snapshot(env)).toEqual(before);
   });
 
   test.for<[string, Partial<ClaimInput>, string, RegExp]>([
@@ -139,13 +166,13 @@ describe("claimAccount", () => {
     ["a password without a symbol", { password: "AnalyticalEngine1843" }, "password", /symbol/],
   ])("%s is a validation error naming the rule, and the token stays usable", async ([, bad, field, rule], { env }) => {
     const signup = await agent(env);
-    const before = snapshot(env);
+    const before = await snapshot(env);
     await expect(claimAccount(env.deps, claimInput(signup.claimToken, bad))).rejects.toMatchObject({
       code: "validation",
       message: expect.stringMatching(rule),
       details: { field },
     });
-    expect(snapshot(env)).toEqual(before);
+    expect(await snapshot(env)).toEqual(before);
     await expect(claimAccount(env.deps, claimInput(signup.claimToken))).resolves.toMatchObject({ login: human.username });
   });
 
@@ -153,11 +180,11 @@ describe("claimAccount", () => {
     const first = await agent(env);
     const second = await agent(env);
     await claimAccount(env.deps, claimInput(first.claimToken));
-    const before = snapshot(env);
+    const before = await snapshot(env);
     await expect(
       claimAccount(env.deps, claimInput(second.claimToken, { username: "ADA-Lovelace", email: "other@example.com" })),
     ).rejects.toMatchObject({ code: "conflict", message: expect.stringMatching(/username/) });
-    expect(snapshot(env)).toEqual(before);
+    expect(await snapshot(env)).toEqual(before);
     await expect(
       claimAccount(env.deps, claimInput(second.claimToken, { username: "charles", email: "other@example.com" })),
     ).resolves.toMatchObject({ login: "charles" });
@@ -175,11 +202,11 @@ describe("claimAccount", () => {
     const first = await agent(env);
     const second = await agent(env);
     await claimAccount(env.deps, claimInput(first.claimToken));
-    const before = snapshot(env);
+    const before = await snapshot(env);
     await expect(
       claimAccount(env.deps, claimInput(second.claimToken, { username: "charles", email: "ADA.LOVELACE@example.com" })),
     ).rejects.toMatchObject({ code: "conflict", message: expect.stringMatching(/email/) });
-    expect(snapshot(env)).toEqual(before);
+    expect(await snapshot(env)).toEqual(before);
     await expect(
       claimAccount(env.deps, claimInput(second.claimToken, { username: "charles", email: "charles@example.com" })),
     ).resolves.toMatchObject({ login: "charles" });
@@ -198,16 +225,16 @@ describe("claimAccount", () => {
       if (r.status === "rejected") expect(r.reason).toMatchObject({ code: "conflict" });
     }
     const winner = attempts[won[0]!]!;
-    const row = userRow(env, signup.userId);
-    expect(row).toMatchObject({ login: winner.username, email: winner.email, is_agent: 0 });
-    expect(await verifyPassword(winner.password, row.password_hash as string)).toBe(true);
-    expect(getClaimStatus(env.deps, signup.userId)).toMatchObject({ claimed: true, claimedBy: winner.username });
-    expect(env.store.sqlite.prepare("SELECT count(*) AS n FROM users").get()).toEqual({ n: 1 });
+    const row = await userRow(env, signup.userId);
+    expect(row).toMatchObject({ login: winner.username, email: winner.email, isAgent: false });
+    expect(await verifyPassword(winner.password, row.passwordHash!)).toBe(true);
+    expect(await getClaimStatus(env.deps, signup.userId)).toMatchObject({ claimed: true, claimedBy: winner.username });
+    expect(await countRows(env, "users")).toBe(1);
   });
 
   test("concurrent claims from two processes on the same db still have a single winner", async ({ env }) => {
     const signup = await agent(env);
-    const other = openDb(env.dbFile);
+    const other = await openStore(env.database.settings);
     try {
       const otherDeps: Deps = { ...env.deps, db: other.db };
       const results = await Promise.allSettled(
@@ -220,7 +247,7 @@ describe("claimAccount", () => {
         Array(9).fill("conflict"),
       );
     } finally {
-      other.close();
+      await other.close();
     }
   });
 });
@@ -229,23 +256,23 @@ describe("previewClaim (what the claim page shows)", () => {
   test("shows a claimable token without consuming it, however often it is called", async ({ env }) => {
     const signup = await agent(env);
     for (let i = 0; i < 3; i++) {
-      expect(previewClaim(env.deps, signup.claimToken)).toMatchObject({
+      expect(await previewClaim(env.deps, signup.claimToken)).toMatchObject({
         state: "claimable",
         expiresAt: new Date(signup.claimTokenValidUntil),
         claimedAt: null,
       });
     }
-    expect(env.store.sqlite.prepare("SELECT consumed_at FROM claim_tokens").get()).toEqual({ consumed_at: null });
-    expect(getClaimStatus(env.deps, signup.userId).claimed).toBe(false);
+    expect(await consumedAts(env)).toEqual([{ consumedAt: null }]);
+    expect((await getClaimStatus(env.deps, signup.userId)).claimed).toBe(false);
     await expect(claimAccount(env.deps, claimInput(signup.claimToken))).resolves.toMatchObject({ userId: signup.userId });
   });
 
   test("shows the agent's name, model, organization and stacks the human is about to own", async ({ env }) => {
     const signup = await agentSignup(env.deps, { agentName: "Release helper", agentModel: "claude-sonnet-4" });
-    const { id } = env.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(signup.userInfo.id) as { id: number };
+    const id = await idOf(env, signup.userInfo.id);
     const org = signup.userInfo.organizations[0]!.name;
-    createStack(env.deps, id, { projectName: "web", stackName: "dev" });
-    expect(previewClaim(env.deps, signup.claimToken)).toMatchObject({
+    await createStack(env.deps, id, { projectName: "web", stackName: "dev" });
+    expect(await previewClaim(env.deps, signup.claimToken)).toMatchObject({
       agentName: "Release helper",
       agentModel: "claude-sonnet-4",
       organizations: [org],
@@ -257,18 +284,18 @@ describe("previewClaim (what the claim page shows)", () => {
   test("says claimed after a claim, with when", async ({ env }) => {
     const signup = await agent(env);
     await claimAccount(env.deps, claimInput(signup.claimToken));
-    expect(previewClaim(env.deps, signup.claimToken)).toMatchObject({ state: "claimed", claimedAt: env.clock.now() });
+    expect(await previewClaim(env.deps, signup.claimToken)).toMatchObject({ state: "claimed", claimedAt: env.clock.now() });
   });
 
   test("says expired once the 30 days are over, and still consumes nothing", async ({ env }) => {
     const signup = await agent(env);
     env.clock.advance(30 * DAY);
-    expect(previewClaim(env.deps, signup.claimToken)).toMatchObject({ state: "expired", claimedAt: null });
-    expect(env.store.sqlite.prepare("SELECT consumed_at FROM claim_tokens").get()).toEqual({ consumed_at: null });
+    expect(await previewClaim(env.deps, signup.claimToken)).toMatchObject({ state: "expired", claimedAt: null });
+    expect(await consumedAts(env)).toEqual([{ consumedAt: null }]);
   });
 
   test("an unknown token is not_found", async ({ env }) => {
     await agent(env);
-    expect(() => previewClaim(env.deps, "no-such-token")).toThrow(expect.objectContaining({ code: "not_found" }));
+    await expect(previewClaim(env.deps, "no-such-token")).rejects.toMatchObject({ code: "not_found" });
   });
 });

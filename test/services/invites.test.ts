@@ -1,3 +1,4 @@
+import { eq } from "drizzle-orm";
 import { agentSignup } from "../../src/services/accounts.js";
 import { AppError } from "../../src/errors.js";
 import { createInviteLink, getInviteLink, inviteSecretFrom, redeemInvite } from "../../src/services/invites.js";
@@ -9,18 +10,20 @@ const GOOD_PASSWORD = "Correct-Horse-9";
 /** An agent admin of its own organization, and an invite link to it. */
 async function linkToNewOrg(env: TestEnv, expiresInMs = 7 * 24 * HOUR) {
   const signup = await agentSignup(env.deps, { agentName: "Inviter" });
-  const userId = (env.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(signup.userInfo.id) as { id: number }).id;
+  const { users } = env.deps.db.tables;
+  const [user] = await env.deps.db.select({ id: users.id }).from(users).where(eq(users.uid, signup.userInfo.id));
+  const userId = user!.id;
   const expiresAt = new Date(env.clock.now().getTime() + expiresInMs).toISOString();
-  const link = createInviteLink(env.deps, userId, { name: "Team", expiresAt });
+  const link = await createInviteLink(env.deps, userId, { name: "Team", expiresAt });
   return { userId, orgName: signup.userInfo.organizations[0]!.name, link: seedInviteToken.parse(link) };
 }
 
-const usersWith = (env: TestEnv, column: "email" | "login", value: string) =>
-  (env.store.sqlite.prepare(`SELECT count(*) AS n FROM users WHERE lower(${column}) = lower(?)`).get(value) as { n: number }).n;
+const usersWith = async (env: TestEnv, column: "email" | "login", value: string) =>
+  Number((await env.store.query(`SELECT count(*) AS n FROM users WHERE lower(${column}) = lower(?)`, [value]))[0]!.n);
 
 test("ten concurrent redeems with the same email create exactly one user; the others are conflicts", async ({ env }) => {
   const { link } = await linkToNewOrg(env);
-  const users = countRows(env, "users");
+  const users = await countRows(env, "users");
 
   const results = await Promise.allSettled(
     Array.from({ length: 10 }, (_, i) =>
@@ -36,10 +39,10 @@ test("ten concurrent redeems with the same email create exactly one user; the ot
     expect(reason).toBeInstanceOf(AppError);
     expect((reason as AppError).code).toBe("conflict");
   }
-  expect(usersWith(env, "email", "same@example.com")).toBe(1);
-  expect(countRows(env, "users")).toBe(users + 1);
-  expect(countRows(env, "invite_link_users")).toBe(1);
-  expect(countRows(env, "memberships")).toBe(2); // the inviter's and the winner's
+  expect(await usersWith(env, "email", "same@example.com")).toBe(1);
+  expect(await countRows(env, "users")).toBe(users + 1);
+  expect(await countRows(env, "invite_link_users")).toBe(1);
+  expect(await countRows(env, "memberships")).toBe(2); // the inviter's and the winner's
 });
 
 test("ten concurrent redeems with the same username create exactly one user; the others are conflicts", async ({ env }) => {
@@ -55,23 +58,23 @@ test("ten concurrent redeems with the same username create exactly one user; the
   for (const result of results) {
     if (result.status === "rejected") expect((result.reason as AppError).code).toBe("conflict");
   }
-  expect(usersWith(env, "login", "shared-name")).toBe(1);
-  expect(countRows(env, "invite_link_users")).toBe(1);
+  expect(await usersWith(env, "login", "shared-name")).toBe(1);
+  expect(await countRows(env, "invite_link_users")).toBe(1);
 });
 
 test("ten concurrent agents (no password) with the same email: one account, one access token, one claim token", async ({ env }) => {
   const { link } = await linkToNewOrg(env);
-  const tokens = countRows(env, "access_tokens");
-  const claims = countRows(env, "claim_tokens");
+  const tokens = await countRows(env, "access_tokens");
+  const claims = await countRows(env, "claim_tokens");
 
   const results = await Promise.allSettled(
     Array.from({ length: 10 }, (_, i) => redeemInvite(env.deps, { token: link.secret, email: "bot@example.com", name: `Bot ${i}` })),
   );
 
   expect(results.filter((result) => result.status === "fulfilled")).toHaveLength(1);
-  expect(usersWith(env, "email", "bot@example.com")).toBe(1);
-  expect(countRows(env, "access_tokens")).toBe(tokens + 1);
-  expect(countRows(env, "claim_tokens")).toBe(claims + 1);
+  expect(await usersWith(env, "email", "bot@example.com")).toBe(1);
+  expect(await countRows(env, "access_tokens")).toBe(tokens + 1);
+  expect(await countRows(env, "claim_tokens")).toBe(claims + 1);
 });
 
 test("an invite works before its expiresAt and not after", async ({ env }) => {
@@ -84,20 +87,20 @@ test("an invite works before its expiresAt and not after", async ({ env }) => {
   env.clock.advance(1);
   const late = redeemInvite(env.deps, { token: link.secret, email: "late@example.com", name: "Late", password: GOOD_PASSWORD });
   await expect(late).rejects.toMatchObject({ code: "bad_request", message: expect.stringMatching(/not valid/) });
-  expect(usersWith(env, "email", "late@example.com")).toBe(0);
+  expect(await usersWith(env, "email", "late@example.com")).toBe(0);
 });
 
 test("an invite that expires while the password is being hashed does not let the user in", async ({ env }) => {
   const { link } = await linkToNewOrg(env, HOUR);
   env.clock.advance(HOUR - 1);
-  const users = countRows(env, "users");
+  const users = await countRows(env, "users");
 
   const pending = redeemInvite(env.deps, { token: link.secret, email: "slow@example.com", name: "Slow", password: GOOD_PASSWORD });
   env.clock.advance(1); // the link's expiry passes before the transaction that writes the user
 
   await expect(pending).rejects.toMatchObject({ code: "bad_request" });
-  expect(countRows(env, "users")).toBe(users);
-  expect(countRows(env, "invite_link_users")).toBe(0);
+  expect(await countRows(env, "users")).toBe(users);
+  expect(await countRows(env, "invite_link_users")).toBe(0);
 });
 
 test("redeemInvite reports the organization joined and, without a password, the token for the session", async ({ env }) => {
@@ -114,7 +117,7 @@ test("redeemInvite reports the organization joined and, without a password, the 
 
 test("a link's users list everyone who joined through it, in join order, as Viewer users with integer ids", async ({ env }) => {
   const { userId, link } = await linkToNewOrg(env);
-  expect(getInviteLink(env.deps, userId, link.secret).users).toEqual([]);
+  expect((await getInviteLink(env.deps, userId, link.secret)).users).toEqual([]);
 
   const joined = [];
   for (const who of ["one", "two", "three"]) {
@@ -123,7 +126,7 @@ test("a link's users list everyone who joined through it, in join order, as View
     env.clock.advance(1000);
   }
 
-  const read = seedInviteToken.parse(getInviteLink(env.deps, userId, link.secret));
+  const read = seedInviteToken.parse(await getInviteLink(env.deps, userId, link.secret));
   expect(read.users?.map((user) => user.id)).toEqual(joined.map((user) => user.id));
   for (const user of read.users ?? []) {
     expect(Number.isInteger(user.id)).toBe(true);
@@ -138,19 +141,21 @@ test("a link reads as enabled until the clock reaches its expiresAt, and disable
   expect(link.enabled).toBe(true);
 
   env.clock.advance(HOUR - 1);
-  expect(getInviteLink(env.deps, userId, link.secret).enabled).toBe(true);
+  expect((await getInviteLink(env.deps, userId, link.secret)).enabled).toBe(true);
 
   env.clock.advance(1);
-  const expired = seedInviteToken.parse(getInviteLink(env.deps, userId, link.secret));
+  const expired = seedInviteToken.parse(await getInviteLink(env.deps, userId, link.secret));
   expect(expired.enabled).toBe(false);
   expect(expired.expiresAt).toBe(link.expiresAt);
 });
 
 test("a link disabled in the db reads as disabled and cannot be redeemed", async ({ env }) => {
   const { userId, link } = await linkToNewOrg(env);
-  env.store.sqlite.prepare("UPDATE invite_links SET enabled = 0").run();
+  await env.deps.db.transact(async (tx) => {
+    await tx.update(tx.tables.inviteLinks).set({ enabled: false });
+  });
 
-  expect(getInviteLink(env.deps, userId, link.secret).enabled).toBe(false);
+  expect((await getInviteLink(env.deps, userId, link.secret)).enabled).toBe(false);
   await expect(
     redeemInvite(env.deps, { token: link.secret, email: "x@example.com", name: "X", password: GOOD_PASSWORD }),
   ).rejects.toMatchObject({ code: "bad_request" });

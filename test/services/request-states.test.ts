@@ -14,7 +14,7 @@ describe("sealed request states", () => {
 
     expect(await redeemRequestState(env.deps, PURPOSE, state, undefined)).toEqual(held);
     await expect(redeemRequestState(env.deps, PURPOSE, state, undefined)).rejects.toThrow(/already used/);
-    expect(countRows(env, "used_request_states")).toBe(1);
+    expect(await countRows(env, "used_request_states")).toBe(1);
   });
 
   test("refuse another purpose, another account, and a state past its lifetime", async ({ env }) => {
@@ -26,15 +26,15 @@ describe("sealed request states", () => {
     await expect(redeemRequestState(env.deps, PURPOSE, state, other.signup.userInfo.id)).rejects.toThrow(/another account/);
     env.clock.advance(REQUEST_STATE_TTL_MS + 1_000);
     await expect(redeemRequestState(env.deps, PURPOSE, state, signup.userInfo.id)).rejects.toThrow(/expired/);
-    expect(countRows(env, "used_request_states")).toBe(0);
+    expect(await countRows(env, "used_request_states")).toBe(0);
   });
 
   test("used states are forgotten once they could no longer be replayed anyway", async ({ env }) => {
     const { signup } = await signUp(env);
     await redeemRequestState(env.deps, PURPOSE, await sealRequestState(env.deps, PURPOSE, signup.userInfo.id, held), undefined);
-    expect(forgetExpiredRequestStates(env.deps)).toBe(0);
+    expect(await forgetExpiredRequestStates(env.deps)).toBe(0);
     env.clock.advance(REQUEST_STATE_TTL_MS + 1_000);
-    expect(forgetExpiredRequestStates(env.deps)).toBe(1);
-    expect(countRows(env, "used_request_states")).toBe(0);
+    expect(await forgetExpiredRequestStates(env.deps)).toBe(1);
+    expect(await countRows(env, "used_request_states")).toBe(0);
   });
 });

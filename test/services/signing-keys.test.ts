@@ -36,7 +36,7 @@ describe("ONBOARD_SIGNING_KEYS", () => {
     const before = await agentSignup(env.deps, {});
     expect(decodeProtectedHeader(before.accessToken).kid).toBe("db");
     const claims = decodeJwt(before.accessToken);
-    const withoutKid = await new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(signingKey(env.deps.db));
+    const withoutKid = await new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(await signingKey(env.deps.db));
     const rotating = withKeys(env.deps, [key("new"), { id: "db" }]);
     await expect(authenticate(rotating, before.accessToken)).resolves.toBeDefined();
     await expect(authenticate(rotating, withoutKid)).resolves.toBeDefined();

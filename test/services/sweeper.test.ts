@@ -1,9 +1,13 @@
+import { eq } from "drizzle-orm";
 import { describe } from "vitest";
 import { claimAccount, lockUnclaimedAgents } from "../../src/services/claims.js";
 import { countRows, createTestEnv, DAY, expect, fails, ok, signUp, test, type TestEnv } from "../fixture.js";
 
-const lockedAt = (env: TestEnv, login: string) =>
-  (env.store.sqlite.prepare("SELECT locked_at FROM users WHERE login = ?").get(login) as { locked_at: number | null }).locked_at;
+async function lockedAt(env: TestEnv, login: string) {
+  const { users } = env.deps.db.tables;
+  const [row] = await env.deps.db.select({ lockedAt: users.lockedAt }).from(users).where(eq(users.login, login));
+  return row!.lockedAt;
+}
 
 describe("lockUnclaimedAgents", () => {
   test("locks an agent nobody claimed once its claim window closes, and keeps its data", async () => {
@@ -15,14 +19,14 @@ describe("lockUnclaimedAgents", () => {
       const login = signup.userInfo.githubLogin;
 
       env.clock.advance(30 * DAY - 1);
-      expect(lockUnclaimedAgents(env.deps)).toBe(0);
-      expect(lockedAt(env, login)).toBeNull();
+      expect(await lockUnclaimedAgents(env.deps)).toBe(0);
+      expect(await lockedAt(env, login)).toBeNull();
 
       env.clock.advance(1);
-      expect(lockUnclaimedAgents(env.deps)).toBe(1);
-      expect(lockedAt(env, login)).toBe(env.clock.now().getTime());
-      expect(countRows(env, "stacks")).toBe(1);
-      expect(countRows(env, "organizations")).toBe(1);
+      expect(await lockUnclaimedAgents(env.deps)).toBe(1);
+      expect(await lockedAt(env, login)).toEqual(env.clock.now());
+      expect(await countRows(env, "stacks")).toBe(1);
+      expect(await countRows(env, "organizations")).toBe(1);
 
       const text = await fails(client, "get_current_user");
       expect(text).toMatch(/locked .*nobody claimed it.*data is kept.*agent_signup/s);
@@ -47,9 +51,9 @@ describe("lockUnclaimedAgents", () => {
     await signUp(env);
 
     env.clock.advance(2 * DAY);
-    expect(lockUnclaimedAgents(env.deps)).toBe(0);
+    expect(await lockUnclaimedAgents(env.deps)).toBe(0);
     env.clock.advance(28 * DAY);
-    expect(lockUnclaimedAgents(env.deps)).toBe(1);
-    expect(lockUnclaimedAgents(env.deps)).toBe(0);
+    expect(await lockUnclaimedAgents(env.deps)).toBe(1);
+    expect(await lockUnclaimedAgents(env.deps)).toBe(0);
   });
 });

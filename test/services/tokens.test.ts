@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { decodeJwt, SignJWT } from "jose";
+import { eq } from "drizzle-orm";
 import { describe } from "vitest";
-import { openDb } from "../../db/client.js";
+import { openStore } from "../../db/client.js";
 import { agentSignup } from "../../src/services/accounts.js";
 import type { Deps } from "../../src/services/deps.js";
 import { authenticate, signingKey } from "../../src/services/tokens.js";
@@ -9,10 +10,17 @@ import { createTestEnv, DAY, expect, HOUR, test, type TestEnv } from "../fixture
 
 const signUpAgent = (env: TestEnv) => agentSignup(env.deps, { agentName: "Token tester" });
 
-const revoke = (env: TestEnv, token: string, reason: string | null) =>
-  env.store.sqlite
-    .prepare("UPDATE access_tokens SET revoked_at = ?, revoked_reason = ? WHERE jti = ?")
-    .run(env.clock.now().getTime(), reason, decodeJwt(token).jti!).changes;
+/** Revokes the token's row as of now; how many rows that changed. */
+const revoke = (env: TestEnv, token: string, reason: "claimed" | null) =>
+  env.deps.db.transact(async (tx) => {
+    const { accessTokens } = tx.tables;
+    const changed = await tx
+      .update(accessTokens)
+      .set({ revokedAt: env.clock.now(), revokedReason: reason })
+      .where(eq(accessTokens.jti, decodeJwt(token).jti!))
+      .returning({ jti: accessTokens.jti });
+    return changed.length;
+  });
 
 describe("authenticate", () => {
   test("a fresh access token speaks for the user it was issued to", async ({ env }) => {
@@ -76,7 +84,7 @@ describe("authenticate", () => {
 
   test("a revoked token is refused with a message saying it was revoked", async ({ env }) => {
     const signup = await signUpAgent(env);
-    expect(revoke(env, signup.accessToken, null)).toBe(1);
+    expect(await revoke(env, signup.accessToken, null)).toBe(1);
     await expect(authenticate(env.deps, signup.accessToken)).rejects.toMatchObject({
       code: "unauthenticated",
       message: expect.stringMatching(/revoked/),
@@ -86,13 +94,13 @@ describe("authenticate", () => {
   test("revoking one token leaves the user's other tokens working", async ({ env }) => {
     const first = await signUpAgent(env);
     const second = await signUpAgent(env);
-    revoke(env, first.accessToken, null);
+    await revoke(env, first.accessToken, null);
     await expect(authenticate(env.deps, second.accessToken)).resolves.toMatchObject({ user: { uid: second.userInfo.id } });
   });
 
   test("a token ended by a claim still authenticates, marked revokedByClaim", async ({ env }) => {
     const signup = await signUpAgent(env);
-    revoke(env, signup.accessToken, "claimed");
+    await revoke(env, signup.accessToken, "claimed");
     const caller = await authenticate(env.deps, signup.accessToken);
     expect(caller.revokedByClaim).toBe(true);
     expect(caller.user.uid).toBe(signup.userInfo.id);
@@ -103,7 +111,7 @@ describe("authenticate", () => {
     const claims = decodeJwt(signup.accessToken);
     const unknown = await new SignJWT({ ...claims, jti: randomUUID() })
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .sign(signingKey(env.deps.db));
+      .sign(await signingKey(env.deps.db));
     await expect(authenticate(env.deps, unknown)).rejects.toMatchObject({
       code: "unauthenticated",
       message: expect.stringMatching(/not valid/),
@@ -116,7 +124,7 @@ describe("authenticate", () => {
     const claims = decodeJwt(attacker.accessToken);
     const swapped = await new SignJWT({ ...claims, sub: victim.userInfo.id })
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .sign(signingKey(env.deps.db));
+      .sign(await signingKey(env.deps.db));
     await expect(authenticate(env.deps, swapped)).rejects.toMatchObject({ code: "unauthenticated" });
   });
 
@@ -133,14 +141,28 @@ describe("authenticate", () => {
     }
   });
 
-  test("another process on the same db file accepts the token (the signing key lives in the db)", async ({ env }) => {
+  test("another process on the same db accepts the token (the signing key lives in the db)", async ({ env }) => {
     const signup = await signUpAgent(env);
-    const second = openDb(env.dbFile);
+    const second = await openStore(env.database.settings);
     try {
       const deps: Deps = { ...env.deps, db: second.db };
       await expect(authenticate(deps, signup.accessToken)).resolves.toMatchObject({ user: { uid: signup.userInfo.id } });
     } finally {
-      second.close();
+      await second.close();
     }
+  });
+
+  test("a token revoked through another instance is refused here at once, though this one verified it before", async ({ env }) => {
+    const signup = await signUpAgent(env);
+    await authenticate(env.deps, signup.accessToken); // now in this instance's verified-token cache
+    const other = await openStore(env.database.settings);
+    try {
+      await other.db.transact(async (tx) => {
+        await tx.update(tx.tables.accessTokens).set({ revokedAt: env.clock.now() });
+      });
+    } finally {
+      await other.close();
+    }
+    await expect(authenticate(env.deps, signup.accessToken)).rejects.toThrow(/has been revoked/);
   });
 });

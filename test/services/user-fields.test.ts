@@ -2,8 +2,8 @@
  * User.identities, tokenInfo and siteAdmin from the stored account and the
  * caller's token, for an agent, a claimed human and invited humans and agents.
  */
+import { eq } from "drizzle-orm";
 import { describe } from "vitest";
-import { accessTokens } from "../../db/schema.js";
 import { agentSignup, getCurrentUser } from "../../src/services/accounts.js";
 import { claimAccount } from "../../src/services/claims.js";
 import { identitiesOf } from "../../src/services/identities.js";
@@ -14,16 +14,23 @@ import { seedUser } from "../seed-shapes.js";
 
 const PASSWORD = "Corr3ct-Horse!";
 
-const idOf = (env: TestEnv, uid: string) =>
-  (env.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(uid) as { id: number }).id;
+async function idOf(env: TestEnv, uid: string): Promise<number> {
+  const { users } = env.deps.db.tables;
+  const [row] = await env.deps.db.select({ id: users.id }).from(users).where(eq(users.uid, uid));
+  return row!.id;
+}
 
-const tokenNameOf = (env: TestEnv, userId: number) =>
-  (env.store.sqlite.prepare("SELECT name FROM access_tokens WHERE user_id = ?").get(userId) as { name: string }).name;
+/** The names of the user's access tokens, as stored. */
+async function tokenNamesOf(env: TestEnv, userId: number): Promise<string[]> {
+  const { accessTokens } = env.deps.db.tables;
+  const rows = await env.deps.db.select({ name: accessTokens.name }).from(accessTokens).where(eq(accessTokens.userId, userId));
+  return rows.map((row) => row.name);
+}
 
 async function agentWithLink(env: TestEnv) {
   const signup = await agentSignup(env.deps, { agentName: "Inviter" });
-  const userId = idOf(env, signup.userInfo.id);
-  const link = createInviteLink(env.deps, userId, {
+  const userId = await idOf(env, signup.userInfo.id);
+  const link = await createInviteLink(env.deps, userId, {
     name: "Team",
     expiresAt: new Date(env.clock.now().getTime() + DAY).toISOString(),
   });
@@ -42,8 +49,8 @@ describe("identitiesOf", () => {
 describe("an unclaimed agent", () => {
   test("has no identities, is no site admin, and its signup token is named agent signup", async ({ env }) => {
     const signup = await agentSignup(env.deps, { agentName: "Helper" });
-    const userId = idOf(env, signup.userInfo.id);
-    expect(tokenNameOf(env, userId)).toBe("agent signup");
+    const userId = await idOf(env, signup.userInfo.id);
+    expect(await tokenNamesOf(env, userId)).toEqual(["agent signup"]);
     expect(seedUser.parse(signup.userInfo)).toMatchObject({
       identities: [],
       siteAdmin: false,
@@ -51,23 +58,25 @@ describe("an unclaimed agent", () => {
     });
     const caller = await authenticate(env.deps, signup.accessToken);
     expect(caller.tokenName).toBe("agent signup");
-    expect(getCurrentUser(env.deps, userId, { tokenName: caller.tokenName })).toEqual(signup.userInfo);
+    expect(await getCurrentUser(env.deps, userId, { tokenName: caller.tokenName })).toEqual(signup.userInfo);
   });
 
   test("without a token to speak of, the User has no tokenInfo at all", async ({ env }) => {
     const signup = await agentSignup(env.deps, {});
-    const user = seedUser.parse(getCurrentUser(env.deps, idOf(env, signup.userInfo.id)));
+    const user = seedUser.parse(await getCurrentUser(env.deps, await idOf(env, signup.userInfo.id)));
     expect(user).not.toHaveProperty("tokenInfo");
     expect(user.identities).toEqual([]);
   });
 
   test("a token issued without a name shows the column's default name", async ({ env }) => {
     const signup = await agentSignup(env.deps, {});
-    const userId = idOf(env, signup.userInfo.id);
+    const userId = await idOf(env, signup.userInfo.id);
     const access = await prepareAccessToken(env.deps, signup.userInfo.id);
-    env.deps.db.insert(accessTokens).values(access.row(userId)).run();
+    await env.deps.db.transact(async (tx) => {
+      await tx.insert(tx.tables.accessTokens).values(access.row(userId));
+    });
     const caller = await authenticate(env.deps, access.token);
-    expect(getCurrentUser(env.deps, userId, { tokenName: caller.tokenName }).tokenInfo).toEqual({
+    expect((await getCurrentUser(env.deps, userId, { tokenName: caller.tokenName })).tokenInfo).toEqual({
       name: "access token",
       organization: "",
       team: "",
@@ -78,12 +87,13 @@ describe("an unclaimed agent", () => {
 describe("a claimed human", () => {
   test("has the email identity, verified or not, and the kept agent token still shows as tokenInfo", async ({ env }) => {
     const signup = await agentSignup(env.deps, { agentName: "Helper" });
-    const userId = idOf(env, signup.userInfo.id);
+    const userId = await idOf(env, signup.userInfo.id);
     await claimAccount(env.deps, { claimToken: signup.claimToken, username: "ada", email: "ada@example.com", password: PASSWORD, keepAgentAccess: true });
-    const verified = env.store.sqlite.prepare("SELECT email_verified_at AS at FROM users WHERE id = ?").get(userId) as { at: number | null };
-    expect(verified.at).toBeNull();
+    const { users } = env.deps.db.tables;
+    const [verified] = await env.deps.db.select({ at: users.emailVerifiedAt }).from(users).where(eq(users.id, userId));
+    expect(verified).toEqual({ at: null });
     const caller = await authenticate(env.deps, signup.accessToken);
-    const user = seedUser.parse(getCurrentUser(env.deps, userId, { tokenName: caller.tokenName }));
+    const user = seedUser.parse(await getCurrentUser(env.deps, userId, { tokenName: caller.tokenName }));
     expect(user).toMatchObject({
       isAgent: false,
       email: "ada@example.com",
@@ -99,11 +109,13 @@ describe("invited users", () => {
     const { link } = await agentWithLink(env);
     const result = await redeemInvite(env.deps, { token: link.secret, email: "grace@example.com", name: "Grace", username: "grace", password: PASSWORD });
     expect(result.accessToken).toBeUndefined();
-    const userId = (env.store.sqlite.prepare("SELECT id FROM users WHERE login = 'grace'").get() as { id: number }).id;
-    const user = seedUser.parse(getCurrentUser(env.deps, userId));
+    const { users } = env.deps.db.tables;
+    const [grace] = await env.deps.db.select({ id: users.id }).from(users).where(eq(users.login, "grace"));
+    const userId = grace!.id;
+    const user = seedUser.parse(await getCurrentUser(env.deps, userId));
     expect(user).toMatchObject({ isAgent: false, identities: ["email"], siteAdmin: false });
     expect(user).not.toHaveProperty("tokenInfo");
-    expect(env.store.sqlite.prepare("SELECT count(*) AS n FROM access_tokens WHERE user_id = ?").get(userId)).toEqual({ n: 0 });
+    expect(await tokenNamesOf(env, userId)).toEqual([]);
   });
 
   test("an agent that joined without a password has an email but no identity, and its token is named invite signup", async ({ env }) => {
@@ -111,8 +123,8 @@ describe("invited users", () => {
     const result = await redeemInvite(env.deps, { token: link.secret, email: "robot@example.com", name: "Robot" });
     const caller = await authenticate(env.deps, result.accessToken!);
     expect(caller.tokenName).toBe("invite signup");
-    expect(tokenNameOf(env, caller.user.id)).toBe("invite signup");
-    const user = seedUser.parse(getCurrentUser(env.deps, caller.user.id, { tokenName: caller.tokenName }));
+    expect(await tokenNamesOf(env, caller.user.id)).toEqual(["invite signup"]);
+    const user = seedUser.parse(await getCurrentUser(env.deps, caller.user.id, { tokenName: caller.tokenName }));
     expect(user).toMatchObject({
       isAgent: true,
       email: "robot@example.com",
@@ -128,7 +140,7 @@ describe("invited users", () => {
     const claimToken = decodeURIComponent(new URL(result.user.claimUrl!).pathname.split("/").pop()!);
     await claimAccount(env.deps, { claimToken, username: "robbie", email: "robbie@example.com", password: PASSWORD, keepAgentAccess: true });
     const caller = await authenticate(env.deps, result.accessToken!);
-    expect(getCurrentUser(env.deps, caller.user.id).identities).toEqual(["email"]);
+    expect((await getCurrentUser(env.deps, caller.user.id)).identities).toEqual(["email"]);
   });
 });
 

@@ -1,22 +1,30 @@
+import { eq } from "drizzle-orm";
 import { describe } from "vitest";
 import { createTestEnv, DAY, expect, fails, ok, signUp, type TestEnv, test } from "../fixture.js";
 import { seedOrganizationSummary } from "../seed-shapes.js";
 
 /** Sets an account's primary email as verified, as the verification link would. */
-function verifyEmail(env: TestEnv, uid: string, email: string) {
-  env.store.sqlite.prepare("UPDATE users SET email = ?, email_verified_at = ? WHERE uid = ?").run(email, env.clock.now().getTime(), uid);
+async function verifyEmail(env: TestEnv, uid: string, email: string) {
+  await env.deps.db.transact(async (tx) => {
+    const { users } = tx.tables;
+    await tx.update(users).set({ email, emailVerifiedAt: env.clock.now() }).where(eq(users.uid, uid));
+  });
 }
 
 /** A host agent that invited invitee@example.com, and the invitee agent with that address verified. */
 async function invited(env: TestEnv, role: "member" | "admin" = "member") {
   const host = await signUp(env, { agentName: "Host" });
   const invitee = await signUp(env, { agentName: "Invitee" });
-  verifyEmail(env, invitee.signup.userInfo.id, "invitee@example.com");
+  await verifyEmail(env, invitee.signup.userInfo.id, "invitee@example.com");
   const invite = await ok(host.client, "invite_member", { email: "invitee@example.com", role });
   return { host, org: host.signup.userInfo.githubLogin as string, invitee, invite };
 }
 
-const inviteRow = (env: TestEnv, uid: string) => env.store.sqlite.prepare("SELECT * FROM org_invites WHERE uid = ?").get(uid) as Record<string, any>;
+async function inviteRow(env: TestEnv, uid: string) {
+  const { orgInvites } = env.deps.db.tables;
+  const [row] = await env.deps.db.select().from(orgInvites).where(eq(orgInvites.uid, uid));
+  return row;
+}
 
 describe("accept_invite", () => {
   test("joins the organization with the invite's role and answers {organization}", async ({ env }) => {
@@ -26,7 +34,7 @@ describe("accept_invite", () => {
     const me = await ok(invitee.client, "get_current_user");
     expect(me.organizations).toContainEqual(expect.objectContaining({ name: org, role: "admin" }));
     expect(me.potentialOrganizations).toEqual([]);
-    expect(inviteRow(env, invite.id)).toMatchObject({ accepted_at: env.clock.now().getTime() });
+    expect(await inviteRow(env, invite.id)).toMatchObject({ acceptedAt: env.clock.now() });
     // The new organization is usable at once.
     expect((await ok(invitee.client, "create_stack", { organization: org, projectName: "p", stackName: "s" })).orgName).toBe(org);
   });
@@ -50,7 +58,7 @@ describe("accept_invite", () => {
       env.clock.advance(7 * DAY);
       const message = await fails(invitee.client, "accept_invite", { id: invite.id });
       expect(message).toMatch(/expired.*invite_member/);
-      expect(inviteRow(env, invite.id)).toMatchObject({ accepted_at: null, accept_error: message });
+      expect(await inviteRow(env, invite.id)).toMatchObject({ acceptedAt: null, acceptError: message });
     } finally {
       await env.close();
     }
@@ -59,13 +67,13 @@ describe("accept_invite", () => {
   test("an unknown id and an invite addressed to someone else read alike", async ({ env }) => {
     const { org, invite } = await invited(env);
     const stranger = await signUp(env);
-    verifyEmail(env, stranger.signup.userInfo.id, "stranger@example.com");
+    await verifyEmail(env, stranger.signup.userInfo.id, "stranger@example.com");
     const foreign = await fails(stranger.client, "accept_invite", { id: invite.id });
     const unknown = await fails(stranger.client, "accept_invite", { id: "no-such-invite" });
     expect(foreign).toContain("list_pending_invites");
     expect(foreign).not.toContain(org);
     expect(foreign.replace(invite.id, "ID")).toBe(unknown.replace("no-such-invite", "ID"));
-    expect(inviteRow(env, invite.id)).toMatchObject({ accepted_at: null, accept_error: null });
+    expect(await inviteRow(env, invite.id)).toMatchObject({ acceptedAt: null, acceptError: null });
   });
 
   test("an empty id is refused before anything runs", async ({ env }) => {

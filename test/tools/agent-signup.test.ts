@@ -1,27 +1,13 @@
+import { eq } from "drizzle-orm";
 import { describe } from "vitest";
 import { call, countRows, createTestEnv, DAY, expect, fails, HOUR, ok, signUp, test, textOf, type TestEnv } from "../fixture.js";
 import { seedAgentSignupResponse, seedUser } from "../seed-shapes.js";
+import { columnsContaining } from "./stored.js";
 
 /** Every table the signup writes to, for "nothing was created" checks. */
 const signupTables = ["users", "organizations", "memberships", "access_tokens", "claim_tokens"];
-const rowCounts = (env: TestEnv) => Object.fromEntries(signupTables.map((table) => [table, countRows(env, table)]));
-
-/** Every (table, column) in the db whose stored value contains `needle` as text. */
-function columnsContaining(env: TestEnv, needle: string): string[] {
-  const { sqlite } = env.store;
-  const tables = sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
-  const hits: string[] = [];
-  for (const { name: table } of tables) {
-    const columns = sqlite.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as { name: string }[];
-    for (const { name: column } of columns) {
-      const { n } = sqlite
-        .prepare(`SELECT count(*) AS n FROM "${table}" WHERE instr(CAST("${column}" AS TEXT), ?) > 0`)
-        .get(needle) as { n: number };
-      if (n > 0) hits.push(`${table}.${column}`);
-    }
-  }
-  return hits;
-}
+const rowCounts = async (env: TestEnv) =>
+  Object.fromEntries(await Promise.all(signupTables.map(async (table) => [table, await countRows(env, table)] as const)));
 
 describe("agent_signup", () => {
   test("answers with Pulumi's AgentSignupResponse plus a claimUrl", async ({ env }) => {
@@ -40,12 +26,14 @@ describe("agent_signup", () => {
     expect(user.organizations[0]).toMatchObject({ role: "admin" });
 
     const org = user.organizations[0]!;
-    const members = env.store.sqlite
-      .prepare(
-        `SELECT u.uid, m.role FROM memberships m JOIN users u ON u.id = m.user_id
-         JOIN organizations o ON o.id = m.org_id WHERE o.name = ?`,
-      )
-      .all(org.name);
+    const { db } = env.deps;
+    const { memberships, organizations, users } = db.tables;
+    const members = await db
+      .select({ uid: users.uid, role: memberships.role })
+      .from(memberships)
+      .innerJoin(users, eq(users.id, memberships.userId))
+      .innerJoin(organizations, eq(organizations.id, memberships.orgId))
+      .where(eq(organizations.name, org.name));
     expect(members).toEqual([{ uid: user.id, role: "admin" }]);
   });
 
@@ -75,15 +63,20 @@ describe("agent_signup", () => {
   test("agentName becomes the user's name and agentModel is stored with the user", async ({ env }) => {
     const { signup } = await signUp(env, { agentName: "Release helper", agentModel: "claude-sonnet-4" });
     expect(signup.userInfo.name).toBe("Release helper");
-    const row = env.store.sqlite.prepare("SELECT name, agent_model, is_agent FROM users WHERE uid = ?").get(signup.userInfo.id);
-    expect(row).toEqual({ name: "Release helper", agent_model: "claude-sonnet-4", is_agent: 1 });
+    const { users } = env.deps.db.tables;
+    const rows = await env.deps.db
+      .select({ name: users.name, agentModel: users.agentModel, isAgent: users.isAgent })
+      .from(users)
+      .where(eq(users.uid, signup.userInfo.id));
+    expect(rows).toEqual([{ name: "Release helper", agentModel: "claude-sonnet-4", isAgent: true }]);
   });
 
   test("agentName and agentModel are optional: the user is then called Agent and has no model", async ({ env }) => {
     const { signup } = await signUp(env);
     expect(signup.userInfo.name).toBe("Agent");
-    const row = env.store.sqlite.prepare("SELECT agent_model FROM users WHERE uid = ?").get(signup.userInfo.id);
-    expect(row).toEqual({ agent_model: null });
+    const { users } = env.deps.db.tables;
+    const rows = await env.deps.db.select({ agentModel: users.agentModel }).from(users).where(eq(users.uid, signup.userInfo.id));
+    expect(rows).toEqual([{ agentModel: null }]);
   });
 
   test("surrounding spaces are trimmed from agentName", async ({ env }) => {
@@ -100,21 +93,21 @@ describe("agent_signup", () => {
 
   test("a signed-in session cannot sign up again, and nothing is created", async ({ env }) => {
     const { client, signup } = await signUp(env);
-    const before = rowCounts(env);
+    const before = await rowCounts(env);
     const message = await fails(client, "agent_signup", { agentName: "Second" });
     expect(message).toContain(signup.userInfo.githubLogin);
     expect(message).toMatch(/already signed in/i);
-    expect(rowCounts(env)).toEqual(before);
+    expect(await rowCounts(env)).toEqual(before);
     // ...and the session still acts as the first account.
     expect((await ok(client, "get_current_user")).id).toBe(signup.userInfo.id);
   });
 
   test("a session opened with an agent's token cannot sign up again either", async ({ env }) => {
     const { token } = await signUp(env);
-    const before = rowCounts(env);
+    const before = await rowCounts(env);
     const client = await env.connect(token);
     await fails(client, "agent_signup", {});
-    expect(rowCounts(env)).toEqual(before);
+    expect(await rowCounts(env)).toEqual(before);
   });
 
   test.for<[string, Record<string, unknown>, RegExp]>([
@@ -128,7 +121,7 @@ describe("agent_signup", () => {
     const client = await env.connect();
     const message = await fails(client, "agent_signup", args);
     expect(message).toMatch(mentions);
-    expect(rowCounts(env)).toEqual({ users: 0, organizations: 0, memberships: 0, access_tokens: 0, claim_tokens: 0 });
+    expect(await rowCounts(env)).toEqual({ users: 0, organizations: 0, memberships: 0, access_tokens: 0, claim_tokens: 0 });
     // The session is still unauthenticated.
     expect(await fails(client, "get_current_user")).toMatch(/agent_signup/);
   });
@@ -140,12 +133,12 @@ describe("agent_signup", () => {
 
   test("neither the claim token nor the access token is stored in clear anywhere in the db", async ({ env }) => {
     const { signup, token, claimToken } = await signUp(env, { agentName: "Secretive" });
-    expect(countRows(env, "claim_tokens")).toBe(1);
-    expect(countRows(env, "access_tokens")).toBe(1);
+    expect(await countRows(env, "claim_tokens")).toBe(1);
+    expect(await countRows(env, "access_tokens")).toBe(1);
     // The scan itself must be able to find things: the user's uid is stored.
-    expect(columnsContaining(env, signup.userInfo.id)).toContain("users.uid");
-    expect(columnsContaining(env, claimToken)).toEqual([]);
-    expect(columnsContaining(env, token)).toEqual([]);
+    expect(await columnsContaining(env.store, signup.userInfo.id)).toContain("users.uid");
+    expect(await columnsContaining(env.store, claimToken)).toEqual([]);
+    expect(await columnsContaining(env.store, token)).toEqual([]);
   });
 
   test("neither token appears in the server's logs", async ({ env }) => {
@@ -166,8 +159,8 @@ describe("agent_signup", () => {
     expect(distinct(signups.map((s) => s.userInfo.organizations[0].name))).toBe(5);
     expect(distinct(signups.map((s) => s.accessToken))).toBe(5);
     expect(distinct(signups.map((s) => s.claimToken))).toBe(5);
-    expect(countRows(env, "users")).toBe(5);
-    expect(countRows(env, "organizations")).toBe(5);
+    expect(await countRows(env, "users")).toBe(5);
+    expect(await countRows(env, "organizations")).toBe(5);
   });
 
   test("by default the access token is valid 72 hours and the claim token 30 days", async ({ env }) => {

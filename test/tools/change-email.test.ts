@@ -1,3 +1,4 @@
+import { asc, eq } from "drizzle-orm";
 import { describe } from "vitest";
 import { z } from "zod";
 import { claimAccount } from "../../src/services/claims.js";
@@ -10,21 +11,29 @@ const seedPendingEmail = z.strictObject({ email: z.string() });
 
 const PASSWORD = "Analytical#Engine1843";
 
-const userRow = (env: TestEnv, uid: string) =>
-  env.store.sqlite.prepare("SELECT id, email, email_verified_at FROM users WHERE uid = ?").get(uid) as {
-    id: number;
-    email: string | null;
-    email_verified_at: number | null;
-  };
+async function userRow(env: TestEnv, uid: string) {
+  const { users } = env.deps.db.tables;
+  const [user] = await env.deps.db
+    .select({ id: users.id, email: users.email, emailVerifiedAt: users.emailVerifiedAt })
+    .from(users)
+    .where(eq(users.uid, uid));
+  return user!;
+}
 
-const verifications = (env: TestEnv, userId: number) =>
-  env.store.sqlite.prepare("SELECT email, token_hash, expires_at, verified_at, canceled_at FROM email_verifications WHERE user_id = ? ORDER BY id").all(userId) as Array<{
-    email: string;
-    token_hash: string;
-    expires_at: number;
-    verified_at: number | null;
-    canceled_at: number | null;
-  }>;
+function verifications(env: TestEnv, userId: number) {
+  const { emailVerifications } = env.deps.db.tables;
+  return env.deps.db
+    .select({
+      email: emailVerifications.email,
+      tokenHash: emailVerifications.tokenHash,
+      expiresAt: emailVerifications.expiresAt,
+      verifiedAt: emailVerifications.verifiedAt,
+      canceledAt: emailVerifications.canceledAt,
+    })
+    .from(emailVerifications)
+    .where(eq(emailVerifications.userId, userId))
+    .orderBy(asc(emailVerifications.id));
+}
 
 const tokenIn = (text: string) => text.match(/\/verify-email\?token=([A-Za-z0-9_-]+)/)?.[1] ?? "";
 
@@ -48,10 +57,10 @@ describe("change_email", () => {
     expect(text).toContain("keeps ada@example.com");
     expect(text).toMatch(/you cannot confirm/i);
 
-    const user = userRow(env, uid);
+    const user = await userRow(env, uid);
     expect(user.email).toBe("ada@example.com");
-    const rows = verifications(env, user.id);
-    expect(rows.map((row) => [row.email, row.canceled_at === null, row.verified_at])).toEqual([
+    const rows = await verifications(env, user.id);
+    expect(rows.map((row) => [row.email, row.canceledAt === null, row.verifiedAt])).toEqual([
       ["ada@example.com", false, null],
       ["ada.new@example.com", true, null],
     ]);
@@ -61,12 +70,12 @@ describe("change_email", () => {
     expect(mail.subject).toBe("Confirm your email address for agent-onboard");
     const token = tokenIn(mail.text);
     expect(mail.text).toContain(`http://onboard.test/verify-email?token=${token}`);
-    expect(rows[1]!.token_hash).toBe(hashSecret(token));
+    expect(rows[1]!.tokenHash).toBe(hashSecret(token));
     // The link in the mail is what makes the change; nothing the agent was given can.
     expect(JSON.stringify(result)).not.toContain(token);
 
-    verifyEmail(env.deps, token);
-    expect(userRow(env, uid).email).toBe("ada.new@example.com");
+    await verifyEmail(env.deps, token);
+    expect((await userRow(env, uid)).email).toBe("ada.new@example.com");
     expect((await ok(client, "get_current_user")).email).toBe("ada.new@example.com");
   });
 
@@ -74,8 +83,8 @@ describe("change_email", () => {
     const { client, uid } = await claimed(env);
     await ok(client, "change_email", { email: "one@example.com" });
     await ok(client, "change_email", { email: "one@example.com" });
-    const rows = verifications(env, userRow(env, uid).id);
-    expect(rows.map((row) => [row.email, row.canceled_at === null])).toEqual([
+    const rows = await verifications(env, (await userRow(env, uid)).id);
+    expect(rows.map((row) => [row.email, row.canceledAt === null])).toEqual([
       ["ada@example.com", false],
       ["one@example.com", false],
       ["one@example.com", true],
@@ -88,7 +97,7 @@ describe("change_email", () => {
     const result = await call(client, "change_email", { email: "human@example.com" });
     expect(result.structuredContent).toEqual({ email: "human@example.com" });
     expect(textOf(result)).not.toContain("keeps");
-    expect(userRow(env, signup.userInfo.id).email).toBeNull();
+    expect((await userRow(env, signup.userInfo.id)).email).toBeNull();
     expect(env.mail.map((mail) => mail.to)).toEqual(["human@example.com"]);
   });
 
@@ -104,13 +113,13 @@ describe("change_email", () => {
     const text = await fails(client, "change_email", { email: "BOB@example.com" });
     expect(text).toContain('A user with the email "bob@example.com" already exists');
     expect(text).toMatch(/another email address/);
-    expect(verifications(env, userRow(env, uid).id).map((row) => row.email)).toEqual(["ada@example.com"]);
+    expect((await verifications(env, (await userRow(env, uid)).id)).map((row) => row.email)).toEqual(["ada@example.com"]);
     expect(env.mail).toHaveLength(mails);
   });
 
   test("the account's already verified address is refused as nothing to change", async ({ env }) => {
     const { client } = await claimed(env);
-    verifyEmail(env.deps, tokenIn(env.mail.at(-1)!.text));
+    await verifyEmail(env.deps, tokenIn(env.mail.at(-1)!.text));
     const mails = env.mail.length;
     expect(await fails(client, "change_email", { email: "ada@example.com" })).toMatch(/already your verified email address.*different address/);
     expect(env.mail).toHaveLength(mails);

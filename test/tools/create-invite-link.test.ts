@@ -1,19 +1,13 @@
+import { asc, eq } from "drizzle-orm";
 import { claimAccount } from "../../src/services/claims.js";
 import { call, countRows, DAY, expect, fails, HOUR, ok, signUp, test, type TestEnv, textOf } from "../fixture.js";
 import { seedInviteToken, seedRedeemedAgent, seedUnleashUser } from "../seed-shapes.js";
+import { tablesContaining } from "./stored.js";
 
 const PUBLIC_URL = "http://onboard.test";
 const NOW = "2026-03-01T12:00:00.000Z";
 const inAWeek = "2026-03-08T12:00:00.000Z";
 const GOOD_PASSWORD = "Correct-Horse-9";
-
-/** Every table, every row, as JSON: where a plain secret must never appear. */
-function tablesContaining(env: TestEnv, needle: string): string[] {
-  const tables = env.store.sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
-  return tables
-    .filter(({ name }) => JSON.stringify(env.store.sqlite.prepare(`SELECT * FROM "${name}"`).all()).includes(needle))
-    .map(({ name }) => name);
-}
 
 /** A human arriving late with the link's `secret` is told the link is not valid. */
 async function expectLateRedeemRefused(env: TestEnv, secret: string) {
@@ -41,7 +35,7 @@ test("create_invite_link answers with seed 002's invite token: url from the publ
   expect(token.users).toEqual([]);
   // An agent has no email until claimed, so its login names it.
   expect(token.createdBy).toBe(signup.userInfo.githubLogin);
-  expect(countRows(env, "invite_links")).toBe(1);
+  expect(await countRows(env, "invite_links")).toBe(1);
 });
 
 test("each invite link gets its own long random secret", async ({ env }) => {
@@ -84,9 +78,11 @@ test("the people who join through a link are recorded against it, as Viewer (roo
     expect(Number.isInteger(joined.id)).toBe(true);
     expect(joined.rootRole).toBe(3);
   }
-  const rows = env.store.sqlite
-    .prepare("SELECT user_id AS userId FROM invite_link_users ORDER BY joined_at, user_id")
-    .all() as { userId: number }[];
+  const { inviteLinkUsers } = env.deps.db.tables;
+  const rows = await env.deps.db
+    .select({ userId: inviteLinkUsers.userId })
+    .from(inviteLinkUsers)
+    .orderBy(asc(inviteLinkUsers.joinedAt), asc(inviteLinkUsers.userId));
   expect(rows.map((row) => row.userId)).toEqual([human.id, agent.id]);
 });
 
@@ -112,8 +108,9 @@ test("an expiresAt more than one month ahead is moved back to exactly one month 
 
   expect(token.expiresAt).toBe("2026-04-01T12:00:00.000Z");
   expect(token.enabled).toBe(true);
-  const stored = env.store.sqlite.prepare("SELECT expires_at AS expiresAt FROM invite_links").get() as { expiresAt: number };
-  expect(new Date(stored.expiresAt).toISOString()).toBe("2026-04-01T12:00:00.000Z");
+  const { inviteLinks } = env.deps.db.tables;
+  const stored = await env.deps.db.select({ expiresAt: inviteLinks.expiresAt }).from(inviteLinks);
+  expect(stored.map((link) => link.expiresAt.toISOString())).toEqual(["2026-04-01T12:00:00.000Z"]);
 });
 
 test("an expiresAt within the month is kept, whatever offset it was written with", async ({ env }) => {
@@ -148,10 +145,10 @@ test("a past expiresAt is accepted, but the link is disabled and cannot be redee
   expect(token.enabled).toBe(false);
   expect(token.expiresAt).toBe("2026-02-01T00:00:00.000Z");
 
-  const users = countRows(env, "users");
+  const users = await countRows(env, "users");
   await expectLateRedeemRefused(env, token.secret);
-  expect(countRows(env, "users")).toBe(users);
-  expect(countRows(env, "invite_link_users")).toBe(0);
+  expect(await countRows(env, "users")).toBe(users);
+  expect(await countRows(env, "invite_link_users")).toBe(0);
 });
 
 test("a link that expires at this very moment is reported disabled", async ({ env }) => {
@@ -173,7 +170,7 @@ test("a link stops working once the clock passes its expiresAt", async ({ env })
 
   env.clock.advance(2000);
   await expectLateRedeemRefused(env, token.secret);
-  expect(countRows(env, "invite_link_users")).toBe(1);
+  expect(await countRows(env, "invite_link_users")).toBe(1);
 });
 
 test("only an admin can create an invite link: a member who joined through one is told so, and nothing is written", async ({ env }) => {
@@ -182,7 +179,7 @@ test("only an admin can create an invite link: a member who joined through one i
   const token = seedInviteToken.parse(await ok(client, "create_invite_link", { name: "Team", expiresAt: inAWeek }));
   const joined = await ok(await env.connect(), "redeem_invite", { token: token.secret, email: "member@example.com", name: "Member" });
   const member = await env.connect(joined.accessToken);
-  const links = countRows(env, "invite_links");
+  const links = await countRows(env, "invite_links");
 
   const text = await fails(member, "create_invite_link", { name: "Mine", expiresAt: inAWeek });
   const named = await fails(member, "create_invite_link", { name: "Mine", expiresAt: inAWeek, organization: orgName });
@@ -191,7 +188,7 @@ test("only an admin can create an invite link: a member who joined through one i
     expect(message).toMatch(/admin/i);
     expect(message).toContain(orgName);
   }
-  expect(countRows(env, "invite_links")).toBe(links);
+  expect(await countRows(env, "invite_links")).toBe(links);
 });
 
 test("an organization the caller is not in gets the same answer as one that does not exist", async ({ env }) => {
@@ -203,7 +200,7 @@ test("an organization the caller is not in gets the same answer as one that does
   const missing = await fails(client, "create_invite_link", { name: "Sneaky", expiresAt: inAWeek, organization: "no-such-org" });
 
   expect(notMine.replaceAll(strangersOrg, "<org>")).toBe(missing.replaceAll("no-such-org", "<org>"));
-  expect(countRows(env, "invite_links")).toBe(0);
+  expect(await countRows(env, "invite_links")).toBe(0);
 });
 
 test("an invite link for a named organization of the caller's goes to that organization", async ({ env }) => {
@@ -212,10 +209,12 @@ test("an invite link for a named organization of the caller's goes to that organ
 
   await ok(client, "create_invite_link", { name: "Named", expiresAt: inAWeek, organization: orgName.toUpperCase() });
 
-  const row = env.store.sqlite
-    .prepare("SELECT o.name AS org FROM invite_links l JOIN organizations o ON o.id = l.org_id")
-    .get() as { org: string };
-  expect(row.org).toBe(orgName);
+  const { inviteLinks, organizations } = env.deps.db.tables;
+  const rows = await env.deps.db
+    .select({ org: organizations.name })
+    .from(inviteLinks)
+    .innerJoin(organizations, eq(organizations.id, inviteLinks.orgId));
+  expect(rows).toEqual([{ org: orgName }]);
 });
 
 test.for([
@@ -232,7 +231,7 @@ test.for([
 
   expect(result.isError).toBe(true);
   expect(textOf(result)).toMatch(mentions);
-  expect(countRows(env, "invite_links")).toBe(0);
+  expect(await countRows(env, "invite_links")).toBe(0);
 });
 
 test("the secret is stored only as a hash: no table holds it in clear, and no log line either", async ({ env }) => {
@@ -240,8 +239,8 @@ test("the secret is stored only as a hash: no table holds it in clear, and no lo
 
   const token = seedInviteToken.parse(await ok(client, "create_invite_link", { name: "Team", expiresAt: inAWeek }));
 
-  expect(countRows(env, "invite_links")).toBe(1);
-  expect(tablesContaining(env, token.secret)).toEqual([]);
+  expect(await countRows(env, "invite_links")).toBe(1);
+  expect(await tablesContaining(env.store, token.secret)).toEqual([]);
   expect(env.logs.join("\n")).not.toContain(token.secret);
 });
 
@@ -251,5 +250,5 @@ test("without signing in, create_invite_link tells the agent to call agent_signu
   const text = await fails(client, "create_invite_link", { name: "Team", expiresAt: inAWeek });
 
   expect(text).toMatch(/agent_signup/);
-  expect(countRows(env, "invite_links")).toBe(0);
+  expect(await countRows(env, "invite_links")).toBe(0);
 });

@@ -1,4 +1,5 @@
 import type { Client } from "@modelcontextprotocol/client";
+import { and, asc, eq } from "drizzle-orm";
 import { call, countRows, DAY, expect, fails, ok, signUp, type TestEnv, test, textOf } from "../fixture.js";
 import { seedAppStackSummary, seedStacksPage } from "../seed-shapes.js";
 
@@ -7,16 +8,32 @@ type Summary = { id: string; orgName: string; projectName: string; stackName: st
 /** The personal organization agent_signup made for the agent. */
 const personalOrg = (signup: Record<string, any>): string => signup.userInfo.organizations[0].name;
 
-const userIdOf = (env: TestEnv, uid: string): number =>
-  (env.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(uid) as { id: number }).id;
+async function userIdOf(env: TestEnv, uid: string): Promise<number> {
+  const { users } = env.deps.db.tables;
+  const [user] = await env.deps.db.select({ id: users.id }).from(users).where(eq(users.uid, uid));
+  return user!.id;
+}
 
-const orgIdOf = (env: TestEnv, name: string): number =>
-  (env.store.sqlite.prepare("SELECT id FROM organizations WHERE name = ?").get(name) as { id: number }).id;
+async function orgIdOf(env: TestEnv, name: string): Promise<number> {
+  const { organizations } = env.deps.db.tables;
+  const [org] = await env.deps.db.select({ id: organizations.id }).from(organizations).where(eq(organizations.name, name));
+  return org!.id;
+}
 
-const stackRow = (env: TestEnv, uid: string) =>
-  env.store.sqlite
-    .prepare("SELECT org_id, project_name, stack_name, created_by_user_id FROM stacks WHERE uid = ?")
-    .get(uid) as { org_id: number; project_name: string; stack_name: string; created_by_user_id: number } | undefined;
+async function stackRow(env: TestEnv, uid: string) {
+  const { stacks } = env.deps.db.tables;
+  const [stack] = await env.deps.db
+    .select({ orgId: stacks.orgId, projectName: stacks.projectName, stackName: stacks.stackName, createdByUserId: stacks.createdByUserId })
+    .from(stacks)
+    .where(eq(stacks.uid, uid));
+  return stack;
+}
+
+/** Every tag row, as name and value, in name order. */
+function tagRows(env: TestEnv) {
+  const { stackTags } = env.deps.db.tables;
+  return env.deps.db.select({ name: stackTags.name, value: stackTags.value }).from(stackTags).orderBy(asc(stackTags.name));
+}
 
 /** A second agent that joins the admin's organization as a plain member, through an invite link. */
 async function joinThroughInvite(env: TestEnv, admin: Client, email = "member@example.com") {
@@ -39,13 +56,13 @@ test("creates the stack in the agent's personal organization when organization i
   expect(stack).toMatchObject({ orgName: org, projectName: "web", stackName: "dev" });
   expect(stack.id).not.toBe("");
   expect(textOf(result)).toContain(`${org}/web/dev`);
-  expect(stackRow(env, stack.id)).toEqual({
-    org_id: orgIdOf(env, org),
-    project_name: "web",
-    stack_name: "dev",
-    created_by_user_id: userIdOf(env, signup.userInfo.id),
+  expect(await stackRow(env, stack.id)).toEqual({
+    orgId: await orgIdOf(env, org),
+    projectName: "web",
+    stackName: "dev",
+    createdByUserId: await userIdOf(env, signup.userInfo.id),
   });
-  expect(countRows(env, "stacks")).toBe(1);
+  expect(await countRows(env, "stacks")).toBe(1);
 });
 
 test("gives each stack its own id", async ({ env }) => {
@@ -62,7 +79,7 @@ test("creates the stack in an organization named explicitly, matching the name c
   const stack = await ok<Summary>(client, "create_stack", { organization: org.toUpperCase(), projectName: "api", stackName: "prod" });
 
   expect(seedAppStackSummary.parse(stack).orgName).toBe(org); // the organization's own spelling
-  expect(stackRow(env, stack.id)?.org_id).toBe(orgIdOf(env, org));
+  expect((await stackRow(env, stack.id))?.orgId).toBe(await orgIdOf(env, org));
 });
 
 test("stores tags as stack_tags rows that list_stacks can filter on", async ({ env }) => {
@@ -74,14 +91,19 @@ test("stores tags as stack_tags rows that list_stacks can filter on", async ({ e
   });
   const untagged = await ok<Summary>(client, "create_stack", { projectName: "web", stackName: "prod" });
 
-  const rows = env.store.sqlite
-    .prepare("SELECT t.name, t.value FROM stack_tags t JOIN stacks s ON s.id = t.stack_id WHERE s.uid = ? ORDER BY t.name")
-    .all(tagged.id);
+  const { db } = env.deps;
+  const { stacks, stackTags } = db.tables;
+  const rows = await db
+    .select({ name: stackTags.name, value: stackTags.value })
+    .from(stackTags)
+    .innerJoin(stacks, eq(stacks.id, stackTags.stackId))
+    .where(eq(stacks.uid, tagged.id))
+    .orderBy(asc(stackTags.name));
   expect(rows).toEqual([
     { name: "env", value: "dev" },
     { name: "team:owner", value: "platform" },
   ]);
-  expect(countRows(env, "stack_tags")).toBe(2);
+  expect(await countRows(env, "stack_tags")).toBe(2);
 
   const byName = seedStacksPage.parse(await ok(client, "list_stacks", { tagName: "env" }));
   expect(byName.stacks.map((s) => s.id)).toEqual([tagged.id]);
@@ -94,24 +116,26 @@ test("stores tags as stack_tags rows that list_stacks can filter on", async ({ e
 test("accepts an empty tag value", async ({ env }) => {
   const { client } = await signUp(env);
   await ok(client, "create_stack", { projectName: "web", stackName: "dev", tags: { flag: "" } });
-  expect(env.store.sqlite.prepare("SELECT name, value FROM stack_tags").all()).toEqual([{ name: "flag", value: "" }]);
+  expect(await tagRows(env)).toEqual([{ name: "flag", value: "" }]);
 });
 
 test("a member (not admin) creates stacks in the organization it joined", async ({ env }) => {
   const admin = await signUp(env);
   const org = personalOrg(admin.signup);
   const { client, member } = await joinThroughInvite(env, admin.client);
-  const role = env.store.sqlite
-    .prepare("SELECT role FROM memberships WHERE user_id = ? AND org_id = ?")
-    .get(member.id, orgIdOf(env, org)) as { role: string };
-  expect(role.role).toBe("member");
+  const { memberships } = env.deps.db.tables;
+  const roles = await env.deps.db
+    .select({ role: memberships.role })
+    .from(memberships)
+    .where(and(eq(memberships.userId, member.id), eq(memberships.orgId, await orgIdOf(env, org))));
+  expect(roles).toEqual([{ role: "member" }]);
 
   const named = await ok<Summary>(client, "create_stack", { organization: org, projectName: "svc", stackName: "dev" });
   const byDefault = await ok<Summary>(client, "create_stack", { projectName: "svc", stackName: "prod" });
 
   expect(seedAppStackSummary.parse(named).orgName).toBe(org);
   expect(byDefault.orgName).toBe(org); // the joined organization is the member's default
-  expect(stackRow(env, named.id)).toMatchObject({ org_id: orgIdOf(env, org), created_by_user_id: member.id });
+  expect(await stackRow(env, named.id)).toMatchObject({ orgId: await orgIdOf(env, org), createdByUserId: member.id });
   const seenByAdmin = await ok(admin.client, "list_stacks");
   expect(seenByAdmin.stacks.map((s: Summary) => s.id)).toEqual([named.id, byDefault.id]);
 });
@@ -125,10 +149,10 @@ test("creating the same organization/project/stack twice fails, says it exists a
   expect(text).toMatch(/already exists/i);
   expect(text).toContain("list_stacks");
   expect(text).toContain(`${personalOrg(signup)}/web/dev`);
-  expect(countRows(env, "stacks")).toBe(1);
+  expect(await countRows(env, "stacks")).toBe(1);
   // The first stack's tags are untouched by the failed attempt.
-  expect(env.store.sqlite.prepare("SELECT value FROM stack_tags").all()).toEqual([{ value: "dev" }]);
-  expect(stackRow(env, first.id)).toBeDefined();
+  expect(await tagRows(env)).toEqual([{ name: "env", value: "dev" }]);
+  expect(await stackRow(env, first.id)).toBeDefined();
 });
 
 test("names that differ only in case are the same stack", async ({ env }) => {
@@ -143,7 +167,7 @@ test("names that differ only in case are the same stack", async ({ env }) => {
     const text = await fails(client, "create_stack", { organization: personalOrg(signup).toLowerCase(), projectName, stackName });
     expect(text).toMatch(/already exists/i);
   }
-  expect(countRows(env, "stacks")).toBe(1);
+  expect(await countRows(env, "stacks")).toBe(1);
 });
 
 test("the same project and stack names may exist in two organizations", async ({ env }) => {
@@ -151,7 +175,7 @@ test("the same project and stack names may exist in two organizations", async ({
   const b = await signUp(env);
   await ok(a.client, "create_stack", { projectName: "web", stackName: "dev" });
   await ok(b.client, "create_stack", { projectName: "web", stackName: "dev" });
-  expect(countRows(env, "stacks")).toBe(2);
+  expect(await countRows(env, "stacks")).toBe(2);
 });
 
 test("an organization the caller is not in reads exactly like one that does not exist, and nothing is written", async ({ env }) => {
@@ -165,8 +189,8 @@ test("an organization the caller is not in reads exactly like one that does not 
 
   expect(strangerText.split(theirs).join("<org>")).toBe(missingText.split(missing).join("<org>"));
   expect(strangerText).toContain(theirs);
-  expect(countRows(env, "stacks")).toBe(0);
-  expect(countRows(env, "stack_tags")).toBe(0);
+  expect(await countRows(env, "stacks")).toBe(0);
+  expect(await countRows(env, "stack_tags")).toBe(0);
 });
 
 const tooLong = "a".repeat(101);
@@ -193,8 +217,8 @@ test.for(invalidInputs)("rejects %s and writes nothing", async ([, args, says], 
   const { client } = await signUp(env);
   const text = await fails(client, "create_stack", args);
   expect(text).toMatch(says);
-  expect(countRows(env, "stacks")).toBe(0);
-  expect(countRows(env, "stack_tags")).toBe(0);
+  expect(await countRows(env, "stacks")).toBe(0);
+  expect(await countRows(env, "stack_tags")).toBe(0);
 });
 
 test("accepts names of exactly 100 characters and exactly 50 tags", async ({ env }) => {
@@ -203,12 +227,12 @@ test("accepts names of exactly 100 characters and exactly 50 tags", async ({ env
   const tags = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`t${i}`, "x"]));
   const stack = await ok<Summary>(client, "create_stack", { projectName: long, stackName: `${long.slice(1)}.`, tags });
   expect(stack.projectName).toBe(long);
-  expect(countRows(env, "stack_tags")).toBe(50);
+  expect(await countRows(env, "stack_tags")).toBe(50);
 });
 
 test("without signing in it fails and tells the agent to call agent_signup", async ({ env }) => {
   const client = await env.connect();
   const text = await fails(client, "create_stack", { projectName: "web", stackName: "dev" });
   expect(text).toContain("agent_signup");
-  expect(countRows(env, "stacks")).toBe(0);
+  expect(await countRows(env, "stacks")).toBe(0);
 });

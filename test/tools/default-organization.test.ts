@@ -1,3 +1,4 @@
+import { desc, eq } from "drizzle-orm";
 import { describe } from "vitest";
 import { expect, fails, ok, signUp, test, type TestEnv } from "../fixture.js";
 import { seedDefaultOrganization } from "../seed-shapes.js";
@@ -20,13 +21,20 @@ describe("get_default_organization", () => {
 
   test("says, in Pulumi's words, when the user belongs to no organization", async ({ env }) => {
     const { client, signup } = await signUp(env);
-    env.store.sqlite.prepare("DELETE FROM memberships WHERE user_id = (SELECT id FROM users WHERE uid = ?)").run(signup.userInfo.id);
+    await env.deps.db.transact(async (tx) => {
+      const { memberships, users } = tx.tables;
+      const [user] = await tx.select({ id: users.id }).from(users).where(eq(users.uid, signup.userInfo.id));
+      await tx.delete(memberships).where(eq(memberships.userId, user!.id));
+    });
     expect(await fails(client, "get_default_organization")).toMatch(/^User is not a member of any organizations\. .*redeem_invite/);
   });
 
   test("falls back to the first organization joined, with a message, when the chosen one was left", async ({ env }) => {
     const { guest, hostOrg, joined } = await hostAndGuest(env);
-    env.store.sqlite.prepare("UPDATE users SET default_org_id = NULL WHERE id = ?").run(joined.id);
+    await env.deps.db.transact(async (tx) => {
+      const { users } = tx.tables;
+      await tx.update(users).set({ defaultOrgId: null }).where(eq(users.id, joined.id));
+    });
     const found = seedDefaultOrganization.parse(await ok(guest, "get_default_organization"));
     expect(found.GitHubLogin).toBe(hostOrg);
     expect(found.Messages).toEqual([{ severity: "info", message: expect.stringContaining("set_default_organization") }]);
@@ -43,16 +51,25 @@ describe("set_default_organization", () => {
     const second = await signUp(env, { agentName: "Second" });
     // Make the host an admin of a second organization too, then choose it.
     const secondOrg = second.signup.userInfo.githubLogin as string;
-    env.store.sqlite
-      .prepare("INSERT INTO memberships (user_id, org_id, role, created_at) SELECT u.id, o.id, 'admin', 0 FROM users u, organizations o WHERE u.login = ? AND o.name = ?")
-      .run(hostOrg, secondOrg);
+    await env.deps.db.transact(async (tx) => {
+      const { memberships, organizations, users } = tx.tables;
+      const [host] = await tx.select({ id: users.id }).from(users).where(eq(users.login, hostOrg));
+      const [org] = await tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.name, secondOrg));
+      await tx.insert(memberships).values({ userId: host!.id, orgId: org!.id, role: "admin", createdAt: new Date(0) });
+    });
 
     expect(await ok(host.client, "set_default_organization", { organization: secondOrg.toUpperCase() })).toEqual({ GitHubLogin: secondOrg, Messages: [] });
     expect((await ok(host.client, "get_default_organization")).GitHubLogin).toBe(secondOrg);
     expect((await ok(host.client, "create_stack", { projectName: "p", stackName: "s" })).orgName).toBe(secondOrg);
     expect((await ok(host.client, "create_invite_link", { name: "n", expiresAt: "2026-03-10T00:00:00Z" })).url).toMatch(/new-user\?invite=/);
-    const [link] = env.store.sqlite.prepare("SELECT o.name FROM invite_links l JOIN organizations o ON o.id = l.org_id ORDER BY l.id DESC LIMIT 1").pluck().all();
-    expect(link).toBe(secondOrg);
+    const { inviteLinks, organizations } = env.deps.db.tables;
+    const [link] = await env.deps.db
+      .select({ org: organizations.name })
+      .from(inviteLinks)
+      .innerJoin(organizations, eq(organizations.id, inviteLinks.orgId))
+      .orderBy(desc(inviteLinks.id))
+      .limit(1);
+    expect(link?.org).toBe(secondOrg);
   });
 
   test("setting the same organization twice changes nothing", async ({ env }) => {

@@ -1,6 +1,6 @@
 import { describe } from "vitest";
 import { claimAccount } from "../../src/services/claims.js";
-import { call, DAY, expect, fails, HOUR, ok, signUp, test, textOf, type TestEnv } from "../fixture.js";
+import { call, countRows, DAY, expect, fails, HOUR, ok, signUp, test, textOf, type TestEnv } from "../fixture.js";
 import { seedAppStackSummary, seedClaimStatus, seedStacksPage, seedUser } from "../seed-shapes.js";
 
 const human = { username: "ada-lovelace", email: "Ada@Example.com", password: "Analytical#Engine1843" };
@@ -76,7 +76,7 @@ describe("get_claim_status", () => {
         expect(message).toContain("get_claim_status");
       }
     }
-    expect(env.store.sqlite.prepare("SELECT count(*) AS n FROM stacks").get()).toEqual({ n: 0 });
+    expect(await countRows(env, "stacks")).toBe(0);
   });
 
   test("after a claim that ends the agent's access, get_claim_status still answers: claimed, access not kept", async ({ env }) => {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { eq } from "drizzle-orm";
 import { decodeJwt, SignJWT } from "jose";
 import { describe } from "vitest";
 import { expect, fails, HOUR, ok, signUp, test } from "../fixture.js";
@@ -85,10 +86,15 @@ describe("get_current_user", () => {
   test("a token whose jti was revoked in the db is refused, also on the session that signed up", async ({ env }) => {
     const { token, client } = await signUp(env);
     const { jti } = decodeJwt(token);
-    const changed = env.store.sqlite
-      .prepare("UPDATE access_tokens SET revoked_at = ?, revoked_reason = NULL WHERE jti = ?")
-      .run(env.clock.now().getTime(), jti!).changes;
-    expect(changed).toBe(1);
+    const changed = await env.deps.db.transact(async (tx) => {
+      const { accessTokens } = tx.tables;
+      return tx
+        .update(accessTokens)
+        .set({ revokedAt: env.clock.now(), revokedReason: null })
+        .where(eq(accessTokens.jti, jti!))
+        .returning({ jti: accessTokens.jti });
+    });
+    expect(changed).toEqual([{ jti }]);
     for (const session of [client, await env.connect(token)]) {
       expect(await fails(session, "get_current_user")).toMatch(/revoked/i);
     }
@@ -96,7 +102,10 @@ describe("get_current_user", () => {
 
   test("a token whose account was deleted is refused", async ({ env }) => {
     const { token, signup } = await signUp(env);
-    env.store.sqlite.prepare("DELETE FROM users WHERE uid = ?").run(signup.userInfo.id);
+    await env.deps.db.transact(async (tx) => {
+      const { users } = tx.tables;
+      await tx.delete(users).where(eq(users.uid, signup.userInfo.id));
+    });
     expect(await fails(await env.connect(token), "get_current_user")).toContain("agent_signup");
   });
 });

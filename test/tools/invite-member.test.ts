@@ -39,7 +39,7 @@ describe("invite_member", () => {
       { to: "new.person@example.com", subject: `You are invited to join ${org} on agent-onboard`, text: expect.stringContaining(invite.acceptInviteUrl) },
     ]);
     expect(inviteMail(env)[0]!.text).toContain("accept_invite");
-    expect(countRows(env, "org_invites")).toBe(1);
+    expect(await countRows(env, "org_invites")).toBe(1);
   });
 
   test("invites as admin into a named organization", async ({ env }) => {
@@ -59,7 +59,7 @@ describe("invite_member", () => {
     expect(second.id).toBe(first.id);
     expect(second.sentAt).toBe(first.sentAt + 86_400);
     expect((result.content as Array<{ text: string }>)[0]!.text).toMatch(/re-sent/);
-    expect(countRows(env, "org_invites")).toBe(1);
+    expect(await countRows(env, "org_invites")).toBe(1);
     expect(inviteMail(env)).toHaveLength(2);
   });
 
@@ -67,7 +67,7 @@ describe("invite_member", () => {
     const { guest, org } = await hostAndGuest(env);
     const message = await fails(guest, "invite_member", { email: "friend@example.com" });
     expect(message).toContain(`Only an admin of "${org}"`);
-    expect(countRows(env, "org_invites")).toBe(0);
+    expect(await countRows(env, "org_invites")).toBe(0);
     expect(inviteMail(env)).toEqual([]);
   });
 
@@ -79,7 +79,7 @@ describe("invite_member", () => {
     const made = await fails(stranger.client, "invite_member", { email: "x@example.com", organization: "no-such-org" });
     expect(real).toContain("not a member");
     expect(real.replace(org, "X")).toBe(made.replace("no-such-org", "X"));
-    expect(countRows(env, "org_invites")).toBe(0);
+    expect(await countRows(env, "org_invites")).toBe(0);
   });
 
   test("a malformed address or role is refused before anything runs", async ({ env }) => {
@@ -87,14 +87,14 @@ describe("invite_member", () => {
     expect(await fails(client, "invite_member", { email: "nope" })).toContain("valid email");
     expect(await fails(client, "invite_member", {})).toContain("email");
     expect(await fails(client, "invite_member", { email: "a@example.com", role: "owner" })).toContain("role");
-    expect(countRows(env, "org_invites")).toBe(0);
+    expect(await countRows(env, "org_invites")).toBe(0);
   });
 
   test("an address that already belongs to a member is a conflict", async ({ env }) => {
     const { host } = await hostAndGuest(env);
     const message = await fails(host.client, "invite_member", { email: "GUEST@example.com" });
     expect(message).toMatch(/already belongs to .*a member/);
-    expect(countRows(env, "org_invites")).toBe(0);
+    expect(await countRows(env, "org_invites")).toBe(0);
     expect(inviteMail(env)).toEqual([]);
   });
 

@@ -1,10 +1,14 @@
+import { eq } from "drizzle-orm";
 import { describe } from "vitest";
 import { createTestEnv, DAY, expect, fails, ok, signUp, type TestEnv, test, textOf, type ToolResult } from "../fixture.js";
 import { seedPendingInvites, seedUser } from "../seed-shapes.js";
 
 /** Sets an account's primary email as verified, as the verification link would. */
-function verifyEmail(env: TestEnv, uid: string, email: string) {
-  env.store.sqlite.prepare("UPDATE users SET email = ?, email_verified_at = ? WHERE uid = ?").run(email, env.clock.now().getTime(), uid);
+async function verifyEmail(env: TestEnv, uid: string, email: string) {
+  await env.deps.db.transact(async (tx) => {
+    const { users } = tx.tables;
+    await tx.update(users).set({ email, emailVerifiedAt: env.clock.now() }).where(eq(users.uid, uid));
+  });
 }
 
 describe("list_pending_invites", () => {
@@ -12,7 +16,7 @@ describe("list_pending_invites", () => {
     const host = await signUp(env, { agentName: "Host" });
     const org = host.signup.userInfo.githubLogin as string;
     const invitee = await signUp(env, { agentName: "Invitee" });
-    verifyEmail(env, invitee.signup.userInfo.id, "invitee@example.com");
+    await verifyEmail(env, invitee.signup.userInfo.id, "invitee@example.com");
     const sent = await ok(host.client, "invite_member", { email: "invitee@example.com", role: "admin" });
 
     const result = await invitee.client.callTool({ name: "list_pending_invites", arguments: {} });
@@ -31,7 +35,10 @@ describe("list_pending_invites", () => {
     const host = await signUp(env);
     const invitee = await signUp(env);
     await ok(host.client, "invite_member", { email: "invitee@example.com" });
-    env.store.sqlite.prepare("UPDATE users SET email = ? WHERE uid = ?").run("invitee@example.com", invitee.signup.userInfo.id);
+    await env.deps.db.transact(async (tx) => {
+      const { users } = tx.tables;
+      await tx.update(users).set({ email: "invitee@example.com" }).where(eq(users.uid, invitee.signup.userInfo.id));
+    });
     const result = await invitee.client.callTool({ name: "list_pending_invites", arguments: {} });
     expect(result.structuredContent).toEqual({ invites: [] });
     expect(textOf(result as ToolResult)).toMatch(/no verified email.*Verify an email address first/);
@@ -43,7 +50,7 @@ describe("list_pending_invites", () => {
     try {
       const host = await signUp(env);
       const invitee = await signUp(env);
-      verifyEmail(env, invitee.signup.userInfo.id, "invitee@example.com");
+      await verifyEmail(env, invitee.signup.userInfo.id, "invitee@example.com");
       await ok(host.client, "invite_member", { email: "invitee@example.com" });
       env.clock.advance(7 * DAY);
       const result = await invitee.client.callTool({ name: "list_pending_invites", arguments: {} });

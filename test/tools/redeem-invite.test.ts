@@ -1,7 +1,9 @@
+import { asc, eq } from "drizzle-orm";
 import { claimAccount } from "../../src/services/claims.js";
 import { describe } from "vitest";
 import { call, countRows, expect, fails, HOUR, ok, signUp, test, type TestEnv, textOf } from "../fixture.js";
 import { seedInviteToken, seedRedeemedAgent, seedUnleashUser } from "../seed-shapes.js";
+import { tablesContaining } from "./stored.js";
 
 const PUBLIC_URL = "http://onboard.test";
 const NOW = "2026-03-01T12:00:00.000Z";
@@ -17,27 +19,27 @@ async function inviter(env: TestEnv) {
   return { ...admin, orgName, link };
 }
 
-const snapshot = (env: TestEnv) => ({
-  users: countRows(env, "users"),
-  memberships: countRows(env, "memberships"),
-  inviteLinkUsers: countRows(env, "invite_link_users"),
-  accessTokens: countRows(env, "access_tokens"),
-  claimTokens: countRows(env, "claim_tokens"),
+const snapshot = async (env: TestEnv) => ({
+  users: await countRows(env, "users"),
+  memberships: await countRows(env, "memberships"),
+  inviteLinkUsers: await countRows(env, "invite_link_users"),
+  accessTokens: await countRows(env, "access_tokens"),
+  claimTokens: await countRows(env, "claim_tokens"),
 });
 
-const userRow = (env: TestEnv, id: number) =>
-  env.store.sqlite.prepare("SELECT * FROM users WHERE id = ?").get(id) as Record<string, unknown>;
+async function userRow(env: TestEnv, id: number) {
+  const { users } = env.deps.db.tables;
+  const [user] = await env.deps.db.select().from(users).where(eq(users.id, id));
+  return user!;
+}
 
-const membershipsOf = (env: TestEnv, userId: number) =>
-  env.store.sqlite
-    .prepare("SELECT o.name AS org, m.role FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE m.user_id = ?")
-    .all(userId);
-
-function tablesContaining(env: TestEnv, needle: string): string[] {
-  const tables = env.store.sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
-  return tables
-    .filter(({ name }) => JSON.stringify(env.store.sqlite.prepare(`SELECT * FROM "${name}"`).all()).includes(needle))
-    .map(({ name }) => name);
+function membershipsOf(env: TestEnv, userId: number) {
+  const { memberships, organizations } = env.deps.db.tables;
+  return env.deps.db
+    .select({ org: organizations.name, role: memberships.role })
+    .from(memberships)
+    .innerJoin(organizations, eq(organizations.id, memberships.orgId))
+    .where(eq(memberships.userId, userId));
 }
 
 const human = (token: string, extra: Record<string, unknown> = {}) => ({
@@ -71,9 +73,9 @@ describe("redeem_invite with a password (a human signs up)", () => {
 
     const user = seedUnleashUser.parse(await ok(await env.connect(), "redeem_invite", human(link.secret)));
 
-    expect(membershipsOf(env, user.id)).toEqual([{ org: orgName, role: "member" }]);
-    const row = userRow(env, user.id);
-    expect(row.is_agent).toBe(0);
+    expect(await membershipsOf(env, user.id)).toEqual([{ org: orgName, role: "member" }]);
+    const row = await userRow(env, user.id);
+    expect(row.isAgent).toBe(false);
     expect(row.email).toBe("ada.lovelace@example.com");
     expect(row.login).toBe("ada_l");
   });
@@ -83,10 +85,10 @@ describe("redeem_invite with a password (a human signs up)", () => {
 
     const user = seedUnleashUser.parse(await ok(await env.connect(), "redeem_invite", human(link.secret)));
 
-    const hash = userRow(env, user.id).password_hash;
+    const hash = (await userRow(env, user.id)).passwordHash;
     expect(typeof hash).toBe("string");
     expect(hash).not.toContain(GOOD_PASSWORD);
-    expect(tablesContaining(env, GOOD_PASSWORD)).toEqual([]);
+    expect(await tablesContaining(env.store, GOOD_PASSWORD)).toEqual([]);
     expect(env.logs.join("\n")).not.toContain(GOOD_PASSWORD);
   });
 
@@ -97,7 +99,7 @@ describe("redeem_invite with a password (a human signs up)", () => {
     await ok(session, "redeem_invite", human(link.secret));
 
     expect(await fails(session, "get_current_user")).toMatch(/agent_signup/);
-    expect(countRows(env, "access_tokens")).toBe(1); // only the inviter's
+    expect(await countRows(env, "access_tokens")).toBe(1); // only the inviter's
   });
 
   test("an agent that signs up a human with a password keeps acting as itself", async ({ env }) => {
@@ -123,7 +125,7 @@ describe("redeem_invite with a password (a human signs up)", () => {
     );
 
     for (const user of [bySecret, byUrl, byPaddedUrl]) {
-      expect(membershipsOf(env, user.id)).toEqual([{ org: orgName, role: "member" }]);
+      expect(await membershipsOf(env, user.id)).toEqual([{ org: orgName, role: "member" }]);
     }
   });
 
@@ -135,7 +137,7 @@ describe("redeem_invite with a password (a human signs up)", () => {
     );
 
     expect(user.username).toMatch(/ada/);
-    expect(userRow(env, user.id).login).toBe(user.username);
+    expect((await userRow(env, user.id)).login).toBe(user.username);
   });
 });
 
@@ -168,7 +170,7 @@ describe("redeem_invite without a password (an agent joins)", () => {
     expect(agent.accessTokenValidUntil).toBe(new Date(Date.parse(NOW) + 72 * HOUR).toISOString());
     expect(agent.claimTokenValidUntil).toBe(new Date(Date.parse(NOW) + 30 * 24 * HOUR).toISOString());
     expect(agent.claimUrl.startsWith(`${PUBLIC_URL}/claim/`)).toBe(true);
-    expect(countRows(env, "claim_tokens")).toBe(2); // the inviter's and this one
+    expect(await countRows(env, "claim_tokens")).toBe(2); // the inviter's and this one
   });
 
   test("redeeming without a password tells the agent to send the new token, which acts as a member of the organization", async ({ env }) => {
@@ -185,7 +187,7 @@ describe("redeem_invite without a password (an agent joins)", () => {
     expect(me.email).toBe("bot@example.com");
     expect(me.isAgent).toBe(true);
     expect(me.organizations).toEqual([expect.objectContaining({ name: orgName, role: "member" })]);
-    expect(userRow(env, agent.id).is_agent).toBe(1);
+    expect((await userRow(env, agent.id)).isAgent).toBe(true);
   });
 
   test("the access token from a redeem works on a new session too", async ({ env }) => {
@@ -214,10 +216,10 @@ describe("redeem_invite without a password (an agent joins)", () => {
     });
 
     expect(claimed.userId).toBe(agent.id);
-    const row = userRow(env, agent.id);
-    expect(row.is_agent).toBe(0);
+    const row = await userRow(env, agent.id);
+    expect(row.isAgent).toBe(false);
     expect(row.login).toBe("grace");
-    expect(membershipsOf(env, agent.id)).toEqual([{ org: orgName, role: "member" }]);
+    expect(await membershipsOf(env, agent.id)).toEqual([{ org: orgName, role: "member" }]);
     const me = await ok(session, "get_current_user");
     expect(me.isAgent).toBe(false);
     expect(me.email).toBe("grace@example.com");
@@ -227,13 +229,13 @@ describe("redeem_invite without a password (an agent joins)", () => {
 describe("redeem_invite checks in Unleash order and writes nothing on failure", () => {
   test("an unknown token is reported before an invalid email", async ({ env }) => {
     await inviter(env);
-    const before = snapshot(env);
+    const before = await snapshot(env);
 
     const text = await fails(await env.connect(), "redeem_invite", { token: "not-a-real-secret", email: "not an email", name: "" });
 
     expect(text).toMatch(INVALID_LINK);
     expect(text).not.toMatch(/email/i);
-    expect(snapshot(env)).toEqual(before);
+    expect(await snapshot(env)).toEqual(before);
   });
 
   test("unknown, expired and disabled tokens all get the same non-revealing message", async ({ env }) => {
@@ -242,9 +244,12 @@ describe("redeem_invite checks in Unleash order and writes nothing on failure", 
       await ok(client, "create_invite_link", { name: "Short", expiresAt: new Date(Date.parse(NOW) + HOUR).toISOString() }),
     );
     const disabled = seedInviteToken.parse(await ok(client, "create_invite_link", { name: "Off", expiresAt: inAWeek }));
-    env.store.sqlite.prepare("UPDATE invite_links SET enabled = 0 WHERE name = 'Off'").run();
+    await env.deps.db.transact(async (tx) => {
+      const { inviteLinks } = tx.tables;
+      await tx.update(inviteLinks).set({ enabled: false }).where(eq(inviteLinks.name, "Off"));
+    });
     env.clock.advance(2 * HOUR);
-    const before = snapshot(env);
+    const before = await snapshot(env);
 
     const guest = await env.connect();
     const unknown = await fails(guest, "redeem_invite", human("no-such-secret"));
@@ -254,18 +259,18 @@ describe("redeem_invite checks in Unleash order and writes nothing on failure", 
     expect(unknown).toMatch(INVALID_LINK);
     expect(expired).toBe(unknown);
     expect(off).toBe(unknown);
-    expect(snapshot(env)).toEqual(before);
+    expect(await snapshot(env)).toEqual(before);
   });
 
   test("with a valid token, an invalid email is reported", async ({ env }) => {
     const { link } = await inviter(env);
-    const before = snapshot(env);
+    const before = await snapshot(env);
 
     const text = await fails(await env.connect(), "redeem_invite", human(link.secret, { email: "not an email" }));
 
     expect(text).toMatch(/email/i);
     expect(text).not.toMatch(INVALID_LINK);
-    expect(snapshot(env)).toEqual(before);
+    expect(await snapshot(env)).toEqual(before);
   });
 
   test.for([
@@ -273,12 +278,12 @@ describe("redeem_invite checks in Unleash order and writes nothing on failure", 
     ["a blank name", "   "],
   ])("%s is refused", async ([, name], { env }) => {
     const { link } = await inviter(env);
-    const before = snapshot(env);
+    const before = await snapshot(env);
 
     const text = await fails(await env.connect(), "redeem_invite", human(link.secret, { name }));
 
     expect(text).toMatch(/name/i);
-    expect(snapshot(env)).toEqual(before);
+    expect(await snapshot(env)).toEqual(before);
   });
 
   test.for([
@@ -291,45 +296,45 @@ describe("redeem_invite checks in Unleash order and writes nothing on failure", 
     ["no symbol", "NoSymbolsHere1", /symbol/],
   ] as const)("a password with %s is refused with a message naming that rule", async ([, password, rule], { env }) => {
     const { link } = await inviter(env);
-    const before = snapshot(env);
+    const before = await snapshot(env);
 
     const text = await fails(await env.connect(), "redeem_invite", human(link.secret, { password }));
 
     expect(text).toMatch(rule);
-    expect(snapshot(env)).toEqual(before);
+    expect(await snapshot(env)).toEqual(before);
   });
 
   test("an email already in use, in any case, is refused as already existing", async ({ env }) => {
     const { link } = await inviter(env);
     await ok(await env.connect(), "redeem_invite", human(link.secret));
-    const before = snapshot(env);
+    const before = await snapshot(env);
 
     const text = await fails(await env.connect(), "redeem_invite", human(link.secret, { email: "ADA.lovelace@example.com", username: "other" }));
 
     expect(text).toMatch(/already exists/);
     expect(text).toContain("ada.lovelace@example.com");
-    expect(snapshot(env)).toEqual(before);
+    expect(await snapshot(env)).toEqual(before);
   });
 
   test("a username already in use, in any case, is refused as already taken", async ({ env }) => {
     const { link } = await inviter(env);
     await ok(await env.connect(), "redeem_invite", human(link.secret));
-    const before = snapshot(env);
+    const before = await snapshot(env);
 
     const text = await fails(await env.connect(), "redeem_invite", human(link.secret, { email: "other@example.com", username: "ADA_L" }));
 
     expect(text).toMatch(/already (exists|taken)/);
-    expect(snapshot(env)).toEqual(before);
+    expect(await snapshot(env)).toEqual(before);
   });
 
   test("an agent's login cannot be taken as a username", async ({ env }) => {
     const { link, signup } = await inviter(env);
-    const before = snapshot(env);
+    const before = await snapshot(env);
 
     const text = await fails(await env.connect(), "redeem_invite", human(link.secret, { username: signup.userInfo.githubLogin }));
 
     expect(text).toMatch(/already (exists|taken)/);
-    expect(snapshot(env)).toEqual(before);
+    expect(await snapshot(env)).toEqual(before);
   });
 
   test("a refused redeem without a password binds nothing: the session stays signed out", async ({ env }) => {
@@ -355,11 +360,13 @@ describe("invite links are multi-use", () => {
       joined.push(seedUnleashUser.parse(await ok(await env.connect(), "redeem_invite", human(link.secret, { email, username }))));
     }
 
-    const rows = env.store.sqlite
-      .prepare("SELECT user_id AS userId FROM invite_link_users ORDER BY joined_at, user_id")
-      .all() as { userId: number }[];
+    const { inviteLinkUsers } = env.deps.db.tables;
+    const rows = await env.deps.db
+      .select({ userId: inviteLinkUsers.userId })
+      .from(inviteLinkUsers)
+      .orderBy(asc(inviteLinkUsers.joinedAt), asc(inviteLinkUsers.userId));
     expect(rows.map((row) => row.userId)).toEqual(joined.map((user) => user.id));
     expect(new Set(joined.map((user) => user.id)).size).toBe(3);
-    for (const user of joined) expect(membershipsOf(env, user.id)).toEqual([{ org: orgName, role: "member" }]);
+    for (const user of joined) expect(await membershipsOf(env, user.id)).toEqual([{ org: orgName, role: "member" }]);
   });
 });

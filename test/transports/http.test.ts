@@ -5,7 +5,7 @@ import { StreamableHTTPClientTransport as LegacyHttpTransport } from "@modelcont
 import { allTools } from "../../tools/index.js";
 import { afterEach, describe, expect, test } from "vitest";
 import { claimAccount } from "../../src/services/claims.js";
-import { call, fails, HOUR, ok, textOf } from "../fixture.js";
+import { call, countRows, fails, HOUR, ok, textOf } from "../fixture.js";
 import { startTestHttp, type TestHttp } from "../http-fixture.js";
 import { seedAgentSignupResponse, seedClaimStatus, seedRedeemedAgent, seedStacksPage, seedUser } from "../seed-shapes.js";
 
@@ -23,8 +23,7 @@ async function start(env: Record<string, string> = {}): Promise<TestHttp> {
   return http;
 }
 
-const countUsers = (http: TestHttp): number =>
-  (http.store.sqlite.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n;
+const countUsers = (http: TestHttp): Promise<number> => countRows(http, "users");
 
 // ---------------------------------------------------------------------------
 // The raw protocol, for what an SDK client would hide.
@@ -192,8 +191,7 @@ describe("identity over HTTP: the credentials on each request, never a session",
       expect(answer.message?.result?.content[0].text).toContain("not signed in");
       expect((await rawCall(http, "create_stack", { projectName: "p", stackName: "s" }, { "mcp-session-id": sessionId })).message?.result?.isError).toBe(true);
     }
-    const stacks = http.store.sqlite.prepare("SELECT count(*) AS n FROM stacks").get() as { n: number };
-    expect(stacks.n).toBe(0);
+    expect(await countRows(http, "stacks")).toBe(0);
   });
 
   test("2,000 anonymous requests in a row leave a client with a valid token served normally: there is no slot to fill", async () => {
@@ -212,7 +210,7 @@ describe("identity over HTTP: the credentials on each request, never a session",
     expect((await ok(client, "get_current_user")).id).toBe(signup.userInfo.id);
     const { client: newcomer } = await http.connect();
     await ok(newcomer, "agent_signup");
-  });
+  }, 90_000); // 2,000 servers built and answered in this one worker: CPU-bound, and both engines' suites run at once.
 
   test("the token works as `Authorization: Bearer <token>` and with the Pulumi CLI scheme `Authorization: token <token>`", async () => {
     const http = await start();
@@ -252,7 +250,7 @@ describe("identity over HTTP: the credentials on each request, never a session",
     expect((await ok(helper, "get_current_user")).githubLogin).toBe(joined.username);
 
     await ok(client, "agent_signup");
-    expect(countUsers(http)).toBe(3);
+    expect(await countUsers(http)).toBe(3);
   });
 });
 
@@ -364,10 +362,10 @@ describe("401 for a token that is present but not valid", () => {
     const http = await start();
     const refused = await rawCall(http, "agent_signup", {}, { Authorization: "Bearer forged.token.value" });
     await expectUnauthorized(refused.response);
-    expect(countUsers(http)).toBe(0);
+    expect(await countUsers(http)).toBe(0);
     const accepted = await rawCall(http, "agent_signup");
     expect(accepted.message?.result?.isError).toBeUndefined();
-    expect(countUsers(http)).toBe(1);
+    expect(await countUsers(http)).toBe(1);
   });
 
   test("no protected-resource metadata sends OAuth hosts to an authorization server that does not exist; their guesses get the reason", async () => {
@@ -395,7 +393,7 @@ describe("DNS-rebinding protection", () => {
     const http = await start();
     const refused = await rawCall(http, "agent_signup", {}, { Origin: "http://evil.example" });
     expect(refused.status).toBe(403);
-    expect(countUsers(http)).toBe(0);
+    expect(await countUsers(http)).toBe(0);
   });
 
   test("a foreign Host header gets 403", async () => {
@@ -442,7 +440,7 @@ describe("signup rate limit per address", () => {
     const text = await fails(client, "agent_signup");
     expect(text).toMatch(/too many/i);
     expect(text).toMatch(/Retry after \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z \(in \d+ s\)/);
-    expect(countUsers(http)).toBe(2);
+    expect(await countUsers(http)).toBe(2);
   });
 
   test("redeem_invite counts against the same limit and is refused once it is reached", async () => {
@@ -451,12 +449,12 @@ describe("signup rate limit per address", () => {
     const inviteUrl = await inviteFrom(admin);
     const { client: helper } = await http.connect();
     await ok(helper, "redeem_invite", { token: inviteUrl, email: "one@example.com", name: "One" });
-    expect(countUsers(http)).toBe(2);
+    expect(await countUsers(http)).toBe(2);
 
     const { client: late } = await http.connect();
     expect(await fails(late, "agent_signup")).toMatch(/Retry after/);
     expect(await fails(late, "redeem_invite", { token: inviteUrl, email: "two@example.com", name: "Two" })).toMatch(/Retry after/);
-    expect(countUsers(http)).toBe(2);
+    expect(await countUsers(http)).toBe(2);
   });
 
   test("a forged X-Forwarded-For does not escape the limit: no proxy is trusted unless ONBOARD_TRUST_PROXY says so", async () => {
@@ -464,7 +462,7 @@ describe("signup rate limit per address", () => {
     expect((await rawCall(http, "agent_signup", {}, { "x-forwarded-for": "198.51.100.1" })).message?.result?.isError).toBeUndefined();
     const second = await rawCall(http, "agent_signup", {}, { "x-forwarded-for": "198.51.100.2" });
     expect(second.message?.result?.content[0].text).toMatch(/Too many signup attempts/);
-    expect(countUsers(http)).toBe(1);
+    expect(await countUsers(http)).toBe(1);
   });
 
   test("behind a trusted proxy each client the proxy names has its own share, an IPv6 client per /64", async () => {
@@ -479,7 +477,7 @@ describe("signup rate limit per address", () => {
     // The REST signup counts the same clients.
     const rest = await fetch(`${http.url}/api/agents/signup`, { method: "POST", headers: { "content-type": "application/json", "x-forwarded-for": "198.51.100.2" }, body: "{}" });
     expect(rest.status).toBe(429);
-    expect(countUsers(http)).toBe(3);
+    expect(await countUsers(http)).toBe(3);
   });
 
   test("tools that create no account are not limited", async () => {
@@ -520,7 +518,9 @@ describe("after a claim that ended the agent's access", () => {
   test("a token revoked other than by a claim gets 401", async () => {
     const http = await start();
     const { signup } = await signUp(http);
-    http.store.sqlite.prepare("UPDATE access_tokens SET revoked_at = ?, revoked_reason = NULL").run(http.clock.now().getTime());
+    await http.store.db.transact(async (tx) => {
+      await tx.update(tx.tables.accessTokens).set({ revokedAt: http.clock.now(), revokedReason: null });
+    });
     const body = await expectUnauthorized(await send(http, discover(), { Authorization: `Bearer ${signup.accessToken}` }));
     expect(body.error?.message).toMatch(/revoked/);
   });

@@ -1,19 +1,36 @@
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client, ElicitRequestURLParams } from "@modelcontextprotocol/client";
 import { afterEach, describe, expect, test } from "vitest";
+import { freshDatabase } from "../databases.js";
 import { ok } from "../fixture.js";
 import { startTestHttp } from "../http-fixture.js";
-import { launchStdio } from "../processes.js";
+import { launchStdio, type StdioSession } from "../processes.js";
 import { seedAgentSignupResponse, seedClaimStatus, seedInviteToken, seedRedeemedAgent, seedStacksPage } from "../seed-shapes.js";
 
 type Era = "modern" | "legacy";
 
 const closers: Array<() => Promise<unknown>> = [];
+/** SQLite files stdio processes made on the postgres project, where they were to use PostgreSQL only. */
+const strayFiles: string[] = [];
 afterEach(async () => {
   await Promise.allSettled(closers.splice(0).map((close) => close()));
+  expect(strayFiles.splice(0), "a process opened SQLite instead of PostgreSQL").toEqual([]);
 });
+
+/** A database for stdio processes, dropped (and checked) once `sessions` have all closed. */
+async function stdioDatabase(sessions: StdioSession[], dir: string) {
+  const database = await freshDatabase();
+  closers.push(async () => {
+    await Promise.allSettled(sessions.map((session) => session.close()));
+    // On PostgreSQL, ONBOARD_DB names a scratch file nothing may create.
+    if (database.engine === "postgres" && existsSync(database.settings.dbFile)) strayFiles.push(database.settings.dbFile);
+    await database.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return database;
+}
 
 /** How a host of one revision reaches the server: a client for a token (or none). */
 interface Host {
@@ -31,15 +48,18 @@ async function httpHost(era: Era): Promise<Host> {
 /** Over stdio the process keeps the token agent_signup returns; another identity is another process (ONBOARD_TOKEN). */
 async function stdioHost(era: Era): Promise<Host> {
   const dir = mkdtempSync(join(tmpdir(), "onboard-revisions-"));
+  // Every process of this host is on one database.
+  const sessions: StdioSession[] = [];
+  const database = await stdioDatabase(sessions, dir);
   let n = 0;
   return {
     async connect(token) {
       n += 1;
       const session = await launchStdio(
-        { ONBOARD_DB: join(dir, "onboard.db"), ONBOARD_PORT: "0", ONBOARD_CREDENTIALS: join(dir, `credentials-${n}.json`), ...(token ? { ONBOARD_TOKEN: token } : {}) },
+        { ...database.env, ONBOARD_PORT: "0", ONBOARD_CREDENTIALS: join(dir, `credentials-${n}.json`), ...(token ? { ONBOARD_TOKEN: token } : {}) },
         { era },
       );
-      closers.push(() => session.close());
+      sessions.push(session);
       return session.client;
     },
   };
@@ -80,11 +100,13 @@ describe.each(hosts)("the whole onboarding over %s", (_name, era, makeHost) => {
 describe("the claim URL offer over stdio", () => {
   test.each(["modern", "legacy"] as const)("a %s host that can open URLs is asked once, and one account is made", async (era) => {
     const dir = mkdtempSync(join(tmpdir(), "onboard-offer-"));
+    const sessions: StdioSession[] = [];
+    const database = await stdioDatabase(sessions, dir);
     const session = await launchStdio(
-      { ONBOARD_DB: join(dir, "onboard.db"), ONBOARD_PORT: "0", ONBOARD_CREDENTIALS: join(dir, "credentials.json") },
+      { ...database.env, ONBOARD_PORT: "0", ONBOARD_CREDENTIALS: join(dir, "credentials.json") },
       { era, capabilities: { elicitation: { url: {} } } },
     );
-    closers.push(() => session.close());
+    sessions.push(session);
     const asked: ElicitRequestURLParams[] = [];
     session.client.setRequestHandler("elicitation/create", async (request) => {
       asked.push(request.params as ElicitRequestURLParams);

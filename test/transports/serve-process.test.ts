@@ -1,24 +1,27 @@
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import Database from "better-sqlite3";
+import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { openStore, type Store } from "../../db/client.js";
+import { databaseUrlFor, type FreshDatabase, freshDatabase, testEngine, testPostgresUrl, uniqueId, withAdmin } from "../databases.js";
 import { call, ok, textOf } from "../fixture.js";
+import { brokenRules } from "../invariants.js";
 import { runCli, type Serving, startServe } from "../processes.js";
 import { seedAgentSignupResponse, seedUnleashUser } from "../seed-shapes.js";
 
 let dir: string;
-let dbFile: string;
+let database: FreshDatabase;
 let servers: Serving[];
 let clients: Client[];
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), "onboard-serve-"));
-  dbFile = join(dir, "data", "onboard.db");
+  database = await freshDatabase();
   servers = [];
   clients = [];
 });
@@ -26,12 +29,13 @@ beforeEach(() => {
 afterEach(async () => {
   await Promise.allSettled(clients.map((client) => client.close()));
   await Promise.all(servers.map((served) => served.stop("SIGKILL")));
+  await database.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Starts `agent-onboard serve` on this test's db and keeps it for clean-up. */
+/** Starts `agent-onboard serve` on this test's database and keeps it for clean-up. */
 async function serve(env: Record<string, string> = {}): Promise<Serving> {
-  const served = await startServe({ HOME: dir, ONBOARD_DB: dbFile, ...env });
+  const served = await startServe({ HOME: dir, ...database.env, ...env });
   servers.push(served);
   return served;
 }
@@ -43,16 +47,20 @@ async function connect(mcpUrl: string, options: ConstructorParameters<typeof Str
   return client;
 }
 
-/** Opens the db file the server wrote, checks its integrity and hands it to `use`. */
-function inspectDb<T>(use: (db: Database.Database) => T): T {
-  const db = new Database(dbFile, { readonly: true });
+/** Opens the database the server wrote, checks that it is whole and hands it to `use`. */
+async function inspectDb<T>(use: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(database.settings);
   try {
-    expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
-    return use(db);
+    expect(await brokenRules(store)).toEqual({});
+    return await use(store);
   } finally {
-    db.close();
+    await store.close();
   }
 }
+
+/** `agent-onboard serve` with ONBOARD_DATABASE_URL set to `url`; ONBOARD_DB names a file that must never be made. */
+const serveOn = (url: string) =>
+  runCli(["serve"], { HOME: dir, ONBOARD_DATABASE_URL: url, ONBOARD_DB: join(dir, "never-made.db"), ONBOARD_PORT: "0" });
 
 describe("agent-onboard serve", () => {
   test("prints the MCP and web URLs of the port it picked", async () => {
@@ -66,7 +74,7 @@ describe("agent-onboard serve", () => {
     expect(await served.stop()).toBe(0);
   });
 
-  test("an agent signs up over HTTP; SIGTERM then exits 0 promptly and leaves an intact db holding the user", async () => {
+  test("an agent signs up over HTTP; SIGTERM then exits 0 promptly and leaves a whole database holding the user", async () => {
     const served = await serve();
     const signup = seedAgentSignupResponse.parse(await ok(await connect(served.mcpUrl), "agent_signup", { agentName: "Process agent" }));
     const client = await connect(served.mcpUrl, { requestInit: { headers: { Authorization: `Bearer ${signup.accessToken}` } } });
@@ -79,14 +87,15 @@ describe("agent-onboard serve", () => {
     expect(Date.now() - stopping).toBeLessThan(4_000);
     expect(served.stderr()).toContain("shutting down");
 
-    inspectDb((db) => {
-      const user = db.prepare("SELECT login, name, is_agent FROM users WHERE uid = ?").get(signup.userInfo.id);
-      expect(user).toEqual({ login: signup.userInfo.githubLogin, name: "Process agent", is_agent: 1 });
-      expect(db.prepare("SELECT count(*) AS n FROM stacks").get()).toEqual({ n: 1 });
+    await inspectDb(async ({ db }) => {
+      const { users, stacks } = db.tables;
+      const found = await db.select({ login: users.login, name: users.name, isAgent: users.isAgent }).from(users).where(eq(users.uid, signup.userInfo.id));
+      expect(found).toEqual([{ login: signup.userInfo.githubLogin, name: "Process agent", isAgent: true }]);
+      expect(await db.$count(stacks)).toBe(1);
     });
   });
 
-  test("a restarted server on the same db still accepts the agent's token", async () => {
+  test("a restarted server on the same database still accepts the agent's token", async () => {
     const first = await serve();
     const signup = await ok(await connect(first.mcpUrl), "agent_signup");
     expect(await first.stop()).toBe(0);
@@ -155,17 +164,19 @@ describe("agent-onboard serve", () => {
     expect(user).toMatchObject({ email: "grace@example.com", username: "grace", rootRole: 3 });
     expect(await served.exited).toBe(0);
 
-    inspectDb((db) => {
-      const row = db.prepare("SELECT id, login, is_agent, password_hash FROM users WHERE email = ?").get("grace@example.com") as
-        | { id: number; login: string; is_agent: number; password_hash: string }
-        | undefined;
-      expect(row).toMatchObject({ id: user.id, login: "grace", is_agent: 0 });
-      expect(row!.password_hash).toMatch(/^scrypt\$/);
+    await inspectDb(async ({ db }) => {
+      const { users } = db.tables;
+      const [row] = await db
+        .select({ id: users.id, login: users.login, isAgent: users.isAgent, passwordHash: users.passwordHash })
+        .from(users)
+        .where(eq(users.email, "grace@example.com"));
+      expect(row).toMatchObject({ id: user.id, login: "grace", isAgent: false });
+      expect(row!.passwordHash).toMatch(/^scrypt\$/);
     });
   });
 
   test("a bad variable stops serve with exit code 2 and a one-line message naming it", async () => {
-    const { code, stderr } = await runCli(["serve"], { HOME: dir, ONBOARD_PORT: "eighty", ONBOARD_DB: dbFile });
+    const { code, stderr } = await runCli(["serve"], { HOME: dir, ...database.env, ONBOARD_PORT: "eighty" });
     expect(code).toBe(2);
     expect(stderr.trim().split("\n")).toHaveLength(1);
     expect(stderr).toContain("ONBOARD_PORT");
@@ -176,7 +187,7 @@ describe("agent-onboard serve", () => {
     await once(blocker, "listening");
     try {
       const port = String((blocker.address() as AddressInfo).port);
-      const { code, stdout, stderr } = await runCli(["serve"], { HOME: dir, ONBOARD_PORT: port, ONBOARD_DB: dbFile });
+      const { code, stdout, stderr } = await runCli(["serve"], { HOME: dir, ...database.env, ONBOARD_PORT: port });
       expect(code).toBe(2);
       expect(stdout).toBe("");
       expect(stderr.trim().split("\n")).toHaveLength(1);
@@ -184,5 +195,54 @@ describe("agent-onboard serve", () => {
     } finally {
       blocker.close();
     }
+  });
+
+  test("an ONBOARD_DATABASE_URL whose server does not answer stops serve with exit code 2 and one line naming it, without the password", async () => {
+    const password = "pw-never-shown";
+    const { code, stdout, stderr } = await serveOn(`postgres://u:${password}@127.0.0.1:1/x`);
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+    expect(stderr).toMatch(/^agent-onboard: ONBOARD_DATABASE_URL: .*connection refused/);
+    expect(stderr).not.toContain(password);
+    expect(existsSync(join(dir, "never-made.db")), "fell back to SQLite").toBe(false);
+  });
+});
+
+// PostgreSQL only: what these check does not exist with a SQLite file, and the server they need is the
+// postgres project's (its global setup checks that it answers).
+describe.runIf(testEngine === "postgres")("agent-onboard serve on the PostgreSQL test server", () => {
+  test("an ONBOARD_DATABASE_URL naming a database that does not exist stops serve with exit code 2 and a line saying so", async () => {
+    // The test server's own user (and password, if it has one), and a database nobody made.
+    const url = databaseUrlFor(testPostgresUrl(), `onboard_missing_${uniqueId()}`);
+    const { code, stdout, stderr } = await serveOn(url);
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+    expect(stderr).toMatch(/^agent-onboard: ONBOARD_DATABASE_URL: .*the database does not exist/);
+    const { password } = new URL(url);
+    if (password) expect(stderr).not.toContain(password);
+    expect(existsSync(join(dir, "never-made.db")), "fell back to SQLite").toBe(false);
+  });
+
+  test("ONBOARD_DATABASE_POOL_SIZE caps the connections one process opens, however many requests wait", async () => {
+    const served = await serve({ ONBOARD_DATABASE_POOL_SIZE: "2", ONBOARD_SIGNUPS_PER_HOUR: "0" });
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        fetch(`${served.url}/api/agents/signup`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ agentName: `Pooled ${i}` }),
+        }).then((response) => response.status),
+      ),
+    );
+    expect(answers).toEqual(Array(12).fill(200));
+    // Its connections stay open, idle, for a while after the burst.
+    const name = new URL(database.settings.databaseUrl!).pathname.slice(1);
+    const { rows } = await withAdmin(testPostgresUrl(), (client) =>
+      client.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1", [name]),
+    );
+    expect(rows[0]!.n).toBe(2);
+    expect(served.errorLines()).toEqual([]);
   });
 });

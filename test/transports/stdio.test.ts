@@ -1,33 +1,41 @@
 import { once } from "node:events";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { type FreshDatabase, freshDatabase } from "../databases.js";
 import { ok } from "../fixture.js";
 import { launchStdio, runCli, type StdioSession } from "../processes.js";
 import { seedAgentSignupResponse, seedInviteToken, seedRedeemedAgent, seedStacksPage } from "../seed-shapes.js";
 
 let dir: string;
+let database: FreshDatabase;
 let sessions: StdioSession[];
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), "onboard-stdio-"));
+  database = await freshDatabase();
   sessions = [];
 });
 afterEach(async () => {
   await Promise.all(sessions.map((session) => session.close()));
+  // On PostgreSQL the processes must have used it, not a SQLite file at the ONBOARD_DB they were also given.
+  if (database.engine === "postgres") expect(existsSync(database.settings.dbFile), "a process opened SQLite").toBe(false);
+  await database.drop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
+/** Launches `npm run stdio` on this test's database. */
 async function launch(env: Record<string, string>) {
-  const session = await launchStdio({ ONBOARD_DB: join(dir, "onboard.db"), ONBOARD_PORT: "0", ...env });
+  const session = await launchStdio({ ...database.env, ONBOARD_PORT: "0", ...env });
   sessions.push(session);
   return session;
 }
 
 describe("npm run stdio", () => {
-  test("an agent onboards in one process and a teammate joins from a second process on the same db", async () => {
+  test("an agent onboards in one process and a teammate joins from a second process on the same database", async () => {
     const first = await launch({ ONBOARD_CREDENTIALS: join(dir, "first.json") });
     const signup = seedAgentSignupResponse.parse(await ok(first.client, "agent_signup", { agentName: "Builder" }));
     const org = signup.userInfo.organizations[0]!.name;
@@ -126,7 +134,7 @@ describe("the stdio command", () => {
       .join("\n");
     const run = await runCli(
       ["stdio"],
-      { ONBOARD_DB: join(dir, "raw.db"), ONBOARD_CREDENTIALS: join(dir, "raw.json"), ONBOARD_PORT: "0" },
+      { ...database.env, ONBOARD_CREDENTIALS: join(dir, "raw.json"), ONBOARD_PORT: "0" },
       `${input}\n`,
     );
     const lines = run.stdout.trim().split("\n");
@@ -136,13 +144,46 @@ describe("the stdio command", () => {
     expect(run.code).toBe(0);
   });
 
+  test("once the host closes stdin, it answers what it read and exits 0 promptly, idle database connections or not", async () => {
+    const input = [
+      initialize,
+      { jsonrpc: "2.0", method: "notifications/initialized" },
+      { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "agent_signup", arguments: {} } },
+    ]
+      .map((message) => JSON.stringify(message))
+      .join("\n");
+    const started = Date.now();
+    const run = await runCli(["stdio"], { ...database.env, ONBOARD_CREDENTIALS: join(dir, "closing.json"), ONBOARD_PORT: "0" }, `${input}\n`);
+    const took = Date.now() - started;
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim().split("\n").map((line) => JSON.parse(line).id)).toEqual([1, 2]);
+    // Start-up included; an open connection pool kept it waiting ~10 s for its idle timeout.
+    expect(took).toBeLessThan(6_000);
+  });
+
   test("a bad environment variable is one line naming it, and exit code 2", async () => {
-    const run = await runCli(["stdio"], { ONBOARD_PORT: "eighty", ONBOARD_DB: join(dir, "x.db") });
+    const run = await runCli(["stdio"], { ...database.env, ONBOARD_PORT: "eighty" });
     expect(run.code).toBe(2);
     expect(run.stdout).toBe("");
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
     expect(run.stderr).toContain("ONBOARD_PORT");
     expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  test("an ONBOARD_DATABASE_URL whose server does not answer is one line naming it, without the password, and exit code 2", async () => {
+    const password = "pw-never-shown";
+    const run = await runCli(["stdio"], {
+      ONBOARD_DATABASE_URL: `postgres://u:${password}@127.0.0.1:1/x`,
+      ONBOARD_DB: join(dir, "never-made.db"),
+      ONBOARD_CREDENTIALS: join(dir, "unused.json"),
+      ONBOARD_PORT: "0",
+    });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toMatch(/^agent-onboard: ONBOARD_DATABASE_URL: .*connection refused/);
+    expect(run.stderr).not.toContain(password);
+    expect(existsSync(join(dir, "never-made.db")), "fell back to SQLite").toBe(false);
   });
 
   test("an unknown subcommand is refused with the usage and exit code 2", async () => {

@@ -3,10 +3,11 @@
  * Users API, Unleash's invite-link tokens and invite signup. Every body is
  * checked against the shapes transcribed from the seeds.
  */
+import { eq } from "drizzle-orm";
 import { test as base, describe, expect } from "vitest";
 import { claimAccount } from "../../src/services/claims.js";
 import { createStack } from "../../src/services/stacks.js";
-import { DAY, jsonOrUndefined } from "../fixture.js";
+import { countRows, DAY, jsonOrUndefined } from "../fixture.js";
 import { startTestHttp, type TestHttp } from "../http-fixture.js";
 import {
   seedAgentSignupResponse,
@@ -80,17 +81,17 @@ function expectUnleashError(answer: Answer, status: number, name: string) {
   expect(answer.body).not.toHaveProperty("stack");
 }
 
-const countRows = (http: TestHttp, table: string): number =>
-  (http.store.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-
-const userIdOf = (http: TestHttp, uid: string): number =>
-  (http.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(uid) as { id: number }).id;
+async function userIdOf(http: TestHttp, uid: string): Promise<number> {
+  const { users } = http.store.db.tables;
+  const [user] = await http.store.db.select({ id: users.id }).from(users).where(eq(users.uid, uid));
+  return user!.id;
+}
 
 async function signUp(http: TestHttp, body: Json = { agentName: "Release helper" }) {
   const answer = await request(http, "POST", "/api/agents/signup", { body });
   expect(answer.status, answer.text).toBe(200);
   const signup = seedAgentSignupResponse.parse(answer.body);
-  return { ...signup, userId: userIdOf(http, signup.userInfo.id), org: signup.userInfo.organizations[0]!.name };
+  return { ...signup, userId: await userIdOf(http, signup.userInfo.id), org: signup.userInfo.organizations[0]!.name };
 }
 
 /** The human "ada" claims the agent that `claimToken` belongs to, keeping or ending the agent's access. */
@@ -148,7 +149,7 @@ describe("POST /api/agents/signup", () => {
     const now = http.clock.now().getTime();
     expect(Date.parse(signup.accessTokenValidUntil)).toBe(now + 72 * 3_600_000);
     expect(Date.parse(signup.claimTokenValidUntil)).toBe(now + 30 * DAY);
-    expect(countRows(http, "users")).toBe(1);
+    expect(await countRows(http, "users")).toBe(1);
   });
 
   test("accepts an empty body, as both inputs are optional", async ({ http }) => {
@@ -161,15 +162,15 @@ describe("POST /api/agents/signup", () => {
     const answer = await request(http, "POST", "/api/agents/signup", { body: { agentName: 42 } });
     expectPulumiError(answer, 400, "ValidationError");
     expect(answer.body.message).toContain("agentName");
-    expect(countRows(http, "users")).toBe(0);
-    expect(countRows(http, "organizations")).toBe(0);
+    expect(await countRows(http, "users")).toBe(0);
+    expect(await countRows(http, "organizations")).toBe(0);
   });
 
   test("answers 400 ValidationError for malformed JSON, and creates nothing", async ({ http }) => {
     const answer = await request(http, "POST", "/api/agents/signup", { rawBody: '{"agentName": ' });
     expectPulumiError(answer, 400, "ValidationError");
     expect(answer.body.message).toMatch(/JSON/);
-    expect(countRows(http, "users")).toBe(0);
+    expect(await countRows(http, "users")).toBe(0);
   });
 });
 
@@ -271,7 +272,9 @@ describe("GET /api/user/organizations/default", () => {
 
   test("is 400 with Pulumi's message for a user in no organization, and 401 without a token", async ({ http }) => {
     const agent = await signUp(http);
-    http.store.sqlite.prepare("DELETE FROM memberships").run();
+    await http.store.db.transact(async (tx) => {
+      await tx.delete(tx.tables.memberships);
+    });
     const answer = await request(http, "GET", "/api/user/organizations/default", { token: agent.accessToken });
     expectPulumiError(answer, 400, "ValidationError");
     expect(answer.body.message).toMatch(/^User is not a member of any organizations\./);
@@ -316,7 +319,7 @@ describe("GET /api/user/stacks", () => {
   test("answers the caller's stacks as {stacks} without a continuation token when all fit", async ({ http }) => {
     const agent = await signUp(http);
     expect(await page(http, agent.accessToken)).toEqual({ stacks: [] });
-    const created = createStack(http.handle.deps, agent.userId, { projectName: "web", stackName: "dev" });
+    const created = await createStack(http.handle.deps, agent.userId, { projectName: "web", stackName: "dev" });
     const result = await page(http, agent.accessToken);
     expect(result).toEqual({ stacks: [created] });
     expect(result.stacks[0]).toMatchObject({ orgName: agent.org, projectName: "web", stackName: "dev" });
@@ -325,16 +328,16 @@ describe("GET /api/user/stacks", () => {
   test("shows no stacks of organizations the caller is not in", async ({ http }) => {
     const agent = await signUp(http);
     const stranger = await signUp(http, { agentName: "Stranger" });
-    createStack(http.handle.deps, stranger.userId, { projectName: "web", stackName: "dev" });
+    await createStack(http.handle.deps, stranger.userId, { projectName: "web", stackName: "dev" });
     expect((await page(http, agent.accessToken)).stacks).toEqual([]);
   });
 
   test("filters by organization, project, tagName and tagValue from the query string", async ({ http }) => {
     const agent = await signUp(http);
     const deps = http.handle.deps;
-    const webDev = createStack(deps, agent.userId, { projectName: "web", stackName: "dev", tags: { env: "dev" } });
-    const webProd = createStack(deps, agent.userId, { projectName: "web", stackName: "prod", tags: { env: "prod" } });
-    const api = createStack(deps, agent.userId, { projectName: "api", stackName: "dev", tags: { team: "core" } });
+    const webDev = await createStack(deps, agent.userId, { projectName: "web", stackName: "dev", tags: { env: "dev" } });
+    const webProd = await createStack(deps, agent.userId, { projectName: "web", stackName: "prod", tags: { env: "prod" } });
+    const api = await createStack(deps, agent.userId, { projectName: "api", stackName: "dev", tags: { team: "core" } });
 
     expect((await page(http, agent.accessToken, { organization: agent.org })).stacks).toEqual([webDev, webProd, api]);
     expect((await page(http, agent.accessToken, { organization: "someone-else" })).stacks).toEqual([]);
@@ -346,10 +349,8 @@ describe("GET /api/user/stacks", () => {
 
   test("pages through every stack with maxResults and continuationToken", async ({ http }) => {
     const agent = await signUp(http);
-    const ids = Array.from(
-      { length: 5 },
-      (_, i) => createStack(http.handle.deps, agent.userId, { projectName: "web", stackName: `s${i}` }).id,
-    );
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await createStack(http.handle.deps, agent.userId, { projectName: "web", stackName: `s${i}` })).id);
     const seen: string[] = [];
     let query: Record<string, string> = { maxResults: "2" };
     const sizes: number[] = [];
@@ -366,7 +367,7 @@ describe("GET /api/user/stacks", () => {
 
   test("answers 400 \"Invalid continuation token\" for a forged or foreign token", async ({ http }) => {
     const agent = await signUp(http);
-    for (let i = 0; i < 3; i++) createStack(http.handle.deps, agent.userId, { projectName: "web", stackName: `s${i}` });
+    for (let i = 0; i < 3; i++) await createStack(http.handle.deps, agent.userId, { projectName: "web", stackName: `s${i}` });
     const first = await page(http, agent.accessToken, { maxResults: "1" });
     const real = first.continuationToken!;
     expect(real).toBeDefined();
@@ -427,7 +428,7 @@ describe("POST /api/admin/invite-link/tokens", () => {
     });
     // At least 128 bits of randomness.
     expect(Buffer.from(token.secret, "base64url").length).toBeGreaterThanOrEqual(16);
-    expect(countRows(http, "invite_links")).toBe(1);
+    expect(await countRows(http, "invite_links")).toBe(1);
   });
 
   test("clamps an expiry more than a month ahead to one month", async ({ http }) => {
@@ -452,7 +453,7 @@ describe("POST /api/admin/invite-link/tokens", () => {
       body: { name: "Sneaky", expiresAt: inFuture(http, DAY) },
     });
     expectUnleashError(answer, 403, "NoAccessError");
-    expect(countRows(http, "invite_links")).toBe(1);
+    expect(await countRows(http, "invite_links")).toBe(1);
   });
 
   test("answers 400 ValidationError for an expiresAt that is not a date-time", async ({ http }) => {
@@ -470,7 +471,7 @@ describe("POST /api/admin/invite-link/tokens", () => {
       body: { expiresAt: inFuture(http, DAY) },
     });
     expectUnleashError(missingName, 400, "ValidationError");
-    expect(countRows(http, "invite_links")).toBe(0);
+    expect(await countRows(http, "invite_links")).toBe(0);
   });
 
   test("answers 401 without a token, with the Unleash error body", async ({ http }) => {
@@ -496,7 +497,9 @@ describe("GET /api/admin/invite-link/tokens/{secret}", () => {
   test("keeps createdBy, as null, once the account that created the link is gone, as seed 002 requires it", async ({ http }) => {
     const admin = await signUp(http);
     const created = await createLink(http, admin.accessToken);
-    http.store.sqlite.prepare("UPDATE invite_links SET created_by_user_id = NULL").run();
+    await http.store.db.transact(async (tx) => {
+      await tx.update(tx.tables.inviteLinks).set({ createdByUserId: null });
+    });
     const answer = await request(http, "GET", `/api/admin/invite-link/tokens/${created.secret}`, { token: admin.accessToken });
     expect(answer.status, answer.text).toBe(200);
     expect(seedInviteToken.parse(answer.body)).toEqual({ ...created, createdBy: null });
@@ -652,10 +655,11 @@ describe("POST /invite/{token}/signup", () => {
     expect(user).toMatchObject({ email: "grace@example.com", name: "Grace Hopper", username: "grace", rootRole: 3 });
     expect(answer.body).not.toHaveProperty("accessToken");
     expect(answer.body).not.toHaveProperty("claimUrl");
-    const row = http.store.sqlite.prepare("SELECT password_hash, is_agent FROM users WHERE id = ?").get(user.id) as Json;
-    expect(row.password_hash).toMatch(/^scrypt\$/);
-    expect(row.is_agent).toBe(0);
-    const membership = http.store.sqlite.prepare("SELECT role FROM memberships WHERE user_id = ?").all(user.id);
+    const { users, memberships } = http.store.db.tables;
+    const [row] = await http.store.db.select({ passwordHash: users.passwordHash, isAgent: users.isAgent }).from(users).where(eq(users.id, user.id));
+    expect(row!.passwordHash).toMatch(/^scrypt\$/);
+    expect(row!.isAgent).toBe(false);
+    const membership = await http.store.db.select({ role: memberships.role }).from(memberships).where(eq(memberships.userId, user.id));
     expect(membership).toEqual([{ role: "member" }]);
   });
 
@@ -681,7 +685,7 @@ describe("POST /invite/{token}/signup", () => {
     }
     const malformed = await request(http, "POST", "/invite/no-such-secret/signup", { rawBody: "{nope" });
     expectUnleashError(malformed, 400, "ValidationError");
-    expect(countRows(http, "users")).toBe(0);
+    expect(await countRows(http, "users")).toBe(0);
   });
 
   test("answers 400 for an unknown, expired or disabled token", async ({ http }) => {
@@ -693,13 +697,13 @@ describe("POST /invite/{token}/signup", () => {
       body: { enabled: false },
     });
     http.clock.advance(2 * DAY);
-    const before = countRows(http, "users");
+    const before = await countRows(http, "users");
     for (const secret of ["no-such-secret", expiring.secret, disabled.secret]) {
       const answer = await request(http, "POST", `/invite/${secret}/signup`, { body: signupBody });
       expectUnleashError(answer, 400, "BadDataError");
       expect(answer.body.message).toMatch(/invite link is not valid/);
     }
-    expect(countRows(http, "users")).toBe(before);
+    expect(await countRows(http, "users")).toBe(before);
   });
 
   test("answers 400 ValidationError naming the password rule that failed", async ({ http }) => {
@@ -718,15 +722,15 @@ describe("POST /invite/{token}/signup", () => {
       expectUnleashError(answer, 400, "ValidationError");
       expect(answer.body.message).toMatch(rule);
     }
-    expect(countRows(http, "users")).toBe(1);
-    expect(countRows(http, "invite_link_users")).toBe(0);
+    expect(await countRows(http, "users")).toBe(1);
+    expect(await countRows(http, "invite_link_users")).toBe(0);
   });
 
   test("answers 409 NameExistsError for an email that is taken, in any case", async ({ http }) => {
     const admin = await signUp(http);
     const link = await createLink(http, admin.accessToken);
     expect((await request(http, "POST", `/invite/${link.secret}/signup`, { body: signupBody })).status).toBe(200);
-    const before = countRows(http, "users");
+    const before = await countRows(http, "users");
     const answer = await request(http, "POST", `/invite/${link.secret}/signup`, {
       body: { ...signupBody, email: "GRACE@example.com", username: "grace2" },
     });
@@ -736,9 +740,9 @@ describe("POST /invite/{token}/signup", () => {
       body: { ...signupBody, email: "other@example.com", username: "GRACE" },
     });
     expectUnleashError(sameUsername, 409, "NameExistsError");
-    expect(countRows(http, "users")).toBe(before);
-    expect(countRows(http, "memberships")).toBe(2);
-    expect(countRows(http, "invite_link_users")).toBe(1);
+    expect(await countRows(http, "users")).toBe(before);
+    expect(await countRows(http, "memberships")).toBe(2);
+    expect(await countRows(http, "invite_link_users")).toBe(1);
   });
 
   test("answers 400 ValidationError for an invalid email or an empty name, and writes nothing", async ({ http }) => {
@@ -748,7 +752,7 @@ describe("POST /invite/{token}/signup", () => {
     expectUnleashError(badEmail, 400, "ValidationError");
     const emptyName = await request(http, "POST", `/invite/${link.secret}/signup`, { body: { ...signupBody, name: "   " } });
     expectUnleashError(emptyName, 400, "ValidationError");
-    expect(countRows(http, "users")).toBe(1);
+    expect(await countRows(http, "users")).toBe(1);
   });
 });
 
@@ -771,11 +775,12 @@ describe("errors and unknown paths", () => {
   test("an unexpected failure answers 500 with a reference and no stack trace", async ({ http }) => {
     const signup = await signUp(http);
     // Break the db under the route so that the service throws a non-AppError.
-    http.store.sqlite.exec("DROP TABLE stack_tags; ALTER TABLE stacks RENAME TO stacks_gone");
+    await http.store.query("DROP TABLE stack_tags");
+    await http.store.query("ALTER TABLE stacks RENAME TO stacks_gone");
     const answer = await request(http, "GET", "/api/user/stacks", { token: signup.accessToken });
     expect(answer.status).toBe(500);
     expect(answer.body).toEqual({ code: 500, message: expect.stringMatching(/^Internal error \(reference [0-9a-f]{8}\)/) });
-    expect(answer.text).not.toMatch(/SQLITE|no such table/i);
+    expect(answer.text).not.toMatch(/SQLITE|no such table|relation|does not exist/i);
     expect(http.logs.join("")).toMatch(/request failed/);
   });
 });
@@ -783,7 +788,7 @@ describe("errors and unknown paths", () => {
 describe("REST and MCP agree", () => {
   test("get_current_user over /mcp answers exactly what GET /api/user does", async ({ http }) => {
     const signup = await signUp(http, { agentName: "Twin", agentModel: "claude-sonnet-4" });
-    createStack(http.handle.deps, signup.userId, { projectName: "web", stackName: "dev" });
+    await createStack(http.handle.deps, signup.userId, { projectName: "web", stackName: "dev" });
     const rest = await request(http, "GET", "/api/user", { token: signup.accessToken });
     expect(rest.status).toBe(200);
     const { client } = await http.connect({ Authorization: `Bearer ${signup.accessToken}` });
@@ -815,7 +820,7 @@ describe("rate limit", () => {
       expect(Number.isInteger(retryAfter)).toBe(true);
       expect(retryAfter).toBeGreaterThan(0);
       expect(retryAfter).toBeLessThanOrEqual(3600);
-      expect(countRows(http, "users")).toBe(1);
+      expect(await countRows(http, "users")).toBe(1);
     } finally {
       await http.close();
     }

@@ -4,6 +4,7 @@
  * the server wrote (GET shows, POST confirms once).
  */
 import type { Client } from "@modelcontextprotocol/client";
+import { asc, eq, getTableName } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { z } from "zod";
 import { claimAccount } from "../../src/services/claims.js";
@@ -37,8 +38,9 @@ interface Agent {
 async function signUpAgent(): Promise<Agent> {
   const signup = await ok((await http.connect()).client, "agent_signup", { agentName: "Mail tester" });
   const { client } = await http.connect({ Authorization: `Bearer ${signup.accessToken}` });
-  const { id } = http.store.sqlite.prepare("SELECT id FROM users WHERE uid = ?").get(signup.userInfo.id) as { id: number };
-  return { client, token: signup.accessToken, uid: signup.userInfo.id, userId: id, claimToken: signup.claimToken, claimUrl: signup.claimUrl };
+  const { users } = http.store.db.tables;
+  const [user] = await http.store.db.select({ id: users.id }).from(users).where(eq(users.uid, signup.userInfo.id));
+  return { client, token: signup.accessToken, uid: signup.userInfo.id, userId: user!.id, claimToken: signup.claimToken, claimUrl: signup.claimUrl };
 }
 
 /** An agent account claimed by a human as `email` (unverified), the agent keeping its token. */
@@ -96,15 +98,20 @@ const confirm = (url: string, form: { csrf: string; cookie: string }) =>
     body: new URLSearchParams({ csrf: form.csrf }),
   });
 
-const userRow = (userId: number) =>
-  http.store.sqlite.prepare("SELECT email, email_verified_at FROM users WHERE id = ?").get(userId) as { email: string | null; email_verified_at: number | null };
+async function userRow(userId: number) {
+  const { users } = http.store.db.tables;
+  const [row] = await http.store.db.select({ email: users.email, emailVerifiedAt: users.emailVerifiedAt }).from(users).where(eq(users.id, userId));
+  return row!;
+}
 
-const verificationRows = (userId: number) =>
-  http.store.sqlite.prepare("SELECT email, verified_at, canceled_at FROM email_verifications WHERE user_id = ? ORDER BY id").all(userId) as Array<{
-    email: string;
-    verified_at: number | null;
-    canceled_at: number | null;
-  }>;
+function verificationRows(userId: number) {
+  const { emailVerifications } = http.store.db.tables;
+  return http.store.db
+    .select({ email: emailVerifications.email, verifiedAt: emailVerifications.verifiedAt, canceledAt: emailVerifications.canceledAt })
+    .from(emailVerifications)
+    .where(eq(emailVerifications.userId, userId))
+    .orderBy(asc(emailVerifications.id));
+}
 
 describe("GET /api/user/verified-email", () => {
   test("is 404 for an agent without email and for an unverified address, 200 {} once the link was opened", async () => {
@@ -146,7 +153,7 @@ describe("GET and DELETE /api/user/pending-emails", () => {
     const refused = await api("DELETE", "/api/user/pending-emails", agent.token);
     expect(refused.status).toBe(400);
     expect(refused.body).toMatchObject({ code: 400, message: expect.stringMatching(/^Cannot delete the pending verification for primary email\./) });
-    expect(verificationRows(agent.userId)).toEqual([{ email: "ada@example.com", verified_at: null, canceled_at: null }]);
+    expect(await verificationRows(agent.userId)).toEqual([{ email: "ada@example.com", verifiedAt: null, canceledAt: null }]);
   });
 
   test("a change from change_email is the latest pending; DELETE withdraws it (its link then 404) and the primary stays", async () => {
@@ -163,7 +170,7 @@ describe("GET and DELETE /api/user/pending-emails", () => {
     expect(deleted.text).toBe("");
     expect((await api("GET", "/api/user/pending-emails", agent.token)).status).toBe(204);
     expect((await api("DELETE", "/api/user/pending-emails", agent.token)).status).toBe(204);
-    expect(userRow(agent.userId).email).toBe("ada@example.com");
+    expect((await userRow(agent.userId)).email).toBe("ada@example.com");
 
     const { url } = linkMailedTo("ada.new@example.com");
     expect((await openPage(url)).status).toBe(404);
@@ -198,13 +205,12 @@ describe("signups mail a verification link", () => {
 
     const { url, token } = linkMailedTo("ada@example.com");
     expect(url.startsWith(`${http.handle.publicUrl}/verify-email?token=`)).toBe(true);
-    expect(userRow(agent.userId)).toEqual({ email: "ada@example.com", email_verified_at: null });
+    expect(await userRow(agent.userId)).toEqual({ email: "ada@example.com", emailVerifiedAt: null });
 
-    const tables = http.store.sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[];
-    for (const table of tables) {
-      const rows = http.store.sqlite.prepare(`SELECT * FROM "${table}"`).all() as Record<string, unknown>[];
+    for (const table of Object.values(http.store.db.tables)) {
+      const rows = (await http.store.db.select().from(table)) as Record<string, unknown>[];
       for (const row of rows) {
-        for (const value of Object.values(row)) if (typeof value === "string") expect(value, table).not.toContain(token);
+        for (const value of Object.values(row)) if (typeof value === "string") expect(value, getTableName(table)).not.toContain(token);
       }
     }
     expect(http.logs.join("\n")).not.toContain(token);
@@ -237,15 +243,15 @@ describe("the confirmation page", () => {
     expect(form.body).toContain("Confirm new@example.com for account ada-lovelace");
     expect(form.body).toContain('<form method="post">');
     expect(form.csrf).not.toBe("");
-    expect(verificationRows(agent.userId).at(-1)).toEqual({ email: "new@example.com", verified_at: null, canceled_at: null });
-    expect(userRow(agent.userId).email).toBe("ada@example.com");
+    expect((await verificationRows(agent.userId)).at(-1)).toEqual({ email: "new@example.com", verifiedAt: null, canceledAt: null });
+    expect((await userRow(agent.userId)).email).toBe("ada@example.com");
 
     const confirmed = await readPage(await confirm(url, form));
     expect(confirmed.status).toBe(200);
     expect(confirmed.body).toContain("new@example.com");
     expect(confirmed.body).toContain("ada-lovelace");
-    expect(userRow(agent.userId)).toEqual({ email: "new@example.com", email_verified_at: expect.any(Number) });
-    expect(verificationRows(agent.userId).at(-1)!.verified_at).toEqual(expect.any(Number));
+    expect(await userRow(agent.userId)).toEqual({ email: "new@example.com", emailVerifiedAt: expect.any(Date) });
+    expect((await verificationRows(agent.userId)).at(-1)!.verifiedAt).toEqual(expect.any(Date));
     expect((await ok(await sessionOf(agent.token), "get_current_user")).email).toBe("new@example.com");
 
     const again = await readPage(await confirm(url, form));
@@ -260,7 +266,7 @@ describe("the confirmation page", () => {
     const form = await openPage(url);
     const refused = await readPage(await confirm(url, { csrf: "", cookie: form.cookie }));
     expect(refused.status).toBe(403);
-    expect(userRow(agent.userId).email_verified_at).toBeNull();
+    expect((await userRow(agent.userId)).emailVerifiedAt).toBeNull();
   });
 
   test("an expired link is 410 on GET and POST, and confirms nothing", async () => {
@@ -272,7 +278,7 @@ describe("the confirmation page", () => {
     expect(expired.status).toBe(410);
     expect(expired.body).toContain("expired");
     expect((await openPage(url)).status).toBe(410);
-    expect(userRow(agent.userId).email_verified_at).toBeNull();
+    expect((await userRow(agent.userId)).emailVerifiedAt).toBeNull();
   });
 
   test("an unknown, empty, repeated or replaced link is 404", async () => {
@@ -290,7 +296,7 @@ describe("the confirmation page", () => {
     const fresh = await openPage(linkMailedTo("new@example.com").url);
     expect((await readPage(await confirm(`${http.url}/verify-email?token=nope`, fresh))).status).toBe(404);
     expect((await readPage(await confirm(replaced, fresh))).status).toBe(404);
-    expect(userRow(agent.userId)).toEqual({ email: "ada@example.com", email_verified_at: null });
+    expect(await userRow(agent.userId)).toEqual({ email: "ada@example.com", emailVerifiedAt: null });
   });
 
   test("an address another account took meanwhile is a 409 page, and nothing changes", async () => {
@@ -307,8 +313,8 @@ describe("the confirmation page", () => {
     expect(taken.status).toBe(409);
     expect(taken.body).toContain("This address is taken");
     expect((await openPage(adaLink)).status).toBe(409);
-    expect(userRow(ada.userId).email).toBe("ada@example.com");
-    expect(verificationRows(ada.userId).at(-1)).toMatchObject({ email: "wanted@example.com", verified_at: null });
+    expect((await userRow(ada.userId)).email).toBe("ada@example.com");
+    expect((await verificationRows(ada.userId)).at(-1)).toMatchObject({ email: "wanted@example.com", verifiedAt: null });
   });
 
   test("two concurrent POSTs of one link: exactly one 200, the other 409", async () => {
@@ -317,7 +323,7 @@ describe("the confirmation page", () => {
     const form = await openPage(url);
     const answers = await Promise.all([confirm(url, form), confirm(url, form)].map(async (res) => (await readPage(await res)).status));
     expect(answers.sort()).toEqual([200, 409]);
-    expect(userRow(agent.userId).email_verified_at).toEqual(expect.any(Number));
-    expect(verificationRows(agent.userId).filter((row) => row.verified_at !== null)).toHaveLength(1);
+    expect((await userRow(agent.userId)).emailVerifiedAt).toEqual(expect.any(Date));
+    expect((await verificationRows(agent.userId)).filter((row) => row.verifiedAt !== null)).toHaveLength(1);
   });
 });

@@ -6,6 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Client } from "@modelcontextprotocol/client";
+import { eq, sql } from "drizzle-orm";
 import { type Browser, type BrowserContext, chromium, type Page, type Response } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { DAY, call, ok } from "../fixture.js";
@@ -238,14 +239,23 @@ describe("invite page", () => {
     expect(await page.getByRole("status").innerText()).toContain(org);
     await shoot(page, "invite-success");
 
-    const joined = http.store.sqlite
-      .prepare(
-        `SELECT u.email, u.name, u.is_agent, u.password_hash IS NOT NULL AS has_password, m.role, o.name AS org
-         FROM users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.org_id
-         WHERE lower(u.email) = 'new.person@example.com'`,
-      )
-      .all();
-    expect(joined).toEqual([{ email: "new.person@example.com", name: "New Person", is_agent: 0, has_password: 1, role: "member", org }]);
+    const { users, memberships, organizations } = http.store.db.tables;
+    const joined = await http.store.db
+      .select({
+        email: users.email,
+        name: users.name,
+        isAgent: users.isAgent,
+        passwordHash: users.passwordHash,
+        role: memberships.role,
+        org: organizations.name,
+      })
+      .from(users)
+      .innerJoin(memberships, eq(memberships.userId, users.id))
+      .innerJoin(organizations, eq(organizations.id, memberships.orgId))
+      .where(eq(sql`lower(${users.email})`, "new.person@example.com"));
+    expect(joined.map(({ passwordHash, ...row }) => ({ ...row, hasPassword: passwordHash !== null }))).toEqual([
+      { email: "new.person@example.com", name: "New Person", isAgent: false, hasPassword: true, role: "member", org },
+    ]);
   });
 
   test("an invalid invite link shows a readable page with status 400", async () => {

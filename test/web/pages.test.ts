@@ -4,8 +4,9 @@
  * foreign origins, racing POSTs, raw HTML and headers.
  */
 import type { Client } from "@modelcontextprotocol/client";
+import { and, eq, inArray, isNotNull } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { DAY, call, ok } from "../fixture.js";
+import { DAY, call, countRows, ok } from "../fixture.js";
 import { startTestHttp, type TestHttp } from "../http-fixture.js";
 
 const GOOD_PASSWORD = "Correct-Horse-9";
@@ -69,25 +70,39 @@ async function signUpAgent(args: Record<string, unknown> = { agentName: "Release
   return { client, signup, claimUrl: signup.claimUrl as string, uid: signup.userInfo.id as string };
 }
 
-const userRow = (uid: string) =>
-  http.store.sqlite
-    .prepare("SELECT id, login, name, email, password_hash, is_agent, claimed_at FROM users WHERE uid = ?")
-    .get(uid) as { id: number; login: string; email: string | null; password_hash: string | null; is_agent: number; claimed_at: number | null };
+async function userRow(uid: string) {
+  const { users } = http.store.db.tables;
+  const [row] = await http.store.db
+    .select({
+      id: users.id,
+      login: users.login,
+      name: users.name,
+      email: users.email,
+      passwordHash: users.passwordHash,
+      isAgent: users.isAgent,
+      claimedAt: users.claimedAt,
+    })
+    .from(users)
+    .where(eq(users.uid, uid));
+  return row!;
+}
 
-const claimRow = (userId: number) =>
-  http.store.sqlite.prepare("SELECT consumed_at, agent_access_kept FROM claim_tokens WHERE user_id = ?").get(userId) as {
-    consumed_at: number | null;
-    agent_access_kept: number | null;
-  };
+async function claimRow(userId: number) {
+  const { claimTokens } = http.store.db.tables;
+  const [row] = await http.store.db
+    .select({ consumedAt: claimTokens.consumedAt, agentAccessKept: claimTokens.agentAccessKept })
+    .from(claimTokens)
+    .where(eq(claimTokens.userId, userId));
+  return row!;
+}
 
 /** Everything a claim may change, to compare before and after a refused one. */
-const claimSnapshot = (uid: string) => {
-  const user = userRow(uid);
-  const revoked = http.store.sqlite.prepare("SELECT count(*) AS n FROM access_tokens WHERE user_id = ? AND revoked_at IS NOT NULL").get(user.id) as {
-    n: number;
-  };
-  return { user, claim: claimRow(user.id), revokedTokens: revoked.n };
-};
+async function claimSnapshot(uid: string) {
+  const user = await userRow(uid);
+  const { accessTokens } = http.store.db.tables;
+  const revokedTokens = await http.store.db.$count(accessTokens, and(eq(accessTokens.userId, user.id), isNotNull(accessTokens.revokedAt)));
+  return { user, claim: await claimRow(user.id), revokedTokens };
+}
 
 const claimFields = (form: { csrf: string }, username: string, email = `${username}@example.com`) => ({
   csrf: form.csrf,
@@ -104,7 +119,7 @@ async function claimStatus(client: Client) {
 describe("GET of the claim page", () => {
   test("never consumes the token: three GETs, then the claim still succeeds", async () => {
     const { client, claimUrl, uid } = await signUpAgent();
-    const before = claimSnapshot(uid);
+    const before = await claimSnapshot(uid);
 
     let form: OpenedForm | undefined;
     for (let i = 0; i < 3; i++) {
@@ -112,13 +127,13 @@ describe("GET of the claim page", () => {
       expect(form.status).toBe(200);
       expect(form.body).toContain("Claim this account");
     }
-    expect(claimSnapshot(uid)).toEqual(before);
+    expect(await claimSnapshot(uid)).toEqual(before);
     expect(await claimStatus(client)).toMatchObject({ claimed: false });
 
     const claimed = await readPage(await post(claimUrl, claimFields(form!, "ada-lovelace"), { cookie: form!.cookie }));
     expect(claimed.status).toBe(200);
     expect(claimed.body).toContain("The account is yours");
-    expect(userRow(uid)).toMatchObject({ login: "ada-lovelace", email: "ada-lovelace@example.com", is_agent: 0 });
+    expect(await userRow(uid)).toMatchObject({ login: "ada-lovelace", email: "ada-lovelace@example.com", isAgent: false });
     expect(await claimStatus(client)).toMatchObject({ claimed: true, claimedBy: "ada-lovelace" });
   });
 
@@ -152,14 +167,14 @@ describe("CSRF protection of the claim form", () => {
     test(`a POST with ${name} gets a 403 page and changes nothing`, async () => {
       const { client, claimUrl, uid } = await signUpAgent();
       const form = await openForm(claimUrl);
-      const before = claimSnapshot(uid);
+      const before = await claimSnapshot(uid);
 
       const { fields, headers } = build(form);
       const refused = await readPage(await post(claimUrl, fields, headers));
 
       expect(refused.status).toBe(403);
       expect(refused.body).toContain("Please try again");
-      expect(claimSnapshot(uid)).toEqual(before);
+      expect(await claimSnapshot(uid)).toEqual(before);
       expect(await claimStatus(client)).toMatchObject({ claimed: false });
       // The agent is untouched: still an agent, still working.
       expect(await ok(client, "get_current_user")).toMatchObject({ isAgent: true });
@@ -169,15 +184,15 @@ describe("CSRF protection of the claim form", () => {
   test("the invite form refuses a POST without the CSRF pair and creates nobody", async () => {
     const { client } = await signUpAgent();
     const link = await ok(client, "create_invite_link", { name: "Team", expiresAt: new Date(http.clock.now().getTime() + DAY).toISOString() });
-    const users = () => (http.store.sqlite.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n;
-    const before = users();
+    const users = () => countRows(http, "users");
+    const before = await users();
 
     const refused = await readPage(
       await post(link.url, { email: "eve@example.com", name: "Eve", password: GOOD_PASSWORD }),
     );
 
     expect(refused.status).toBe(403);
-    expect(users()).toBe(before);
+    expect(await users()).toBe(before);
   });
 });
 
@@ -185,12 +200,12 @@ describe("foreign origins", () => {
   test("a claim POST with a foreign Origin header is refused with 403 and changes nothing", async () => {
     const { client, claimUrl, uid } = await signUpAgent();
     const form = await openForm(claimUrl);
-    const before = claimSnapshot(uid);
+    const before = await claimSnapshot(uid);
 
     const refused = await post(claimUrl, claimFields(form, "mallory"), { cookie: form.cookie, origin: "https://evil.example" });
 
     expect(refused.status).toBe(403);
-    expect(claimSnapshot(uid)).toEqual(before);
+    expect(await claimSnapshot(uid)).toEqual(before);
     expect(await claimStatus(client)).toMatchObject({ claimed: false });
   });
 
@@ -206,7 +221,8 @@ describe("foreign origins", () => {
     );
 
     expect(refused.status).toBe(403);
-    expect(http.store.sqlite.prepare("SELECT count(*) AS n FROM users WHERE email = ?").get("eve@example.com")).toEqual({ n: 0 });
+    const { users } = http.store.db.tables;
+    expect(await http.store.db.$count(users, eq(users.email, "eve@example.com"))).toBe(0);
   });
 
   test("a POST from the server's own origin is accepted", async () => {
@@ -241,10 +257,9 @@ describe("concurrent claims", () => {
 
     const winner = winners[0]!.name;
     expect(winners[0]!.body).toContain(winner);
-    expect(userRow(uid)).toMatchObject({ login: winner, email: `${winner}@example.com`, is_agent: 0 });
-    const sameNames = http.store.sqlite
-      .prepare(`SELECT login FROM users WHERE login IN (${names.map(() => "?").join(",")})`)
-      .all(...names);
+    expect(await userRow(uid)).toMatchObject({ login: winner, email: `${winner}@example.com`, isAgent: false });
+    const { users } = http.store.db.tables;
+    const sameNames = await http.store.db.select({ login: users.login }).from(users).where(inArray(users.login, names));
     expect(sameNames).toEqual([{ login: winner }]);
     expect(await claimStatus(client)).toMatchObject({ claimed: true, claimedBy: winner });
   });
@@ -317,7 +332,7 @@ describe("every page answer is an HTML page with a CSP, never a 500", () => {
       await post(claimUrl, { ...claimFields(form, "someone"), username: "a" } as Record<string, string>, { cookie: form.cookie }),
     );
     expect(repeated.status).toBe(400);
-    expect(userRow(uid).is_agent).toBe(1);
+    expect((await userRow(uid)).isAgent).toBe(true);
 
     // A username another account already holds: 409 with the form again, not the "already claimed" page.
     const other = await signUpAgent();
@@ -335,7 +350,7 @@ describe("every page answer is an HTML page with a CSP, never a 500", () => {
     expect(claimedGet.status).toBe(409);
     const claimedPost = await readPage(await post(claimUrl, claimFields(form, "late-comer"), { cookie: form.cookie }));
     expect(claimedPost.status).toBe(409);
-    expect(userRow(uid).login).toBe("the-owner");
+    expect((await userRow(uid)).login).toBe("the-owner");
 
     const unknown = await readPage(await fetch(`${http.url}/claim/not-a-real-token`));
     expect(unknown.status).toBe(404);
@@ -347,14 +362,14 @@ describe("every page answer is an HTML page with a CSP, never a 500", () => {
     const { claimUrl, uid } = await signUpAgent();
     const form = await openForm(claimUrl);
     http.clock.advance(31 * DAY);
-    const before = claimSnapshot(uid);
+    const before = await claimSnapshot(uid);
 
     const get = await readPage(await fetch(claimUrl));
     expect(get.status).toBe(410);
     expect(get.body).toContain("expired");
     const postAnswer = await readPage(await post(claimUrl, claimFields(form, "too-late"), { cookie: form.cookie }));
     expect(postAnswer.status).toBe(410);
-    expect(claimSnapshot(uid)).toEqual(before);
+    expect(await claimSnapshot(uid)).toEqual(before);
   });
 
   test("the invite page in each of its states", async () => {
@@ -403,7 +418,7 @@ describe("every page answer is an HTML page with a CSP, never a 500", () => {
   test("malformed requests get a readable page, not a server error", async () => {
     const { claimUrl, uid } = await signUpAgent();
     const form = await openForm(claimUrl);
-    const before = claimSnapshot(uid);
+    const before = await claimSnapshot(uid);
 
     // A cookie that is not valid percent-encoding.
     const badCookie = await readPage(await fetch(claimUrl, { headers: { cookie: "onboard_csrf=%zz" } }));
@@ -442,7 +457,7 @@ describe("every page answer is an HTML page with a CSP, never a 500", () => {
     );
     expect(twoCsrf.status).toBe(403);
 
-    expect(claimSnapshot(uid)).toEqual(before);
+    expect(await claimSnapshot(uid)).toEqual(before);
   });
 
   test("a page is never framed or cached, and sends its referrer only to its own origin", async () => {

@@ -3,6 +3,7 @@
  * /api/user/pending-invites and POST …/{id}/accept, with invites sent by
  * invite_member over /mcp and mailed to the mail folder.
  */
+import { eq } from "drizzle-orm";
 import { test as base, describe, expect } from "vitest";
 import { DAY } from "../fixture.js";
 import { startTestHttp, type TestHttp } from "../http-fixture.js";
@@ -52,15 +53,27 @@ async function signup(http: TestHttp, agentName: string) {
   return answer.body as { accessToken: string; userInfo: { id: string; githubLogin: string } };
 }
 
-function verifyEmail(http: TestHttp, uid: string, email: string) {
-  http.store.sqlite.prepare("UPDATE users SET email = ?, email_verified_at = ? WHERE uid = ?").run(email, http.clock.now().getTime(), uid);
+async function verifyEmail(http: TestHttp, uid: string, email: string) {
+  await http.store.db.transact(async (tx) => {
+    const { users } = tx.tables;
+    await tx.update(users).set({ email, emailVerifiedAt: http.clock.now() }).where(eq(users.uid, uid));
+  });
+}
+
+async function inviteRow(http: TestHttp, uid: string) {
+  const { orgInvites } = http.store.db.tables;
+  const [row] = await http.store.db
+    .select({ acceptError: orgInvites.acceptError, acceptedAt: orgInvites.acceptedAt })
+    .from(orgInvites)
+    .where(eq(orgInvites.uid, uid));
+  return row;
 }
 
 /** A host that invited invitee@example.com over /mcp, and the invitee with that address verified. */
 async function invited(http: TestHttp, role: "member" | "admin" = "member") {
   const host = await signup(http, "Host");
   const invitee = await signup(http, "Invitee");
-  verifyEmail(http, invitee.userInfo.id, "invitee@example.com");
+  await verifyEmail(http, invitee.userInfo.id, "invitee@example.com");
   const { client } = await http.connect({ authorization: `Bearer ${host.accessToken}` });
   const result = await client.callTool({ name: "invite_member", arguments: { email: "invitee@example.com", role } });
   expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
@@ -87,7 +100,10 @@ describe("GET /api/user/pending-invites", () => {
   test("200 with an empty list for a caller without a verified email", async ({ http }) => {
     await invited(http);
     const other = await signup(http, "Other");
-    http.store.sqlite.prepare("UPDATE users SET email = 'invitee2@example.com' WHERE uid = ?").run(other.userInfo.id);
+    await http.store.db.transact(async (tx) => {
+      const { users } = tx.tables;
+      await tx.update(users).set({ email: "invitee2@example.com" }).where(eq(users.uid, other.userInfo.id));
+    });
     const answer = await request(http, "GET", "/api/user/pending-invites", other.accessToken);
     expect(answer.status).toBe(200);
     expect(seedPendingInvites.parse(answer.body)).toEqual({ invites: [] });
@@ -121,7 +137,7 @@ describe("POST /api/user/pending-invites/{id}/accept", () => {
   test("404 with the same message for an unknown invite and one addressed to someone else", async ({ http }) => {
     const { org, invite } = await invited(http);
     const stranger = await signup(http, "Stranger");
-    verifyEmail(http, stranger.userInfo.id, "stranger@example.com");
+    await verifyEmail(http, stranger.userInfo.id, "stranger@example.com");
     const foreign = await request(http, "POST", invite.acceptInviteUrl, stranger.accessToken);
     const unknown = await request(http, "POST", "/api/user/pending-invites/no-such-invite/accept", stranger.accessToken);
     expectPulumiError(foreign, 404, "NotFoundError");
@@ -136,23 +152,23 @@ describe("POST /api/user/pending-invites/{id}/accept", () => {
     const answer = await request(http, "POST", invite.acceptInviteUrl, invitee.accessToken);
     expectPulumiError(answer, 400, "BadDataError");
     expect(answer.body.message).toMatch(/expired/);
-    const row = http.store.sqlite.prepare("SELECT accept_error, accepted_at FROM org_invites WHERE uid = ?").get(invite.id);
-    expect(row).toEqual({ accept_error: answer.body.message, accepted_at: null });
+    expect(await inviteRow(http, invite.id)).toEqual({ acceptError: answer.body.message, acceptedAt: null });
   });
 
   test("401 without a token, and nothing changes", async ({ http }) => {
     const { invite } = await invited(http);
     expectPulumiError(await request(http, "POST", invite.acceptInviteUrl), 401, "AuthenticationRequired");
-    expect(http.store.sqlite.prepare("SELECT accepted_at FROM org_invites WHERE uid = ?").get(invite.id)).toEqual({ accepted_at: null });
+    expect(await inviteRow(http, invite.id)).toEqual({ acceptError: null, acceptedAt: null });
   });
 
   test("concurrent accepts of one invite: one 200, the rest 409, exactly one membership", async ({ http }) => {
     const { org, invitee, invite } = await invited(http);
     const answers = await Promise.all(Array.from({ length: 8 }, () => request(http, "POST", invite.acceptInviteUrl, invitee.accessToken)));
     expect(answers.map((answer) => answer.status).sort()).toEqual([200, ...Array(7).fill(409)]);
-    const { n } = http.store.sqlite
-      .prepare("SELECT count(*) AS n FROM memberships m JOIN organizations o ON o.id = m.org_id JOIN users u ON u.id = m.user_id WHERE o.name = ? AND u.uid = ?")
-      .get(org, invitee.userInfo.id) as { n: number };
-    expect(n).toBe(1);
+    const rows = await http.store.query(
+      "SELECT count(*) AS n FROM memberships m JOIN organizations o ON o.id = m.org_id JOIN users u ON u.id = m.user_id WHERE o.name = ? AND u.uid = ?",
+      [org, invitee.userInfo.id],
+    );
+    expect(rows).toEqual([{ n: 1 }]);
   });
 });
