@@ -8,7 +8,7 @@
 // servers answer from their registrations). 2025 era: spawn to finished initialize.
 import { rmSync } from "node:fs";
 import type { DiscoverResult } from "@modelcontextprotocol/client";
-import { openDb } from "../db/client.js";
+import { openStore } from "../db/client.js";
 import { tempDir } from "./env.js";
 import { baselineScript, cliPath, type Era, expectEra, interleave, median, ms, now, progress, type Row } from "./lib.js";
 import { stdioClient, subjectStdioEnv } from "./latency.js";
@@ -47,7 +47,7 @@ export async function coldStartFigure(): Promise<Row[]> {
   try {
     // An existing, migrated db, as on every start after the first; no saved credentials.
     const env = subjectStdioEnv(dir);
-    openDb(env.ONBOARD_DB).close();
+    await (await openStore({ dbFile: env.ONBOARD_DB! })).close();
     const subjectArgs = [cliPath, "stdio"];
     const baselineArgs = [baselineScript, "stdio"];
     const rows: Row[] = [];

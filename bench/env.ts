@@ -1,5 +1,5 @@
 // In-process setups: agent-onboard's real stateless MCP handler (mcpHandler,
-// the one /mcp serves) on a temp SQLite file, and the bare baseline handler,
+// the one /mcp serves) on a new database (a temp SQLite file unless told), and the bare baseline handler,
 // each driven by an SDK v2 client through handler.fetch: no socket, no express,
 // but every request builds its server through the factory as over HTTP.
 import { mkdtempSync, rmSync } from "node:fs";
@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import pino from "pino";
-import { openDb, type OpenDb } from "../db/client.js";
+import { type Engine, openStore, type Store } from "../db/client.js";
 import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/log.js";
 import { selectTools } from "../src/server.js";
@@ -18,6 +18,7 @@ import { tokenFromHeader } from "../src/credentials.js";
 import { authInfoFor, mcpHandler } from "../src/transports/mcp-http.js";
 import { SignupLimiter } from "../src/rate-limit.js";
 import { createBaselineHandler } from "./baseline-server.mjs";
+import { type BenchDatabase, benchDatabase } from "./databases.js";
 import { type Era, expectEra, newClient } from "./lib.js";
 
 export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `onboard-bench-${prefix}-`));
@@ -58,7 +59,8 @@ export function openBaseline(): Baseline {
 export interface Subject {
   dir: string;
   deps: Deps;
-  store: OpenDb;
+  store: Store;
+  database: BenchDatabase;
   /** A client of the real handler that sends `token` (if any) as its Authorization header on every request. */
   connect(token?: string, era?: Era): Promise<Client>;
   close(): Promise<void>;
@@ -66,16 +68,16 @@ export interface Subject {
 
 /**
  * The server as the CLI builds it (default configuration, real clock), on a
- * new db file, logging at the default level "info" — to /dev/null, so that the
+ * new database, logging at the default level "info" — to /dev/null, so that the
  * cost of writing every log line is paid but nothing is printed. Each request
  * is checked the way mcpRouter checks it (a present token is authenticated
  * before the handler runs) and handed over with the same authInfo.
  */
-export function openSubject(name: string): Subject {
+export async function openSubject(name: string, engine: Engine = "sqlite"): Promise<Subject> {
   const dir = tempDir(name);
-  const dbFile = join(dir, "onboard.db");
-  const config = loadConfig({ ONBOARD_DB: dbFile, ONBOARD_MAIL_DIR: join(dir, "mail"), ONBOARD_SIGNUPS_PER_HOUR: "0" });
-  const store = openDb(dbFile);
+  const database = await benchDatabase(engine, name);
+  const config = loadConfig({ ...database.env, ONBOARD_MAIL_DIR: join(dir, "mail"), ONBOARD_SIGNUPS_PER_HOUR: "0" });
+  const store = await openStore(database.settings);
   const log = createLogger(config.logLevel, pino.destination({ dest: "/dev/null", sync: true }));
   const deps = depsFrom(config, store.db, "http://127.0.0.1:8787", log);
   const handler = mcpHandler({ deps, log, tools: selectTools(), limiter: new SignupLimiter(deps, config.signupsPerHour) });
@@ -90,6 +92,7 @@ export function openSubject(name: string): Subject {
     dir,
     deps,
     store,
+    database,
     async connect(token, era = "modern") {
       const client = await link(fetch, "bench-client", era, token);
       clients.push(client);
@@ -98,7 +101,8 @@ export function openSubject(name: string): Subject {
     async close() {
       await Promise.allSettled(clients.map((client) => client.close()));
       await handler.close();
-      store.close();
+      await store.close();
+      await database.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

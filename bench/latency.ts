@@ -54,7 +54,7 @@ async function compare(figure: string, where: string, baseline: Client, subject:
 /** In process through handler.fetch: each call is one request, and builds one server on each side. */
 export async function inProcessLatency(): Promise<Row[]> {
   progress("1a: tool-call latency, in-process handler.fetch (2026-07-28)");
-  const env = openSubject("latency");
+  const env = await openSubject("latency");
   const baseline = openBaseline();
   try {
     const signup = await callOk(await env.connect(), "agent_signup", { agentName: "Bench latency" });

@@ -113,7 +113,7 @@ export function spawnHttpServer(args: string[], env: Record<string, string>): Sp
     const timer = setTimeout(() => reject(new Error(`${args.join(" ")}: no MCP URL within 20 s`)), 20_000);
     child.stdout!.on("data", (chunk: Buffer) => {
       out += chunk.toString();
-      const match = out.match(/MCP: (http:\/\/127\.0\.0\.1:\d+\/mcp)/);
+      const match = out.match(/MCP: (http:\/\/\S+\/mcp)/);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);

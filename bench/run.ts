@@ -3,6 +3,7 @@
 // Progress goes to stderr; the markdown table to stdout.
 import { coldStartFigure } from "./cold-start.js";
 import { httpThroughput } from "./http.js";
+import { instancesBehindNginx } from "./instances.js";
 import { inProcessLatency, stdioLatency } from "./latency.js";
 import { machine, now, progress, type Row, table } from "./lib.js";
 import { redeemUnderLoad, signupRate } from "./signup.js";
@@ -28,6 +29,7 @@ const figures: Array<[string, () => Promise<Row[] | { rows: Row[]; notes: string
   ["3", redeemUnderLoad],
   ["4", stacksPaging],
   ["5", coldStartFigure],
+  ["6", instancesBehindNginx],
 ];
 const only = process.argv.slice(2);
 for (const [figure, run] of figures) {

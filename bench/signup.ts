@@ -17,7 +17,7 @@ const MAX_REDEEMS_PER_ROUND = 200;
 
 export async function signupRate(): Promise<Row[]> {
   progress("3a: agent_signup per second, in-process handler.fetch (2026-07-28)");
-  const env = openSubject("signup");
+  const env = await openSubject("signup");
   const baselineEnv = openBaseline();
   try {
     const baseline = await baselineEnv.connect();
@@ -53,7 +53,7 @@ export async function signupRate(): Promise<Row[]> {
 
 export async function redeemUnderLoad(): Promise<{ rows: Row[]; notes: string[] }> {
   progress("3b: get_current_user p99 while redeem_invite with a password runs in a loop");
-  const env = openSubject("redeem");
+  const env = await openSubject("redeem");
   const signUp = async (agentName: string) => {
     const signup = await callOk(await env.connect(), "agent_signup", { agentName });
     return env.connect((signup.structuredContent as { accessToken: string }).accessToken);
