@@ -5,7 +5,7 @@ import { drizzle } from "drizzle-orm/better-sqlite3";
 import { getTableConfig as pgTableConfig, PgTable } from "drizzle-orm/pg-core";
 import { getTableConfig as sqliteTableConfig, type SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import pg from "pg";
-import { driverCode } from "./errors.js";
+import { connectionProblem, driverCode } from "./errors.js";
 import type { Db } from "./handle.js";
 import { openPostgres } from "./postgres.js";
 import * as pgSchema from "./schema/pg.js";
@@ -287,28 +287,6 @@ async function refuseForeignTables(url: string) {
   }
 }
 
-function connectionProblem(error: unknown): string {
-  const code = driverCode(error);
-  const reasons: Record<string, string> = {
-    ECONNREFUSED: "connection refused: is the server running and listening on that host and port?",
-    ENOTFOUND: "unknown host",
-    EAI_AGAIN: "the host name could not be looked up",
-    ETIMEDOUT: "the connection timed out",
-    "28P01": "wrong password",
-    "28000": "the server refused this user",
-    "3D000": "the database does not exist; create it first (createdb)",
-    "42501": "this user may not create tables there",
-  };
-  if (code && reasons[code]) return reasons[code];
-  if (error instanceof Error && /timeout/i.test(error.message)) return "the connection timed out";
-  return code ? `error ${code}` : "unexpected error";
-}
-
-/**
- * What the driver said about a failed statement. Only the driver's own
- * message: drizzle's wrapper quotes the query's parameters, and those hold
- * password hashes and the signing key.
- */
 function problemOf(error: unknown): string {
   for (let e = error; e && typeof e === "object"; e = (e as { cause?: unknown }).cause) {
     const { code, message } = e as { code?: unknown; message?: unknown };

@@ -1,5 +1,5 @@
 import { openStore, type Store } from "../db/client.js";
-import { driverCode } from "../db/errors.js";
+import { connectionProblem } from "../db/errors.js";
 import { ConfigError, type Config } from "./config.js";
 
 /**
@@ -12,7 +12,7 @@ export async function openConfiguredStore(config: Config): Promise<Store> {
   try {
     return await openStore(config);
   } catch (error) {
-    throw new ConfigError(`ONBOARD_DATABASE_URL: cannot use the PostgreSQL database there (${reasonOf(error)})`);
+    throw new ConfigError(`ONBOARD_DATABASE_URL: cannot use the PostgreSQL database there (${connectionProblem(error)})`);
   }
 }
 
@@ -21,19 +21,4 @@ export function describeDatabase(config: Config): string {
   if (!config.databaseUrl) return config.dbFile;
   const url = new URL(config.databaseUrl);
   return `postgres://${url.host}${url.pathname}`;
-}
-
-function reasonOf(error: unknown): string {
-  const code = driverCode(error);
-  const reasons: Record<string, string> = {
-    ECONNREFUSED: "connection refused: is the server running and listening on that host and port?",
-    ENOTFOUND: "unknown host",
-    EAI_AGAIN: "the host name could not be looked up",
-    ETIMEDOUT: "the connection timed out",
-    "28P01": "wrong password",
-    "28000": "the server refused this user",
-    "3D000": "the database does not exist; create it first (createdb)",
-    "42501": "this user may not create tables there",
-  };
-  return (code && reasons[code]) ?? (code ? `error ${code}` : "unexpected error");
 }
