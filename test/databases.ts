@@ -151,7 +151,11 @@ async function createFromTemplate({ adminUrl, template, prefix }: PostgresTestRu
 
 async function freshPostgres(): Promise<FreshDatabase> {
   const run = postgresTestRun();
-  const name = await createFromTemplate(run);
+  return postgresDatabase(run, await createFromTemplate(run));
+}
+
+/** Database `name` of this run as a FreshDatabase: its URL, a scratch ONBOARD_DB nothing should create, and its drop. */
+export function postgresDatabase(run: PostgresTestRun, name: string): FreshDatabase {
   const databaseUrl = databaseUrlFor(run.adminUrl, name);
   const scratch = mkdtempSync(join(tmpdir(), "onboard-test-pg-"));
   const dbFile = join(scratch, "unused-sqlite.db");

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -6,9 +6,9 @@ import { fileURLToPath } from "node:url";
 import { Client, type ClientCapabilities } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import {
-  databaseUrlFor,
   type FreshDatabase,
   freshDatabase,
+  postgresDatabase,
   postgresTestRun,
   quoteIdentifier,
   testEngine,
@@ -35,19 +35,7 @@ export async function unmigratedDatabase(): Promise<FreshDatabase> {
   const run = postgresTestRun();
   const name = `${run.prefix}unmigrated_${uniqueId()}`;
   await withAdmin(run.adminUrl, (client) => client.query(`CREATE DATABASE ${quoteIdentifier(name)}`));
-  const databaseUrl = databaseUrlFor(run.adminUrl, name);
-  const scratch = mkdtempSync(join(tmpdir(), "onboard-test-pg-"));
-  const dbFile = join(scratch, "unused-sqlite.db");
-  let dropped: Promise<void> | undefined;
-  return {
-    engine: "postgres",
-    settings: { databaseUrl, dbFile },
-    env: { ONBOARD_DATABASE_URL: databaseUrl, ONBOARD_DB: dbFile },
-    drop: () =>
-      (dropped ??= withAdmin(run.adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`))
-        .then(() => undefined)
-        .finally(() => rmSync(scratch, { recursive: true, force: true }))),
-  };
+  return postgresDatabase(run, name);
 }
 
 export interface StdioSession {
