@@ -88,6 +88,8 @@ export const createInviteLinkInput = z.object({
     .describe("A name for the link, only for display (e.g. \"Platform team\")."),
   expiresAt: z
     .iso.datetime({ offset: true, message: "expiresAt must be an ISO 8601 date-time such as 2030-01-31T12:00:00Z." })
+    // An expiry before the Unix epoch means nothing, and year 0 is beyond what PostgreSQL accepts from the driver.
+    .refine((value) => Date.parse(value) >= 0, "expiresAt must be a date-time after 1970, such as 2030-01-31T12:00:00Z.")
     .describe("When the link stops working, ISO 8601. At most one month ahead: later dates are moved back to one month from now."),
   organization: organizationNameShape
     .optional()

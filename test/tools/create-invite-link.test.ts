@@ -221,6 +221,8 @@ test.for([
   ["an expiresAt that is not a date-time", { name: "Team", expiresAt: "tomorrow" }, /expiresAt/],
   ["a missing expiresAt", { name: "Team" }, /expiresAt/],
   ["a date without a time", { name: "Team", expiresAt: "2026-03-05" }, /expiresAt/],
+  ["an expiresAt in year 0000", { name: "Team", expiresAt: "0000-01-01T00:00:00Z" }, /expiresAt.*after 1970/],
+  ["an expiresAt before 1970 once its offset is applied", { name: "Team", expiresAt: "1970-01-01T00:30:00+01:00" }, /expiresAt.*after 1970/],
   ["an empty name", { name: "", expiresAt: inAWeek }, /name/],
   ["a blank name", { name: "   ", expiresAt: inAWeek }, /name/],
   ["a missing name", { expiresAt: inAWeek }, /name/],
