@@ -4,12 +4,13 @@
 // one instance on PostgreSQL against one on SQLite. All four setups run side
 // by side, and the rounds go through them in turn (the order rotating), so
 // that they share the machine's drift.
+import { cpus } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { Engine } from "../db/client.js";
 import { freePort, type LoadBalancer, loadBalancer } from "../test/nginx.js";
 import { type BenchDatabase, benchDatabase } from "./databases.js";
 import { tempDir } from "./env.js";
-import { cliPath, median, perSecond, progress, type Row, type Spawned, spawnHttpServer } from "./lib.js";
+import { cliPath, cpuOfAllProcesses, median, perSecond, progress, type Row, type Spawned, spawnHttpServer } from "./lib.js";
 
 const CLIENTS = 32;
 const ROUNDS = 6;
@@ -74,11 +75,11 @@ async function callThrough(lbUrl: string, request: PreparedRequest): Promise<Rec
 }
 
 function load(lbUrl: string, requests: PreparedRequest[]) {
-  return new Promise<{ rps: number; failures: number }>((resolve, reject) => {
+  return new Promise<{ rps: number; calls: number; failures: number; elapsedMs: number }>((resolve, reject) => {
     const worker = new Worker(new URL("./http-load.mjs", import.meta.url), {
       workerData: { url: `${lbUrl}/mcp`, host: PUBLIC_HOST, requests, clients: CLIENTS, durationMs: ROUND_MS },
     });
-    worker.once("message", ({ calls, failures, elapsedMs }) => resolve({ rps: (calls * 1000) / elapsedMs, failures }));
+    worker.once("message", ({ calls, failures, elapsedMs }) => resolve({ rps: (calls * 1000) / elapsedMs, calls, failures, elapsedMs }));
     worker.once("error", reject);
   });
 }
@@ -87,6 +88,29 @@ interface Setup {
   label: string;
   lb: LoadBalancer;
   requests: PreparedRequest[];
+  instancePids: number[];
+}
+
+/** Where the machine's CPU went during a setup's rounds, in ms, by kind of process. */
+type CpuShares = Record<"instances" | "nginx" | "PostgreSQL" | "load generator" | "other", number>;
+
+function cpuSharesBetween(before: ReturnType<typeof cpuOfAllProcesses>, after: ReturnType<typeof cpuOfAllProcesses>, instancePids: number[]): CpuShares {
+  const shares: CpuShares = { instances: 0, nginx: 0, PostgreSQL: 0, "load generator": 0, other: 0 };
+  for (const [pid, { name, ms }] of after) {
+    const spent = ms - (before.get(pid)?.ms ?? 0);
+    if (spent <= 0) continue;
+    const kind: keyof CpuShares = instancePids.includes(pid)
+      ? "instances"
+      : pid === process.pid
+        ? "load generator"
+        : name === "nginx"
+          ? "nginx"
+          : name === "postgres"
+            ? "PostgreSQL"
+            : "other";
+    shares[kind] += spent;
+  }
+  return shares;
 }
 
 interface EngineSetups {
@@ -127,8 +151,8 @@ async function setUp(engine: Engine): Promise<EngineSetups> {
   return {
     database,
     servers,
-    one: { label: `${name}, 1 instance`, lb: lbOne, requests },
-    two: { label: `${name}, 2 instances`, lb: lbTwo, requests },
+    one: { label: `${name}, 1 instance`, lb: lbOne, requests, instancePids: [servers[0]!.child.pid!] },
+    two: { label: `${name}, 2 instances`, lb: lbTwo, requests, instancePids: servers.map((server) => server.child.pid!) },
   };
 }
 
@@ -140,15 +164,23 @@ export async function instancesBehindNginx(): Promise<{ rows: Row[]; notes: stri
     const [pg, lite] = engines as [EngineSetups, EngineSetups];
     const setups = [pg.one, pg.two, lite.one, lite.two];
     const rps = new Map<Setup, number[]>(setups.map((setup) => [setup, []]));
+    const spent = new Map<Setup, { shares: CpuShares; calls: number; elapsedMs: number }>();
     let failures = 0;
     for (const setup of setups) await load(setup.lb.url, setup.requests); // warm-up
     for (let round = 0; round < ROUNDS; round++) {
       progress(`6: round ${round + 1} of ${ROUNDS}`);
       for (let i = 0; i < setups.length; i++) {
         const setup = setups[(i + round) % setups.length]!;
+        const before = cpuOfAllProcesses();
         const result = await load(setup.lb.url, setup.requests);
+        const shares = cpuSharesBetween(before, cpuOfAllProcesses(), setup.instancePids);
         rps.get(setup)!.push(result.rps);
         failures += result.failures;
+        const sum = spent.get(setup) ?? { shares: { instances: 0, nginx: 0, PostgreSQL: 0, "load generator": 0, other: 0 }, calls: 0, elapsedMs: 0 };
+        for (const kind of Object.keys(shares) as (keyof CpuShares)[]) sum.shares[kind] += shares[kind];
+        sum.calls += result.calls;
+        sum.elapsedMs += result.elapsedMs;
+        spent.set(setup, sum);
       }
     }
     const p50 = (setup: Setup) => median(rps.get(setup)!);
@@ -169,6 +201,19 @@ export async function instancesBehindNginx(): Promise<{ rows: Row[]; notes: stri
       notes: [
         `Figure 6: nginx (1 worker), the instances, PostgreSQL and the load generator (${CLIENTS} keep-alive connections in a worker thread) ` +
           `share this machine's cores; ${failures} of the requests failed. A second instance can add at most what the cores it gets back from the rest allow.`,
+        ...setups.map((setup) => {
+          const { shares, calls, elapsedMs } = spent.get(setup)!;
+          const total = Object.values(shares).reduce((a, b) => a + b, 0);
+          const perCall = (Object.entries(shares) as [string, number][])
+            .filter(([, ms]) => Math.round((ms * 1000) / calls) > 0)
+            .map(([kind, ms]) => `${kind} ${Math.round((ms * 1000) / calls)} µs`)
+            .join(", ");
+          const ceiling = (cpus().length * 1e6) / ((total * 1000) / calls);
+          return (
+            `Figure 6, ${setup.label}: CPU per request ${perCall}; the machine was busy ${(total / elapsedMs).toFixed(2)} of its ${cpus().length} cores. ` +
+            `At ${Math.round((total * 1000) / calls)} µs a request in all, the cores allow at most ${Math.round(ceiling)}/s; this setup reached ${Math.round((100 * p50(setup)) / ceiling)}% of that.`
+          );
+        }),
       ],
     };
   } finally {

@@ -1,6 +1,6 @@
 // Small helpers shared by the benchmarks: timing, statistics, child processes, the table.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { type CallToolResult, Client } from "@modelcontextprotocol/client";
@@ -148,6 +148,22 @@ export function cpuMs(pid: number): number {
   // Fields 14 and 15 of stat(5); after the ")" the list starts at field 3.
   const ticks = Number(fields[11]) + Number(fields[12]);
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+/** CPU ms so far of every process on the machine, by pid, with its command name (a process gone meanwhile is skipped). */
+export function cpuOfAllProcesses(): Map<number, { name: string; ms: number }> {
+  const all = new Map<number, { name: string; ms: number }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      all.set(Number(entry), { name, ms: cpuMs(Number(entry)) });
+    } catch {
+      // exited between the listing and the read
+    }
+  }
+  return all;
 }
 
 // ---------------------------------------------------------------- output
