@@ -91,6 +91,8 @@ const envSchema = z.object({
     .optional(),
   ONBOARD_ACCESS_TOKEN_TTL_HOURS: positiveNumber("hours").default(72),
   ONBOARD_CLAIM_TOKEN_TTL_DAYS: positiveNumber("days").default(30),
+  ONBOARD_SESSION_IDLE_HOURS: positiveNumber("hours").default(12),
+  ONBOARD_SESSION_MAX_DAYS: positiveNumber("days").default(7),
   ONBOARD_SIGNUPS_PER_HOUR: z.coerce.number({ message: "must be a number" }).int("must be a whole number").min(0, "must be 0 (no limit) or more").default(30),
   ONBOARD_READ_ONLY: z
     .enum(["1", "0", "true", "false", "yes", "no"], { message: "must be 1 or 0 (true or false)" })
@@ -124,6 +126,10 @@ export interface Config {
   trustProxy: TrustProxySetting;
   accessTokenTtlMs: number;
   claimTokenTtlMs: number;
+  /** A browser session ends after this long unused… */
+  sessionIdleMs: number;
+  /** …and this long after sign-in, however much it is used. */
+  sessionMaxMs: number;
   /** Per client address, for agent_signup and redeem_invite; 0 turns the limit off. */
   signupsPerHour: number;
   /** Expose only tools without side effects. */
@@ -172,6 +178,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .filter(Boolean),
     accessTokenTtlMs: e.ONBOARD_ACCESS_TOKEN_TTL_HOURS * HOUR,
     claimTokenTtlMs: e.ONBOARD_CLAIM_TOKEN_TTL_DAYS * 24 * HOUR,
+    sessionIdleMs: e.ONBOARD_SESSION_IDLE_HOURS * HOUR,
+    sessionMaxMs: e.ONBOARD_SESSION_MAX_DAYS * 24 * HOUR,
     signupsPerHour: e.ONBOARD_SIGNUPS_PER_HOUR,
     readOnly: ["1", "true", "yes"].includes(e.ONBOARD_READ_ONLY),
     tools: e.ONBOARD_TOOLS?.split(",").map((name) => name.trim()),

@@ -14,6 +14,8 @@ describe("loadConfig", () => {
       allowedOrigins: [],
       accessTokenTtlMs: 72 * 3_600_000,
       claimTokenTtlMs: 30 * 86_400_000,
+      sessionIdleMs: 12 * 3_600_000,
+      sessionMaxMs: 7 * 86_400_000,
       logLevel: "info",
     });
   });

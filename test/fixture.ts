@@ -79,6 +79,8 @@ export async function createTestEnv(settings: Partial<ServiceSettings> = {}): Pr
       publicUrl: "http://onboard.test",
       accessTokenTtlMs: 72 * HOUR,
       claimTokenTtlMs: 30 * DAY,
+      sessionIdleMs: 12 * HOUR,
+      sessionMaxMs: 7 * DAY,
       ...settings,
     },
   };

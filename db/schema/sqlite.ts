@@ -50,6 +50,10 @@ export const users = sqliteTable(
     claimedAt: instant("claimed_at"),
     /** Set when an agent account's claim window closed unclaimed; its data is kept. */
     lockedAt: instant("locked_at"),
+    /** Wrong passwords since the last successful sign-in (Unleash's userSchema.loginAttempts). */
+    loginAttempts: integer("login_attempts").notNull().default(0),
+    /** The last successful sign-in (userSchema.seenAt). */
+    seenAt: instant("seen_at"),
   },
   (t) => [uniqueIndex("users_login_unique").on(sql`lower(${t.login})`)],
 );
@@ -79,9 +83,16 @@ export const accessTokens = sqliteTable(
     createdAt: createdAt(),
     expiresAt: instant("expires_at").notNull(),
     revokedAt: instant("revoked_at"),
-    revokedReason: text("revoked_reason", { enum: ["claimed"] }),
+    /** claimed: at the claim, by the human's choice; owner: later, by the account's owner in the console. */
+    revokedReason: text("revoked_reason", { enum: ["claimed", "owner"] }),
     /** What issued the token, shown as User.tokenInfo.name. */
     name: text("name").notNull().default("access token"),
+    /** agent: the agent's own access; personal: a token the human made for their own tools. */
+    kind: text("kind", { enum: ["agent", "personal"] }).notNull().default("agent"),
+    /** What a personal access token is for, as its owner wrote it. */
+    description: text("description"),
+    /** Kept to the minute: a write per call would cost every call. */
+    lastUsedAt: instant("last_used_at"),
   },
   (t) => [index("access_tokens_user").on(t.userId)],
 );
@@ -242,4 +253,36 @@ export const signupAttempts = sqliteTable(
     at: instant("at").notNull(),
   },
   (t) => [index("signup_attempts_bucket_at").on(t.bucket, t.at), index("signup_attempts_at").on(t.at)],
+);
+
+/**
+ * Signed-in browsers. The cookie holds a random id; only its hash is kept, so
+ * a copy of the database signs nobody in.
+ */
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    idHash: text("id_hash").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+    lastSeenAt: instant("last_seen_at").notNull(),
+    /** lastSeenAt + the idle lifetime, moved on as the session is used. */
+    idleExpiresAt: instant("idle_expires_at").notNull(),
+    /** createdAt + the absolute lifetime: never moved. */
+    expiresAt: instant("expires_at").notNull(),
+  },
+  (t) => [index("sessions_user").on(t.userId), index("sessions_idle_expires_at").on(t.idleExpiresAt)],
+);
+
+/** Wrong passwords, per account ("user:<id>") and per client address ("address:<bucket>"), for sign-in throttling. */
+export const loginFailures = sqliteTable(
+  "login_failures",
+  {
+    id: serialId(),
+    bucket: text("bucket").notNull(),
+    at: instant("at").notNull(),
+  },
+  (t) => [index("login_failures_bucket_at").on(t.bucket, t.at), index("login_failures_at").on(t.at)],
 );

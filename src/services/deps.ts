@@ -18,6 +18,8 @@ export interface ServiceSettings {
   publicUrl: string;
   accessTokenTtlMs: number;
   claimTokenTtlMs: number;
+  sessionIdleMs: number;
+  sessionMaxMs: number;
   /** The first signs access tokens, all verify them; unset, the database's own key alone (id "db"). */
   signingKeys?: SigningKeySetting[];
 }

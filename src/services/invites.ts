@@ -108,10 +108,11 @@ function toUnleashUser(user: Tables["users"]["$inferSelect"]): UnleashUser {
     email: user.email ?? undefined,
     username: user.login,
     imageUrl: avatarUrl(user.email ?? user.uid),
-    loginAttempts: 0,
+    loginAttempts: user.loginAttempts,
     emailSent: false,
     rootRole: viewerRole.id,
-    // seenAt (no sign-in is recorded) and scimId (no SCIM) have no value here, so they are left out.
+    // seenAt only once the user has signed in; scimId (no SCIM) never, so it is left out.
+    ...(user.seenAt ? { seenAt: user.seenAt.toISOString() } : {}),
     createdAt: user.createdAt.toISOString(),
     accountType: "User",
     permissions: [],

@@ -84,9 +84,14 @@ export interface PreparedAccessToken {
  * Signs an access token before the transaction that stores it, so that the
  * transaction holds its locks only for the writes; the caller inserts `row`.
  */
-export async function prepareAccessToken(deps: Deps, userUid: string, name?: string): Promise<PreparedAccessToken> {
+export async function prepareAccessToken(
+  deps: Deps,
+  userUid: string,
+  name?: string,
+  options: { ttlMs?: number; kind?: "agent" | "personal"; description?: string } = {},
+): Promise<PreparedAccessToken> {
   const now = deps.clock();
-  const expiresAt = new Date(now.getTime() + deps.settings.accessTokenTtlMs);
+  const expiresAt = new Date(now.getTime() + (options.ttlMs ?? deps.settings.accessTokenTtlMs));
   const jti = newUid();
   const { signer } = await keyringOf(deps);
   const token = await new SignJWT({})
@@ -100,7 +105,11 @@ export async function prepareAccessToken(deps: Deps, userUid: string, name?: str
     .setExpirationTime(Math.ceil(expiresAt.getTime() / 1000))
     .sign(signer.key);
   // Without a name the column's default ("access token") applies.
-  return { token, validUntil: expiresAt, row: (userId) => ({ jti, userId, createdAt: now, expiresAt, ...(name ? { name } : {}) }) };
+  return {
+    token,
+    validUntil: expiresAt,
+    row: (userId) => ({ jti, userId, createdAt: now, expiresAt, ...(name ? { name } : {}), kind: options.kind ?? "agent", description: options.description }),
+  };
 }
 
 export type UserRow = Tables["users"]["$inferSelect"];
@@ -181,6 +190,9 @@ async function verifyJwt(deps: Deps, token: string, now: Date): Promise<Verified
   return claims;
 }
 
+/** A token's last use is kept to the minute: writing it on every call would cost every call a write. */
+const LAST_USED_EVERY_MS = 60_000;
+
 /** Verifies signature, expiry and revocation; the db is the authority on the last two. */
 export async function authenticate(deps: Deps, token: string): Promise<Caller> {
   const now = deps.clock();
@@ -197,6 +209,10 @@ export async function authenticate(deps: Deps, token: string): Promise<Caller> {
   }
   if (found.token.revokedAt && found.token.revokedReason !== "claimed") {
     throw new AppError("unauthenticated", "This access token has been revoked. Ask your human for a new token, or call agent_signup to create a new account.");
+  }
+  const lastUsed = found.token.lastUsedAt;
+  if (!lastUsed || now.getTime() - lastUsed.getTime() >= LAST_USED_EVERY_MS) {
+    await deps.db.transact((tx) => tx.update(tx.tables.accessTokens).set({ lastUsedAt: now }).where(eq(tx.tables.accessTokens.jti, jti)));
   }
   return { user: found.user, jti, tokenName: found.token.name, revokedByClaim: found.token.revokedAt !== null };
 }

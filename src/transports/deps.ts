@@ -12,6 +12,8 @@ export const depsFrom = (config: Config, db: ReadDb, publicUrl: string, log: Log
     publicUrl,
     accessTokenTtlMs: config.accessTokenTtlMs,
     claimTokenTtlMs: config.claimTokenTtlMs,
+    sessionIdleMs: config.sessionIdleMs,
+    sessionMaxMs: config.sessionMaxMs,
     signingKeys: config.signingKeys,
   },
   mailer: mailDirMailer(config.mailDir, config.mailFrom, log),

@@ -8,6 +8,8 @@ import type { Logger } from "../log.js";
 import { selectTools } from "../server.js";
 import type { Clock, Deps } from "../services/deps.js";
 import { apiRouter } from "../web/api.js";
+import { browserSession } from "../web/browser-session.js";
+import { consoleRouter } from "../web/console.js";
 import { errorHandler, notFound } from "../web/errors.js";
 import { html, page } from "../web/html.js";
 import { pagesRouter } from "../web/pages.js";
@@ -83,11 +85,14 @@ export async function startHttp(config: Config, log: Logger, options: HttpOption
       page(
         "MCP server",
         html`<h1>agent-onboard</h1><p>An MCP server through which AI agents sign themselves up and hand their humans a claim link.</p>
-${options.full ? html`<p>MCP endpoint: <code>${publicUrl}/mcp</code></p>` : html`<p>This server serves the claim and invite pages for an agent connected over stdio.</p>`}`,
+${options.full ? html`<p>MCP endpoint: <code>${publicUrl}/mcp</code></p>` : html`<p>This server serves the claim and invite pages for an agent connected over stdio.</p>`}
+<p><a class="button" href="/login">Sign in</a> to the console of an account you claimed or joined.</p>`,
       ),
     );
   });
-  app.use(pagesRouter(deps, limiter));
+  const browser = await browserSession(deps);
+  app.use(pagesRouter(deps, limiter, browser));
+  app.use(consoleRouter(deps, limiter, browser));
 
   const mcp = options.full ? mcpRouter({ deps, tools, log, limiter, endpointUrl: `${publicUrl}/mcp` }) : undefined;
   if (mcp) {

@@ -41,10 +41,28 @@ button{margin-top:1.5rem;width:100%;font:inherit;font-weight:600;padding:.75rem;
 .error{border-left:4px solid var(--bad);padding:.5rem .75rem;background:color-mix(in srgb,var(--bad) 10%,Canvas)}
 .ok{border-left:4px solid var(--good);padding:.5rem .75rem;background:color-mix(in srgb,var(--good) 10%,Canvas)}
 footer{margin-top:2.5rem;color:var(--muted);font-size:.8rem}
+main.wide{max-width:60rem}
+a{color:var(--accent)}
+a.button{display:inline-block;margin-top:.5rem;padding:.6rem 1rem;border-radius:.4rem;background:var(--accent);color:#fff;font-weight:600;text-decoration:none}
+nav{display:flex;flex-wrap:wrap;gap:.25rem 1rem;align-items:center;margin:0 0 1.5rem;padding-bottom:.75rem;border-bottom:1px solid color-mix(in srgb,var(--muted) 40%,Canvas)}
+nav form{margin:0 0 0 auto}nav button{margin:0;width:auto;padding:.35rem .8rem;background:transparent;color:var(--accent);border:1px solid var(--accent)}
+nav a[aria-current=page]{font-weight:700;text-decoration:none;color:CanvasText}
+h2{font-size:1.2rem;margin:2rem 0 .5rem}
+.table{overflow-x:auto}
+table{border-collapse:collapse;width:100%;font-size:.95rem}
+th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid color-mix(in srgb,var(--muted) 30%,Canvas);vertical-align:top}
+th{color:var(--muted);font-weight:600}
+td form{margin:0}td button{margin:0;width:auto;padding:.3rem .7rem;font-size:.875rem}
+button.danger{background:var(--bad)}
+.secret{display:block;padding:.6rem;border:1px dashed var(--muted);border-radius:.4rem;overflow-wrap:anywhere;font-family:ui-monospace,monospace;font-size:.875rem}
+.empty{color:var(--muted)}
+form.inline{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:flex-end}
+form.inline label{margin:0}form.inline button{width:auto;margin:0}
+select{font:inherit;padding:.55rem;border:1px solid var(--muted);border-radius:.4rem;background:Field;color:FieldText}
 `;
 
 /** The one page frame: readable on a phone, no external assets. */
-export function page(title: string, body: Html): string {
+export function page(title: string, body: Html, options: { wide?: boolean } = {}): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -55,7 +73,7 @@ export function page(title: string, body: Html): string {
 <style>${styles}</style>
 </head>
 <body>
-<main>
+<main${options.wide ? ' class="wide"' : ""}>
 ${body.text}
 <footer>agent-onboard</footer>
 </main>

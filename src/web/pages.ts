@@ -1,4 +1,3 @@
-import { randomBytes, timingSafeEqual } from "node:crypto";
 import express, { type Request, type Response, Router } from "express";
 import { AppError, errorKinds, isAppError } from "../errors.js";
 import { claimAccount, previewClaim } from "../services/claims.js";
@@ -7,39 +6,8 @@ import { previewVerification, type VerificationPreview, verifyEmail } from "../s
 import { redeemInvite, validateInvite } from "../services/invites.js";
 import { PASSWORD_POLICY } from "../services/passwords.js";
 import type { SignupLimiter } from "../rate-limit.js";
+import type { BrowserSession } from "./browser-session.js";
 import { Html, html, page } from "./html.js";
-
-const CSRF_COOKIE = "onboard_csrf";
-const CSRF_FORMAT = /^[A-Za-z0-9_-]{32}$/;
-
-/** Double-submit token: a random cookie the form must echo, which another site can neither read nor set. */
-function csrfToken(req: Request, res: Response): string {
-  const existing = cookie(req, CSRF_COOKIE);
-  if (existing && CSRF_FORMAT.test(existing)) return existing;
-  const token = randomBytes(24).toString("base64url");
-  res.cookie(CSRF_COOKIE, token, { httpOnly: true, sameSite: "strict", path: "/", secure: req.secure });
-  return token;
-}
-
-function csrfValid(req: Request): boolean {
-  const sent = Buffer.from(String(req.body?.csrf ?? ""));
-  const kept = cookie(req, CSRF_COOKIE) ?? "";
-  // Only a cookie of the shape this server sets counts, so a made-up short pair is refused too.
-  return CSRF_FORMAT.test(kept) && sent.length === kept.length && timingSafeEqual(sent, Buffer.from(kept));
-}
-
-function cookie(req: Request, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? "").split(";")) {
-    const [key, ...value] = part.trim().split("=");
-    if (key !== name) continue;
-    try {
-      return decodeURIComponent(value.join("="));
-    } catch {
-      return undefined; // not valid percent-encoding: as if there were no cookie
-    }
-  }
-  return undefined;
-}
 
 function send(res: Response, status: number, title: string, body: Html) {
   res.status(status).type("html").setHeader("Cache-Control", "no-store").send(page(title, body));
@@ -120,8 +88,9 @@ const staleForm = (res: Response) =>
 const text = (value: unknown) => (typeof value === "string" ? value : "");
 
 /** The two pages a human opens: the claim link and the invite link. */
-export function pagesRouter(deps: Deps, limiter: SignupLimiter) {
+export function pagesRouter(deps: Deps, limiter: SignupLimiter, browser: BrowserSession) {
   const router = Router();
+  const { csrfToken, csrfValid } = browser;
   const paths = ["/claim", "/new-user", "/verify-email"];
   router.use(paths, (_req, res, next) => {
     res.locals.deps = deps;
@@ -129,7 +98,7 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter) {
     res.setHeader("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
     next();
   });
-  router.use(paths, express.urlencoded({ extended: false, limit: "16kb" }));
+  router.use(paths, express.urlencoded({ extended: false, limit: "16kb" }), ...browser.middleware);
 
   // GET never consumes the token: link scanners and previews open it too.
   router.get("/claim/:token", async (req, res) => {
@@ -163,7 +132,9 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter) {
         "Account claimed",
         html`<h1>The account is yours</h1>
 <p class="ok" role="status">You claimed it as <strong>${claimed.login}</strong>.</p>
-<p>${values.keepAgentAccess ? "The agent can keep working on it until its access token expires." : "The agent's access has ended; it can still see that you claimed the account."}</p>`,
+<p>${values.keepAgentAccess ? "The agent can keep working on it until its access token expires." : "The agent's access has ended; it can still see that you claimed the account."}</p>
+<p>We sent a confirmation link to <strong>${values.email}</strong>; open it to confirm the address.</p>
+<p><a class="button" href="/login">Sign in to your console</a> to see what the agent built and to control its access.</p>`,
       );
     } catch (error) {
       if (!isAppError(error)) throw error;
@@ -196,7 +167,8 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter) {
         200,
         `Welcome to ${result.organization}`,
         html`<h1>Welcome, ${result.user.name ?? ""}</h1>
-<p class="ok" role="status">Your account <strong>${result.user.username ?? ""}</strong> is a member of ${result.organization}.</p>`,
+<p class="ok" role="status">Your account <strong>${result.user.username ?? ""}</strong> is a member of ${result.organization}.</p>
+<p><a class="button" href="/login">Sign in</a> to see ${result.organization}'s stacks and members.</p>`,
       );
     } catch (error) {
       if (!isAppError(error)) throw error;

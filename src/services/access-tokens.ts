@@ -1,0 +1,120 @@
+import { and, desc, eq, gt, isNull } from "drizzle-orm";
+import { z } from "zod";
+import type { Tables } from "../../db/client.js";
+import { AppError } from "../errors.js";
+import type { Deps } from "./deps.js";
+import { prepareAccessToken } from "./tokens.js";
+
+const DAY = 86_400_000;
+
+/** What issued a token made in the console. */
+export const consoleTokenNames = {
+  personal: "personal access token",
+  agentRestored: "agent access restored",
+} as const;
+
+export interface AccessTokenSummary {
+  id: string;
+  kind: "agent" | "personal";
+  name: string;
+  description: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+  /** active, expired, or revoked (and by whom: at the claim, or later by the owner). */
+  state: "active" | "expired" | "revoked";
+}
+
+const summaryOf = (row: Tables["accessTokens"]["$inferSelect"], now: Date): AccessTokenSummary => ({
+  id: row.jti,
+  kind: row.kind,
+  name: row.name,
+  description: row.description,
+  createdAt: row.createdAt,
+  expiresAt: row.expiresAt,
+  lastUsedAt: row.lastUsedAt,
+  revokedAt: row.revokedAt,
+  state: row.revokedAt ? "revoked" : row.expiresAt <= now ? "expired" : "active",
+});
+
+/** Every access token of the account, newest first. */
+export async function listAccessTokens(deps: Deps, userId: number, kind?: "agent" | "personal"): Promise<AccessTokenSummary[]> {
+  const { accessTokens } = deps.db.tables;
+  const rows = await deps.db
+    .select()
+    .from(accessTokens)
+    .where(kind ? and(eq(accessTokens.userId, userId), eq(accessTokens.kind, kind)) : eq(accessTokens.userId, userId))
+    .orderBy(desc(accessTokens.createdAt), desc(accessTokens.jti));
+  const now = deps.clock();
+  return rows.map((row) => summaryOf(row, now));
+}
+
+export const personalTokenInput = z.object({
+  description: z
+    .string()
+    .trim()
+    .min(1, "Say what the token is for, e.g. \"laptop CLI\".")
+    .max(255, "The description is at most 255 characters."),
+  expiresInDays: z.coerce
+    .number({ message: "Choose how many days the token lasts." })
+    .int("Choose a whole number of days.")
+    .min(1, "A token lasts at least one day.")
+    .max(365, "A token lasts at most 365 days; make a new one when it ends."),
+});
+
+/** A personal access token for the human's own tools; its value is shown once, here, and only its id is kept. */
+export async function createPersonalToken(deps: Deps, user: { id: number; uid: string }, input: z.input<typeof personalTokenInput>) {
+  const parsed = personalTokenInput.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new AppError("validation", issue.message, { field: String(issue.path[0] ?? "description") });
+  }
+  const access = await prepareAccessToken(deps, user.uid, consoleTokenNames.personal, {
+    kind: "personal",
+    description: parsed.data.description,
+    ttlMs: parsed.data.expiresInDays * DAY,
+  });
+  const row = access.row(user.id);
+  await deps.db.transact((tx) => tx.insert(tx.tables.accessTokens).values(row));
+  return { id: row.jti, token: access.token, expiresAt: access.validUntil, description: parsed.data.description };
+}
+
+/** Revokes one of the account's own tokens; another account's gets the same answer as one that does not exist. */
+export async function revokeAccessToken(deps: Deps, userId: number, tokenId: string): Promise<AccessTokenSummary> {
+  const now = deps.clock();
+  return deps.db.transact(async (tx) => {
+    const { accessTokens } = tx.tables;
+    const [row] = await tx.select().from(accessTokens).where(and(eq(accessTokens.jti, tokenId), eq(accessTokens.userId, userId)));
+    if (!row) throw new AppError("not_found", "No such token on your account; it may have been removed. Reload the list.");
+    if (row.revokedAt) return summaryOf(row, now);
+    const [revoked] = await tx
+      .update(accessTokens)
+      .set({ revokedAt: now, revokedReason: "owner" })
+      .where(eq(accessTokens.jti, tokenId))
+      .returning();
+    return summaryOf(revoked!, now);
+  });
+}
+
+/** Ends the agent's access to the account: every agent token still working is revoked at once. */
+export async function endAgentAccess(deps: Deps, userId: number): Promise<number> {
+  const now = deps.clock();
+  return deps.db.transact(async (tx) => {
+    const { accessTokens } = tx.tables;
+    const revoked = await tx
+      .update(accessTokens)
+      .set({ revokedAt: now, revokedReason: "owner" })
+      .where(and(eq(accessTokens.userId, userId), eq(accessTokens.kind, "agent"), isNull(accessTokens.revokedAt), gt(accessTokens.expiresAt, now)))
+      .returning({ jti: accessTokens.jti });
+    return revoked.length;
+  });
+}
+
+/** Gives the agent access again: a new agent token, shown once, for the human to hand to the agent. */
+export async function restoreAgentAccess(deps: Deps, user: { id: number; uid: string }) {
+  const access = await prepareAccessToken(deps, user.uid, consoleTokenNames.agentRestored, { kind: "agent" });
+  const row = access.row(user.id);
+  await deps.db.transact((tx) => tx.insert(tx.tables.accessTokens).values(row));
+  return { id: row.jti, token: access.token, expiresAt: access.validUntil };
+}

@@ -1,0 +1,233 @@
+/**
+ * The human's side after the claim, in headless system Chromium: sign in,
+ * the console, the agent's access and personal access tokens. Pages are
+ * saved as screenshots under test-results/screenshots/ (docs/screenshots/
+ * holds the ones README.md shows).
+ */
+import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { Client } from "@modelcontextprotocol/client";
+import type { Browser, BrowserContext, Page, Response } from "playwright-core";
+import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from "vitest";
+import { launchChromium } from "../browser.js";
+import { call, ok } from "../fixture.js";
+import { startTestHttp, type TestHttp } from "../http-fixture.js";
+
+const SCREENSHOTS = fileURLToPath(new URL("../../test-results/screenshots/", import.meta.url));
+const PASSWORD = "Correct-Horse-9";
+const PHONE = { width: 390, height: 844 };
+
+let browser: Browser;
+let http: TestHttp;
+let context: BrowserContext;
+let page: Page;
+
+beforeAll(async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+beforeEach(async () => {
+  http = await startTestHttp();
+  context = await browser.newContext();
+  page = await context.newPage();
+});
+afterEach(async () => {
+  await context?.close();
+  await http?.close();
+});
+
+const shoot = async (name: string) => {
+  await page.screenshot({ path: `${SCREENSHOTS}${name}.png`, fullPage: true });
+  await page.setViewportSize(PHONE);
+  await page.screenshot({ path: `${SCREENSHOTS}${name}-phone.png`, fullPage: true });
+  // Nothing wider than the phone's screen: no sideways scrolling.
+  expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(PHONE.width);
+  await page.setViewportSize({ width: 1280, height: 720 });
+};
+
+async function open(url: string): Promise<Response> {
+  const response = await page.goto(url);
+  expect(response, `no response for ${url}`).not.toBeNull();
+  return response!;
+}
+
+/** Clicks a button and waits for the page the POST answers with (after any redirect). */
+async function press(button: string | RegExp): Promise<Response> {
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.request().resourceType() === "document" && r.status() !== 303),
+    page.getByRole("button", { name: button }).first().click(),
+  ]);
+  await page.waitForLoadState("load");
+  return response;
+}
+
+const heading = () => page.locator("h1").innerText();
+
+/** An agent that signed up and made two stacks, claimed in the browser as "grace". */
+async function claimedAgent(keep = true) {
+  const signup = await ok((await http.connect()).client, "agent_signup", { agentName: "Release helper", agentModel: "claude-sonnet-4" });
+  const token = signup.accessToken as string;
+  const { client } = await http.connect({ Authorization: `Bearer ${token}` });
+  await ok(client, "create_stack", { projectName: "website", stackName: "production" });
+  await ok(client, "create_stack", { projectName: "website", stackName: "staging" });
+  await open(signup.claimUrl);
+  await page.getByLabel("Username").fill("grace");
+  await page.getByLabel("Email").fill("grace@example.com");
+  await page.getByLabel("Password").fill(PASSWORD);
+  if (!keep) await page.getByLabel(/let the agent keep working/i).uncheck();
+  await press("Claim this account");
+  expect(await heading()).toBe("The account is yours");
+  return { client, token, org: signup.userInfo.organizations[0].name as string };
+}
+
+async function signInAs(identifier: string, password = PASSWORD) {
+  await open(`${http.url}/login`);
+  await page.getByLabel("Username or email").fill(identifier);
+  await page.getByLabel("Password").fill(password);
+  return press("Sign in");
+}
+
+const restUser = (token: string) => fetch(`${http.url}/api/user`, { headers: { Authorization: `Bearer ${token}` } });
+
+test("claim → sign in with the username → both stacks, the organization and its members → sign out → sign in with the email", async () => {
+  const { org } = await claimedAgent();
+  await page.getByRole("link", { name: "Sign in to your console" }).click();
+  await page.waitForURL(/\/login/);
+  await shoot("sign-in");
+
+  const answer = await signInAs("grace");
+  expect(answer.status()).toBe(200);
+  expect(new URL(page.url()).pathname).toBe("/console");
+  const stacks = await page.locator("#stacks ~ .table tbody tr, section[aria-labelledby=stacks] tbody tr").allInnerTexts();
+  expect(stacks.map((row) => row.replace(/\s+/g, " ").trim())).toEqual([`${org} website production`, `${org} website staging`]);
+  expect(await page.locator("section[aria-labelledby=orgs] tbody tr").allInnerTexts()).toEqual([`${org}\tadmin`]);
+  await shoot("console-overview");
+
+  await page.getByRole("link", { name: org }).click();
+  await page.waitForURL(/\/console\/orgs\//);
+  expect(await heading()).toBe(org);
+  expect((await page.locator("tbody tr").allInnerTexts()).map((row) => row.split("\t")[0])).toEqual(["grace"]);
+
+  await press(/Sign out/);
+  expect(new URL(page.url()).pathname).toBe("/login");
+  expect(await page.getByRole("status").innerText()).toBe("You are signed out.");
+  await open(`${http.url}/console`);
+  expect(new URL(page.url()).pathname, "the console needs a session again").toBe("/login");
+
+  await signInAs("grace@example.com");
+  expect(new URL(page.url()).pathname).toBe("/console");
+  expect(await heading()).toBe("Release helper");
+});
+
+test("a wrong password is refused; after five the account waits, and the page says for how long", async () => {
+  await claimedAgent();
+  const wrong = await signInAs("grace", "Wrong-Horse-9");
+  expect(wrong.status()).toBe(401);
+  expect(await page.getByRole("alert").innerText()).toMatch(/username, email or password is not right/);
+  expect(await page.getByLabel("Username or email").inputValue()).toBe("grace");
+  await shoot("sign-in-refused");
+  for (let i = 0; i < 4; i++) await signInAs("grace", "Wrong-Horse-9");
+
+  const throttled = await signInAs("grace");
+  expect(throttled.status()).toBe(429);
+  expect(await page.getByRole("alert").innerText()).toMatch(/Try again in 15 minutes/);
+  expect(new URL(page.url()).pathname).toBe("/login");
+});
+
+test("ending the agent's access in the console: its token gets 401 on REST and an error on /mcp; giving access back hands over a working one", async () => {
+  const { client, token } = await claimedAgent();
+  expect((await restUser(token)).status).toBe(200);
+  await signInAs("grace");
+  await page.getByRole("link", { name: "Agent access" }).click();
+  await page.waitForURL(/\/console\/agent/);
+  expect(await page.locator("main > p").first().innerText()).toMatch(/1 access token still work/);
+  await shoot("console-agent-access");
+
+  await press("End the agent's access");
+  expect(await page.getByRole("status").innerText()).toMatch(/The agent's access has ended: 1 token was revoked/);
+  expect((await restUser(token)).status).toBe(401);
+  // The HTTP layer refuses the revoked token before any tool runs: a 401 the client reports.
+  await expect(call(client as Client, "get_current_user")).rejects.toThrow(/revoked/);
+
+  await press("Give the agent a new access token");
+  const restored = (await page.locator("#new-token").innerText()).trim();
+  expect(restored).not.toBe(token);
+  const rest = await restUser(restored);
+  expect(rest.status).toBe(200);
+  expect(await rest.json()).toMatchObject({ githubLogin: "grace" });
+  const { client: again } = await http.connect({ Authorization: `Bearer ${restored}` });
+  expect(await ok(again, "get_current_user")).toMatchObject({ githubLogin: "grace" });
+  await open(`${http.url}/console/agent`);
+  expect(await page.locator("#new-token").count(), "the value is shown once").toBe(0);
+});
+
+test("a personal access token: created with a name and expiry, shown once, used on REST, revoked", async () => {
+  await claimedAgent(false);
+  await signInAs("grace");
+  await page.getByRole("link", { name: "Access tokens" }).click();
+  await page.waitForURL(/\/console\/tokens/);
+  expect(await page.locator(".empty").innerText()).toMatch(/No personal access tokens yet/);
+
+  await page.getByLabel("What it is for").fill("laptop CLI");
+  await page.getByLabel("Expires after").selectOption("90");
+  await press("Create token");
+  const value = (await page.locator("#new-token").innerText()).trim();
+  const user = await restUser(value);
+  expect(user.status).toBe(200);
+  expect(await user.json()).toMatchObject({ githubLogin: "grace", isAgent: false });
+  await shoot("console-tokens");
+
+  await open(`${http.url}/console/tokens`);
+  expect(await page.locator("#new-token").count(), "the value is shown once").toBe(0);
+  const row = page.locator("tbody tr", { hasText: "laptop CLI" });
+  expect(await row.locator("td").nth(4).innerText()).toBe("active");
+  await press(/Revoke laptop CLI/);
+  expect(await page.getByRole("status").innerText()).toMatch(/revoked: it stops working at once/);
+  const after = await restUser(value);
+  expect(after.status, await after.clone().text()).toBe(401);
+});
+
+test("an invite signup lands on a page that leads to sign-in, and the new member sees the organization", async () => {
+  const { client, org } = await claimedAgent();
+  const link = await ok(client, "create_invite_link", { name: "Team", expiresAt: new Date(Date.now() + 86_400_000).toISOString() });
+  await context.clearCookies();
+  await open(link.url);
+  await page.getByLabel("Email").fill("ada@example.com");
+  await page.getByLabel("Name", { exact: true }).fill("Ada");
+  await page.getByLabel("Username (optional)").fill("ada");
+  await page.getByLabel("Password").fill(PASSWORD);
+  await press("Create account and join");
+  await page.getByRole("link", { name: "Sign in" }).click();
+  await page.waitForURL(/\/login/);
+  await signInAs("ada");
+  expect(await page.locator("section[aria-labelledby=orgs] tbody tr").allInnerTexts()).toEqual([`${org}\tmember`]);
+});
+
+test("a sign-in form posted from another site, or with a made-up token, signs nobody in", async () => {
+  await claimedAgent();
+  await context.clearCookies();
+  const forged = await fetch(`${http.url}/login`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie: "onboard_csrf=a.b" },
+    body: new URLSearchParams({ csrf: "a.b", identifier: "grace", password: PASSWORD }),
+    redirect: "manual",
+  });
+  expect(forged.status).toBe(403);
+  expect(forged.headers.getSetCookie().some((line) => line.startsWith("onboard_session="))).toBe(false);
+  const [row] = await http.store.query("SELECT count(*) AS n FROM sessions");
+  expect(Number(row!.n)).toBe(0);
+});
+
+test("the session cookie is HttpOnly and SameSite=Lax, and a new one is set at every sign-in", async () => {
+  await claimedAgent();
+  await signInAs("grace");
+  const first = (await context.cookies()).find((cookie) => cookie.name === "onboard_session")!;
+  expect(first).toMatchObject({ httpOnly: true, sameSite: "Lax", secure: false });
+  await press(/Sign out/);
+  await signInAs("grace");
+  const second = (await context.cookies()).find((cookie) => cookie.name === "onboard_session")!;
+  expect(second.value).not.toBe(first.value);
+});
