@@ -52,7 +52,7 @@ export async function listAccessTokens(deps: Deps, userId: number, kind?: "agent
 
 export const personalTokenInput = z.object({
   description: z
-    .string()
+    .string({ message: "Say what the token is for, e.g. \"laptop CLI\"." })
     .trim()
     .min(1, "Say what the token is for, e.g. \"laptop CLI\".")
     .max(255, "The description is at most 255 characters."),
@@ -70,23 +70,36 @@ export async function createPersonalToken(deps: Deps, user: { id: number; uid: s
     const issue = parsed.error.issues[0]!;
     throw new AppError("validation", issue.message, { field: String(issue.path[0] ?? "description") });
   }
-  const access = await prepareAccessToken(deps, user.uid, consoleTokenNames.personal, {
-    kind: "personal",
-    description: parsed.data.description,
-    ttlMs: parsed.data.expiresInDays * DAY,
-  });
+  return storePersonalToken(deps, user, parsed.data.description, parsed.data.expiresInDays * DAY);
+}
+
+/** The same with an exact end, as Pulumi's POST /api/user/tokens gives it (`expires`, Unix seconds). */
+export async function createPersonalTokenUntil(deps: Deps, user: { id: number; uid: string }, description: unknown, expires: unknown) {
+  const named = personalTokenInput.shape.description.safeParse(description);
+  if (!named.success) throw new AppError("validation", named.error.issues[0]!.message, { field: "description" });
+  const ttlMs = typeof expires === "number" && Number.isInteger(expires) ? expires * 1000 - deps.clock().getTime() : Number.NaN;
+  if (!(ttlMs > 0 && ttlMs <= 365 * DAY)) {
+    throw new AppError("validation", "expires must be a time in the next 365 days, in Unix seconds; tokens here always end, so make a new one when it does.", {
+      field: "expires",
+    });
+  }
+  return storePersonalToken(deps, user, named.data, ttlMs);
+}
+
+async function storePersonalToken(deps: Deps, user: { id: number; uid: string }, description: string, ttlMs: number) {
+  const access = await prepareAccessToken(deps, user.uid, consoleTokenNames.personal, { kind: "personal", description, ttlMs });
   const row = access.row(user.id);
   await deps.db.transact((tx) => tx.insert(tx.tables.accessTokens).values(row));
-  return { id: row.jti, token: access.token, expiresAt: access.validUntil, description: parsed.data.description };
+  return { id: row.jti, token: access.token, expiresAt: access.validUntil, description };
 }
 
 /** Revokes one of the account's own tokens; another account's gets the same answer as one that does not exist. */
-export async function revokeAccessToken(deps: Deps, userId: number, tokenId: string): Promise<AccessTokenSummary> {
+export async function revokeAccessToken(deps: Deps, userId: number, tokenId: string, kind?: "agent" | "personal"): Promise<AccessTokenSummary> {
   const now = deps.clock();
   return deps.db.transact(async (tx) => {
     const { accessTokens } = tx.tables;
     const [row] = await tx.select().from(accessTokens).where(and(eq(accessTokens.jti, tokenId), eq(accessTokens.userId, userId)));
-    if (!row) throw new AppError("not_found", "No such token on your account; it may have been removed. Reload the list.");
+    if (!row || (kind && row.kind !== kind)) throw new AppError("not_found", "No such token on your account; it may have been removed. Reload the list.");
     if (row.revokedAt) return summaryOf(row, now);
     const [revoked] = await tx
       .update(accessTokens)

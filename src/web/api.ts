@@ -2,6 +2,7 @@ import { type Request, type Response, Router } from "express";
 import express from "express";
 import type { z } from "zod";
 import { AppError } from "../errors.js";
+import { createPersonalTokenUntil, listAccessTokens, revokeAccessToken } from "../services/access-tokens.js";
 import { agentSignup, agentSignupInput, getCurrentUser } from "../services/accounts.js";
 import { validateClaimToken } from "../services/claims.js";
 import type { Deps } from "../services/deps.js";
@@ -122,6 +123,33 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
 
   router.delete("/api/user/pending-emails", async (req, res) => {
     await deletePendingEmail(deps, await callerId(deps, req));
+    res.status(204).end();
+  });
+
+  // Pulumi's personal access tokens: the value only in the answer to POST, times in Unix seconds.
+  router.get("/api/user/tokens", async (req, res) => {
+    const userId = await callerId(deps, req);
+    const tokens = (await listAccessTokens(deps, userId, "personal")).filter((token) => token.state === "active");
+    res.json({
+      tokens: tokens.map((token) => ({
+        id: token.id,
+        description: token.description ?? "",
+        lastUsed: token.lastUsedAt ? Math.floor(token.lastUsedAt.getTime() / 1000) : 0,
+        expires: Math.floor(token.expiresAt.getTime() / 1000),
+        created: token.createdAt.toISOString(),
+      })),
+    });
+  });
+
+  router.post("/api/user/tokens", async (req, res) => {
+    const { user } = await requireCaller(deps, req);
+    const created = await createPersonalTokenUntil(deps, user, req.body?.description, req.body?.expires);
+    res.json({ id: created.id, tokenValue: created.token });
+  });
+
+  router.delete("/api/user/tokens/:tokenId", async (req, res) => {
+    const userId = await callerId(deps, req);
+    await revokeAccessToken(deps, userId, req.params.tokenId, "personal");
     res.status(204).end();
   });
 
