@@ -147,7 +147,7 @@ ${body}`,
 <dl>
 <dt>Username</dt><dd>${user.login}</dd>
 <dt>Email</dt><dd>${user.email ?? "none"}${user.email ? (user.emailVerifiedAt ? " (confirmed)" : " (not confirmed yet: open the link we mailed you)") : ""}</dd>
-${pending ? html`<dt>Pending email</dt><dd>${pending.email} (waiting for its confirmation link)</dd>` : ""}
+${pending && pending.email !== user.email ? html`<dt>Pending email</dt><dd>${pending.email} (waiting for its confirmation link)</dd>` : ""}
 <dt>Last sign-in</dt><dd>${when(user.seenAt)}</dd>
 </dl></section>
 <section aria-labelledby="orgs"><h2 id="orgs">Organizations</h2>

@@ -42,6 +42,8 @@ const ALL_TABLES = [
   "used_request_states",
   "signup_attempts",
   "signing_keys",
+  "sessions",
+  "login_failures",
 ];
 
 const SIGNUP_ATTEMPTS = 2100;
@@ -106,6 +108,8 @@ async function populate(file: string, signupAttempts = SIGNUP_ATTEMPTS) {
         createdAt: at("2025-02-01T00:00:00.000Z"),
         claimedAt: null,
         lockedAt: null,
+        loginAttempts: 3,
+        seenAt: at("2025-02-09T10:11:12.013Z"),
       },
       {
         id: 2,
@@ -148,7 +152,7 @@ async function populate(file: string, signupAttempts = SIGNUP_ATTEMPTS) {
     ]);
     await tx.insert(t.accessTokens).values([
       { jti: "jti-ä-1", userId: 2, createdAt: at("2025-02-01T01:00:00.000Z"), expiresAt: at("2025-02-04T01:00:00.000Z"), revokedAt: at("2025-02-02T00:00:00.456Z"), revokedReason: "claimed", name: "CLI 🚀" },
-      { jti: "jti-2", userId: 1, createdAt: at("2025-02-01T02:00:00.000Z"), expiresAt: at("2025-02-04T02:00:00.000Z"), revokedAt: null, revokedReason: null },
+      { jti: "jti-2", userId: 1, createdAt: at("2025-02-01T02:00:00.000Z"), expiresAt: at("2025-02-04T02:00:00.000Z"), revokedAt: null, revokedReason: null, kind: "personal", description: "laptop ✨", lastUsedAt: at("2025-02-02T02:00:00.999Z") },
       { jti: "JTI-3", userId: 1, createdAt: at("2025-02-01T03:00:00.000Z"), expiresAt: at("2025-02-04T03:00:00.000Z"), revokedAt: null, revokedReason: null, name: "" },
     ]);
     await tx.insert(t.claimTokens).values([
@@ -189,6 +193,14 @@ async function populate(file: string, signupAttempts = SIGNUP_ATTEMPTS) {
     await tx.insert(t.usedRequestStates).values([
       { jti: "rs-1", userId: 2, expiresAt: at("2025-02-01T00:10:00.000Z"), usedAt: at("2025-02-01T00:05:00.000Z") },
       { jti: "rs-ü", userId: 1, expiresAt: at("2025-02-01T00:10:00.001Z"), usedAt: at("2025-02-01T00:05:00.001Z") },
+    ]);
+    await tx.insert(t.sessions).values([
+      { idHash: "session-1", userId: 1, createdAt: at("2025-02-09T10:11:12.013Z"), lastSeenAt: at("2025-02-09T11:00:00.001Z"), idleExpiresAt: at("2025-02-09T23:00:00.001Z"), expiresAt: at("2025-02-16T10:11:12.013Z") },
+      { idHash: "session-ü", userId: 7, createdAt: at("2025-02-10T00:00:00.000Z"), lastSeenAt: at("2025-02-10T00:00:00.000Z"), idleExpiresAt: at("2025-02-10T12:00:00.000Z"), expiresAt: at("2025-02-17T00:00:00.000Z") },
+    ]);
+    await tx.insert(t.loginFailures).values([
+      { id: 1, bucket: "user:1", at: at("2025-02-09T10:00:00.000Z") },
+      { id: 4, bucket: "address:2001:db8:ä::/64", at: at("2025-02-09T10:00:00.001Z") },
     ]);
     const attempts = Array.from({ length: signupAttempts }, (_, i) => ({
       id: i + 1,

@@ -548,6 +548,8 @@ beforeAll(async () => {
   http = await startTestHttp();
   world = await buildWorld();
   emails = await buildEmailWorld();
+  const page = await fetch(`${http.url}/claim/${world.claimableToken}`);
+  CSRF = (await page.text()).match(/name="csrf" value="([^"]+)"/)![1]!;
 }, 30_000);
 
 afterAll(async () => {
@@ -916,14 +918,15 @@ describe("Pulumi user routes for organizations, emails, invites and VCS under ra
 
 // ---------------------------------------------------------------------- pages
 
-/** A cookie of the shape the server sets (32 base64url characters), echoed by the form. */
-const CSRF = "Q2xhaW1Gb3JtQ3NyZlRva2VuMDEyMzQ1";
+/** A form token the server issued (read off a page before the tests), which the form echoes; a made-up one is refused. */
+let CSRF = "";
 
-/** The CSRF pair: matching, mismatched, missing, or a cookie header of junk. */
+/** The CSRF pair: matching, mismatched, missing, made up, or a cookie header of junk. */
 const csrf = fc.oneof(
-  { weight: 6, arbitrary: fc.constant({ cookie: `onboard_csrf=${CSRF}`, field: CSRF }) },
-  { weight: 1, arbitrary: fc.constant({ cookie: `onboard_csrf=${CSRF}`, field: `${CSRF}x` }) },
-  { weight: 1, arbitrary: fc.constant({ cookie: undefined, field: CSRF }) },
+  { weight: 6, arbitrary: fc.constant(null).map(() => ({ cookie: `onboard_csrf=${CSRF}`, field: CSRF })) },
+  { weight: 1, arbitrary: fc.constant(null).map(() => ({ cookie: `onboard_csrf=${CSRF}`, field: `${CSRF}x` })) },
+  { weight: 1, arbitrary: fc.constant(null).map(() => ({ cookie: undefined, field: CSRF })) },
+  { weight: 1, arbitrary: fc.constant({ cookie: `onboard_csrf=${"ab".repeat(32)}.${"cd".repeat(32)}`, field: `${"ab".repeat(32)}.${"cd".repeat(32)}` }) },
   { weight: 1, arbitrary: fc.constantFrom("onboard_csrf=%E0%A4%A", "onboard_csrf=", "onboard_csrf", ";;;=;", `onboard_csrf=${"a".repeat(8_000)}`).map((cookie) => ({ cookie, field: cookie.slice(13) })) },
   { weight: 1, arbitrary: headerText.map((text) => ({ cookie: `onboard_csrf=${text}`, field: text })) },
 );

@@ -23,7 +23,7 @@ async function call(http: TestHttp, method: string, path: string, token: string,
 
 async function signUp(http: TestHttp): Promise<string> {
   const res = await fetch(`${http.url}/api/agents/signup`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
-  return (await res.json()).accessToken;
+  return ((await res.json()) as { accessToken: string }).accessToken;
 }
 
 const inDays = (http: TestHttp, days: number) => Math.floor(http.clock.now().getTime() / 1000) + days * 86_400;
