@@ -94,8 +94,10 @@ interface Setup {
 /** Where the machine's CPU went during a setup's rounds, in ms, by kind of process. */
 type CpuShares = Record<"instances" | "nginx" | "PostgreSQL" | "load generator" | "other", number>;
 
+const noShares = (): CpuShares => ({ instances: 0, nginx: 0, PostgreSQL: 0, "load generator": 0, other: 0 });
+
 function cpuSharesBetween(before: ReturnType<typeof cpuOfAllProcesses>, after: ReturnType<typeof cpuOfAllProcesses>, instancePids: number[]): CpuShares {
-  const shares: CpuShares = { instances: 0, nginx: 0, PostgreSQL: 0, "load generator": 0, other: 0 };
+  const shares = noShares();
   for (const [pid, { name, ms }] of after) {
     const spent = ms - (before.get(pid)?.ms ?? 0);
     if (spent <= 0) continue;
@@ -176,7 +178,7 @@ export async function instancesBehindNginx(): Promise<{ rows: Row[]; notes: stri
         const shares = cpuSharesBetween(before, cpuOfAllProcesses(), setup.instancePids);
         rps.get(setup)!.push(result.rps);
         failures += result.failures;
-        const sum = spent.get(setup) ?? { shares: { instances: 0, nginx: 0, PostgreSQL: 0, "load generator": 0, other: 0 }, calls: 0, elapsedMs: 0 };
+        const sum = spent.get(setup) ?? { shares: noShares(), calls: 0, elapsedMs: 0 };
         for (const kind of Object.keys(shares) as (keyof CpuShares)[]) sum.shares[kind] += shares[kind];
         sum.calls += result.calls;
         sum.elapsedMs += result.elapsedMs;

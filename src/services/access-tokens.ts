@@ -86,11 +86,16 @@ export async function createPersonalTokenUntil(deps: Deps, user: { id: number; u
   return storePersonalToken(deps, user, named.data, ttlMs);
 }
 
-async function storePersonalToken(deps: Deps, user: { id: number; uid: string }, description: string, ttlMs: number) {
-  const access = await prepareAccessToken(deps, user.uid, consoleTokenNames.personal, { kind: "personal", description, ttlMs });
+/** Signs a token for the account and stores it; its value is in the answer only. */
+async function issueToken(deps: Deps, user: { id: number; uid: string }, name: string, options: Parameters<typeof prepareAccessToken>[3]) {
+  const access = await prepareAccessToken(deps, user.uid, name, options);
   const row = access.row(user.id);
   await deps.db.transact((tx) => tx.insert(tx.tables.accessTokens).values(row));
-  return { id: row.jti, token: access.token, expiresAt: access.validUntil, description };
+  return { id: row.jti, token: access.token, expiresAt: access.validUntil };
+}
+
+async function storePersonalToken(deps: Deps, user: { id: number; uid: string }, description: string, ttlMs: number) {
+  return { ...(await issueToken(deps, user, consoleTokenNames.personal, { kind: "personal", description, ttlMs })), description };
 }
 
 /** Revokes one of the account's own tokens; another account's gets the same answer as one that does not exist. */
@@ -125,9 +130,6 @@ export async function endAgentAccess(deps: Deps, userId: number): Promise<number
 }
 
 /** Gives the agent access again: a new agent token, shown once, for the human to hand to the agent. */
-export async function restoreAgentAccess(deps: Deps, user: { id: number; uid: string }) {
-  const access = await prepareAccessToken(deps, user.uid, consoleTokenNames.agentRestored, { kind: "agent" });
-  const row = access.row(user.id);
-  await deps.db.transact((tx) => tx.insert(tx.tables.accessTokens).values(row));
-  return { id: row.jti, token: access.token, expiresAt: access.validUntil };
+export function restoreAgentAccess(deps: Deps, user: { id: number; uid: string }) {
+  return issueToken(deps, user, consoleTokenNames.agentRestored, { kind: "agent" });
 }

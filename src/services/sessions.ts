@@ -1,9 +1,9 @@
 import { and, count, eq, gt, lt, lte, min, or, sql } from "drizzle-orm";
 import { AppError } from "../errors.js";
-import type { Tables } from "../../db/client.js";
 import type { Deps } from "./deps.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
 import { hashSecret, newSecret } from "./secrets.js";
+import type { UserRow } from "./tokens.js";
 
 /** Wrong passwords are counted over this window… */
 const FAILURE_WINDOW_MS = 15 * 60_000;
@@ -14,17 +14,17 @@ const FAILURES_PER_ADDRESS = 20;
 /** lastSeenAt moves at most this often: a write per page view would cost every page view. */
 const SEEN_EVERY_MS = 60_000;
 
-export type SessionUser = Tables["users"]["$inferSelect"];
-
 export interface SignedIn {
   /** The cookie's value: shown to the browser only, never stored. */
   sessionId: string;
-  user: SessionUser;
+  user: UserRow;
+  /** The session's absolute end, which the cookie keeps too. */
+  expiresAt: Date;
 }
 
 export interface Session {
   idHash: string;
-  user: SessionUser;
+  user: UserRow;
   createdAt: Date;
   expiresAt: Date;
 }
@@ -32,10 +32,12 @@ export interface Session {
 const wrongCredentials = () => new AppError("unauthenticated", "The username, email or password is not right. Check them and try again.");
 
 // Compared against when there is no account (or it has no password), so that an unknown name costs as long as a known one.
-const standInHash = hashPassword(newSecret());
+// Made at the first such sign-in, not when the module loads: a process that never signs anyone in never hashes it.
+let standIn: Promise<string> | undefined;
+const standInHash = () => (standIn ??= hashPassword(newSecret()));
 
 /** The throttling bucket of a name: the account's when there is one, else the name itself, so unknown names lock out alike. */
-const accountBucket = (user: SessionUser | undefined, identifier: string) => (user ? `user:${user.id}` : `name:${identifier}`);
+const accountBucket = (user: UserRow | undefined, identifier: string) => (user ? `user:${user.id}` : `name:${identifier}`);
 
 async function failuresIn(deps: Deps, bucket: string, since: Date) {
   const { loginFailures } = deps.db.tables;
@@ -81,7 +83,7 @@ export async function signIn(deps: Deps, input: { identifier: string; password: 
   if (forAccount.n >= FAILURES_PER_ACCOUNT) throw throttled(forAccount.oldest!, now, "for this account");
 
   const usable = user && user.passwordHash && !user.isAgent && !user.lockedAt;
-  const matches = await verifyPassword(input.password, usable ? user.passwordHash! : await standInHash);
+  const matches = await verifyPassword(input.password, usable ? user.passwordHash! : await standInHash());
   if (!usable || !matches) {
     await deps.db.transact(async (tx) => {
       const { loginFailures, users } = tx.tables;
@@ -96,6 +98,7 @@ export async function signIn(deps: Deps, input: { identifier: string; password: 
 
   // A new id at every sign-in: whatever id the browser had before is never the signed-in one.
   const sessionId = newSecret();
+  const expiresAt = new Date(now.getTime() + deps.settings.sessionMaxMs);
   const signedIn = await deps.db.transact(async (tx) => {
     const { loginFailures, sessions, users } = tx.tables;
     await tx.delete(loginFailures).where(eq(loginFailures.bucket, bucket));
@@ -105,11 +108,11 @@ export async function signIn(deps: Deps, input: { identifier: string; password: 
       userId: user.id,
       createdAt: now,
       lastSeenAt: now,
-      ...lifetimes(deps, now, new Date(now.getTime() + deps.settings.sessionMaxMs)),
+      ...lifetimes(deps, now, expiresAt),
     });
     return updated!;
   });
-  return { sessionId, user: signedIn };
+  return { sessionId, user: signedIn, expiresAt };
 }
 
 function lifetimes(deps: Deps, now: Date, expiresAt: Date) {

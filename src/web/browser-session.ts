@@ -6,12 +6,18 @@ import type { Deps } from "../services/deps.js";
 import { type Session, sessionFor } from "../services/sessions.js";
 import { sealingSecret } from "../services/tokens.js";
 
-export const SESSION_COOKIE = "onboard_session";
+const SESSION_COOKIE = "onboard_session";
 const CSRF_COOKIE = "onboard_csrf";
 
+type Middleware = (req: Request, res: Response, next: NextFunction) => void;
+
 export interface BrowserSession {
-  /** Parses cookies and loads the signed-in session (res.locals.session) for the pages. */
-  middleware: ((req: Request, res: Response, next: NextFunction) => void)[];
+  /** Parses the cookies: every page with a form needs them for its CSRF token. */
+  cookies: Middleware;
+  /** Loads the signed-in session into res.locals.session, for the pages that show or need it. */
+  loadSession: Middleware;
+  /** The session id the browser sent, if any. */
+  sessionIdOf(req: Request): string | undefined;
   /** The form token for this browser, bound to its session: a page puts it in a hidden `csrf` field. */
   csrfToken(req: Request, res: Response): string;
   /** Whether a form's `csrf` field is the one this browser's session was given. */
@@ -21,6 +27,11 @@ export interface BrowserSession {
 }
 
 export const sessionOf = (res: Response): Session | undefined => res.locals.session;
+
+const sessionIdOf = (req: Request): string | undefined => {
+  const id = req.cookies?.[SESSION_COOKIE];
+  return typeof id === "string" && id ? id : undefined;
+};
 
 /**
  * Cookies and CSRF for the human pages. The form token is a signed double
@@ -33,22 +44,20 @@ export async function browserSession(deps: Deps): Promise<BrowserSession> {
   const secure = deps.settings.publicUrl.startsWith("https:");
   const csrf = doubleCsrf({
     getSecret: () => secret,
-    getSessionIdentifier: (req) => String(req.cookies?.[SESSION_COOKIE] ?? ""),
+    getSessionIdentifier: (req) => sessionIdOf(req) ?? "",
     cookieName: CSRF_COOKIE,
     cookieOptions: { sameSite: "strict", path: "/", secure, httpOnly: true },
     getCsrfTokenFromRequest: (req) => (typeof req.body?.csrf === "string" ? req.body.csrf : undefined),
   });
   return {
-    middleware: [
-      cookieParser(),
-      (req, res, next) => {
-        const id = req.cookies?.[SESSION_COOKIE];
-        sessionFor(deps, typeof id === "string" ? id : undefined).then((session) => {
-          res.locals.session = session;
-          next();
-        }, next);
-      },
-    ],
+    cookies: cookieParser(),
+    loadSession: (req, res, next) => {
+      sessionFor(deps, sessionIdOf(req)).then((session) => {
+        res.locals.session = session;
+        next();
+      }, next);
+    },
+    sessionIdOf,
     csrfToken: (req, res) => csrf.generateCsrfToken(req, res),
     csrfValid: (req) => {
       req.cookies ??= {};

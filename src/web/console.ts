@@ -16,40 +16,22 @@ import { signIn, signOut } from "../services/sessions.js";
 import { listStacks } from "../services/stacks.js";
 import { addressBucket } from "../client-address.js";
 import { type BrowserSession, sessionOf } from "./browser-session.js";
-import { Html, html, page } from "./html.js";
+import { errorBox, formText, Html, html, okBox, pageHeaders, send, staleForm, when } from "./page-parts.js";
 
-const text = (value: unknown) => (typeof value === "string" ? value : "");
-const when = (date: Date | null | undefined, none = "never") =>
-  date ? html`<time datetime="${date.toISOString()}">${date.toUTCString()}</time>` : none;
 const STACKS_PER_PAGE = 25;
 
 /** Only a path on this server: never `//elsewhere` or an absolute URL, so a sign-in link cannot send anyone away. */
 const safeNext = (value: unknown) => {
-  const next = text(value);
+  const next = formText(value);
   return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/console";
 };
-
-function send(res: Response, status: number, title: string, body: Html, wide = false) {
-  res.status(status).type("html").setHeader("Cache-Control", "no-store").send(page(title, body, { wide }));
-}
-
-const errorBox = (message?: string) => (message ? html`<p class="error" role="alert">${message}</p>` : "");
-const okBox = (message?: string) => (message ? html`<p class="ok" role="status">${message}</p>` : "");
 
 /** Sign-in, sign-out and the console a human uses after the claim, on the same services as the tools. */
 export function consoleRouter(deps: Deps, limiter: SignupLimiter, browser: BrowserSession) {
   const router = Router();
   const { csrfToken, csrfValid } = browser;
   const paths = ["/login", "/logout", "/console"];
-  router.use(paths, (_req, res, next) => {
-    res.setHeader("X-Frame-Options", "DENY");
-    res.setHeader("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
-    next();
-  });
-  router.use(paths, express.urlencoded({ extended: false, limit: "16kb" }), ...browser.middleware);
-
-  const staleForm = (res: Response) =>
-    send(res, 403, "Please try again", html`<h1>Please try again</h1><p>This form has expired or was sent from another site. Reload the page and submit it again.</p>`);
+  router.use(paths, pageHeaders, express.urlencoded({ extended: false, limit: "16kb" }), browser.cookies, browser.loadSession);
 
   function loginPage(req: Request, res: Response, status = 200, values: { identifier?: string; message?: string; notice?: string } = {}) {
     const next = safeNext(req.query.next);
@@ -78,14 +60,14 @@ ${okBox(values.notice)}${errorBox(values.message)}
 
   router.post("/login", async (req, res) => {
     if (!csrfValid(req)) return staleForm(res);
-    const identifier = text(req.body.identifier).trim();
+    const identifier = formText(req.body.identifier).trim();
     try {
       const signedIn = await signIn(deps, {
         identifier,
-        password: text(req.body.password),
+        password: formText(req.body.password),
         addressBucket: addressBucket(limiter.addressOf(req)),
       });
-      browser.setSessionCookie(res, signedIn.sessionId, new Date(deps.clock().getTime() + deps.settings.sessionMaxMs));
+      browser.setSessionCookie(res, signedIn.sessionId, signedIn.expiresAt);
       res.redirect(303, safeNext(req.query.next));
     } catch (error) {
       if (!isAppError(error)) throw error;
@@ -95,7 +77,7 @@ ${okBox(values.notice)}${errorBox(values.message)}
 
   router.post("/logout", async (req, res) => {
     if (!csrfValid(req)) return staleForm(res);
-    await signOut(deps, req.cookies?.onboard_session);
+    await signOut(deps, browser.sessionIdOf(req));
     browser.setSessionCookie(res, undefined);
     res.redirect(303, "/login?signedOut=1");
   });
@@ -118,18 +100,18 @@ ${link("/console", "Overview")} ${link("/console/agent", "Agent access")} ${link
 <form method="post" action="/logout"><input type="hidden" name="csrf" value="${csrfToken(req, res)}"><button type="submit">Sign out ${session.user.login}</button></form>
 </nav>
 ${body}`,
-      true,
+      { wide: true },
     );
   }
 
   router.get("/console", async (req, res) => {
     const { user } = sessionOf(res)!;
     const [memberships, pending] = await Promise.all([listMemberships(deps.db, user.id), getPendingEmail(deps, user.id)]);
-    const filters = { organization: text(req.query.organization) || undefined, project: text(req.query.project) || undefined };
+    const filters = { organization: formText(req.query.organization) || undefined, project: formText(req.query.project) || undefined };
     let stacksError: string | undefined;
     let stacks: Awaited<ReturnType<typeof listStacks>> = { stacks: [] };
     try {
-      stacks = await listStacks(deps, user.id, { ...filters, maxResults: STACKS_PER_PAGE, continuationToken: text(req.query.continuationToken) || undefined });
+      stacks = await listStacks(deps, user.id, { ...filters, maxResults: STACKS_PER_PAGE, continuationToken: formText(req.query.continuationToken) || undefined });
     } catch (error) {
       if (!isAppError(error)) throw error;
       stacksError = error.message;
@@ -276,9 +258,9 @@ ${errorBox(values.message)}
 
   router.post("/console/tokens", async (req, res) => {
     if (!csrfValid(req)) return staleForm(res);
-    const description = text(req.body.description);
+    const description = formText(req.body.description);
     try {
-      const created = await createPersonalToken(deps, sessionOf(res)!.user, { description, expiresInDays: text(req.body.expiresInDays) });
+      const created = await createPersonalToken(deps, sessionOf(res)!.user, { description, expiresInDays: formText(req.body.expiresInDays) });
       await tokensPage(
         req,
         res,

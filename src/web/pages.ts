@@ -7,19 +7,11 @@ import { redeemInvite, validateInvite } from "../services/invites.js";
 import { PASSWORD_POLICY } from "../services/passwords.js";
 import type { SignupLimiter } from "../rate-limit.js";
 import type { BrowserSession } from "./browser-session.js";
-import { Html, html, page } from "./html.js";
-
-function send(res: Response, status: number, title: string, body: Html) {
-  res.status(status).type("html").setHeader("Cache-Control", "no-store").send(page(title, body));
-}
-
-const when = (date: Date) => html`<time datetime="${date.toISOString()}">${date.toUTCString()}</time>`;
+import { errorBox, formText, Html, html, pageHeaders, send, staleForm, when } from "./page-parts.js";
 
 const field = (name: string, label: string, type: string, value: string, options: { hint?: string; autocomplete: string; required?: boolean }) =>
   html`<label for="${name}">${label}</label>${options.hint ? html`<span class="hint" id="${name}-hint">${options.hint}</span>` : ""}
 <input id="${name}" name="${name}" type="${type}" value="${value}" autocomplete="${options.autocomplete}"${options.hint ? html` aria-describedby="${name}-hint"` : ""}${new Html(options.required === false ? "" : " required")}>`;
-
-const errorBox = (message?: string) => (message ? html`<p class="error" role="alert">${message}</p>` : "");
 
 function statePage(res: Response, error: AppError) {
   const titles: Partial<Record<AppError["code"], string>> = {
@@ -82,11 +74,6 @@ ${field("password", "Password", "password", "", { hint: PASSWORD_POLICY, autocom
   );
 }
 
-const staleForm = (res: Response) =>
-  send(res, 403, "Please try again", html`<h1>Please try again</h1><p>This form has expired or was sent from another site. Reload the page and submit it again.</p>`);
-
-const text = (value: unknown) => (typeof value === "string" ? value : "");
-
 /** The two pages a human opens: the claim link and the invite link. */
 export function pagesRouter(deps: Deps, limiter: SignupLimiter, browser: BrowserSession) {
   const router = Router();
@@ -94,11 +81,9 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter, browser: Browser
   const paths = ["/claim", "/new-user", "/verify-email"];
   router.use(paths, (_req, res, next) => {
     res.locals.deps = deps;
-    res.setHeader("X-Frame-Options", "DENY");
-    res.setHeader("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
     next();
   });
-  router.use(paths, express.urlencoded({ extended: false, limit: "16kb" }), ...browser.middleware);
+  router.use(paths, pageHeaders, express.urlencoded({ extended: false, limit: "16kb" }), browser.cookies);
 
   // GET never consumes the token: link scanners and previews open it too.
   router.get("/claim/:token", async (req, res) => {
@@ -113,8 +98,8 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter, browser: Browser
     const token = req.params.token;
     if (!csrfValid(req)) return staleForm(res);
     const values = {
-      username: text(req.body.username).trim(),
-      email: text(req.body.email).trim(),
+      username: formText(req.body.username).trim(),
+      email: formText(req.body.email).trim(),
       keepAgentAccess: req.body.keepAgentAccess ? "yes" : "",
       submitted: "yes",
     };
@@ -123,7 +108,7 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter, browser: Browser
         claimToken: token,
         username: values.username,
         email: values.email,
-        password: text(req.body.password),
+        password: formText(req.body.password),
         keepAgentAccess: Boolean(values.keepAgentAccess),
       });
       send(
@@ -144,7 +129,7 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter, browser: Browser
   });
 
   router.get("/new-user", async (req, res) => {
-    const secret = text(req.query.invite);
+    const secret = formText(req.query.invite);
     try {
       await inviteForm(res, secret, csrfToken(req, res));
     } catch (error) {
@@ -154,11 +139,11 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter, browser: Browser
   });
 
   router.post("/new-user", async (req, res) => {
-    const secret = text(req.query.invite);
+    const secret = formText(req.query.invite);
     if (!csrfValid(req)) return staleForm(res);
-    const values = { email: text(req.body.email), name: text(req.body.name), username: text(req.body.username).trim() };
+    const values = { email: formText(req.body.email), name: formText(req.body.name), username: formText(req.body.username).trim() };
     try {
-      const password = text(req.body.password);
+      const password = formText(req.body.password);
       if (!password) throw new AppError("validation", "Choose a password.", { field: "password" });
       await limiter.take(limiter.addressOf(req));
       const result = await redeemInvite(deps, { token: secret, ...values, username: values.username || undefined, password });
@@ -181,7 +166,7 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter, browser: Browser
   // The email confirmation link: GET shows what would be confirmed and never consumes it (mail scanners open links); the form's POST does, once.
   router.get("/verify-email", async (req, res) => {
     try {
-      verifyForm(res, await previewVerification(deps, text(req.query.token)), csrfToken(req, res));
+      verifyForm(res, await previewVerification(deps, formText(req.query.token)), csrfToken(req, res));
     } catch (error) {
       if (!isAppError(error)) throw error;
       verifyRefused(res, error);
@@ -191,7 +176,7 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter, browser: Browser
   router.post("/verify-email", async (req, res) => {
     if (!csrfValid(req)) return staleForm(res);
     try {
-      const verified = await verifyEmail(deps, text(req.query.token));
+      const verified = await verifyEmail(deps, formText(req.query.token));
       send(
         res,
         200,
