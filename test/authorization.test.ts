@@ -824,6 +824,9 @@ async function buildWorld(): Promise<void> {
     claimed: false,
   };
   await verifyEmailOf(member.userId!, memberEmail);
+  // The link made it a Viewer (read-only); O's admin then invited its address as a member, which it accepted.
+  const promotion = await inviteMember(deps, admin.userId!, { email: memberEmail, organization: org });
+  await acceptInvite(deps, member.userId!, promotion.invite.id);
 
   const agent = (await restSignup("Fresh agent")).identity;
   const stranger = (await restSignup("Stranger")).identity;

@@ -25,15 +25,15 @@ export const invariants: Record<string, string> = {
     SELECT u.id, u.login FROM users u JOIN invite_link_users i ON i.user_id = u.id
      WHERE u.is_agent
        AND NOT (
-         EXISTS (SELECT 1 FROM invite_links l JOIN memberships m ON m.org_id = l.org_id AND m.user_id = u.id AND m.role = 'member'
+         EXISTS (SELECT 1 FROM invite_links l JOIN memberships m ON m.org_id = l.org_id AND m.user_id = u.id
                   WHERE l.id = i.invite_link_id)
          AND EXISTS (SELECT 1 FROM access_tokens a WHERE a.user_id = u.id)
          AND EXISTS (SELECT 1 FROM claim_tokens c WHERE c.user_id = u.id))`,
-  "every human who joined by invite is a member of the link's organization": `
+  "every human who joined by invite is in the link's organization": `
     SELECT u.id, u.login FROM users u JOIN invite_link_users i ON i.user_id = u.id JOIN invite_links l ON l.id = i.invite_link_id
      WHERE NOT u.is_agent
        AND (u.password_hash IS NULL
-            OR NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.org_id = l.org_id AND m.role = 'member'))`,
+            OR NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.org_id = l.org_id))`,
   "every claimed account has a consumed claim token": `
     SELECT u.id, u.login FROM users u
      WHERE u.claimed_at IS NOT NULL

@@ -157,7 +157,7 @@ describe(`three serve processes on one database (${testEngine})`, () => {
     expect(user!.id).toBe(winner.id);
     expect(user!.isAgent).toBe(false);
     expect(user!.passwordHash).toMatch(/^scrypt\$/);
-    expect(await count("SELECT count(*) AS n FROM memberships WHERE user_id = ? AND role = 'member'", user!.id)).toBe(1);
+    expect(await count("SELECT count(*) AS n FROM memberships WHERE user_id = ? AND role = 'viewer'", user!.id)).toBe(1);
     expect(await count("SELECT count(*) AS n FROM invite_link_users WHERE user_id = ?", user!.id)).toBe(1);
 
     const listed = await request(`${via(2)}/api/admin/invite-link/tokens/${secret}`, { token: admin.accessToken });

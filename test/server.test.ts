@@ -81,12 +81,12 @@ describe("resources", () => {
     const read = await member.readResource({ uri: `onboard://organizations/${org}` });
     expect(jsonOf(read)).toMatchObject({
       name: org,
-      role: "member",
+      role: "viewer",
       isDefault: true,
       stackCount: 1,
       members: expect.arrayContaining([
         expect.objectContaining({ githubLogin: org, role: "admin", isAgent: true }),
-        expect.objectContaining({ name: "Member", role: "member" }),
+        expect.objectContaining({ name: "Member", role: "viewer" }),
       ]),
     });
   });

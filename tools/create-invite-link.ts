@@ -7,7 +7,7 @@ export const createInviteLinkTool = {
   description:
     "Creates a shareable invite link (Unleash's invite token: secret, url, name, enabled, expiresAt, createdAt, createdBy, users, role) " +
     "for an organization you are admin of; leave organization out for your default one. " +
-    "Anyone who opens url can sign up and join as a Viewer member, as many people as like until expiresAt (at most one month ahead; later dates are moved back). " +
+    "Anyone who opens url can sign up and join as a Viewer (read-only: they see the organization and its stacks; invite_member makes someone a member who can create stacks), as many people as like until expiresAt (at most one month ahead; later dates are moved back). " +
     "Give the url to the people to invite, or to another agent, which joins with redeem_invite. Treat it like a password.",
   inputSchema: createInviteLinkInput,
   outputSchema: inviteTokenShape,

@@ -6,7 +6,7 @@ export const redeemInviteTool = {
   name: "redeem_invite",
   title: "Join an organization through an invite link",
   description:
-    "Creates a new user from an invite link (the secret or the whole URL) and makes it a Viewer member of the inviting organization; " +
+    "Creates a new user from an invite link (the secret or the whole URL) and makes it a Viewer of the inviting organization: it can read the organization and its stacks but not create anything there until an admin invites it as a member (invite_member); " +
     "returns Unleash's userSchema. Works without being signed in. " +
     "Without password, the account is yours, the agent's: the answer adds accessToken and claimUrl; act as the new user from then on " +
     "(over HTTP send \"Authorization: Bearer <accessToken>\" on every later request; over stdio the server keeps the token), and give the human the claimUrl. With a password, you are signing up a human, who then owns the account. " +
@@ -28,7 +28,7 @@ export const redeemInviteTool = {
     }
     const result = await redeemInvite(ctx.deps, args);
     if (!result.accessToken) {
-      return { data: result.user, text: `User ${result.user.username} joined ${result.organization} as a Viewer member.` };
+      return { data: result.user, text: `User ${result.user.username} joined ${result.organization} as a Viewer (read-only).` };
     }
     const howToContinue = await ctx.signIn(result.accessToken);
     return {

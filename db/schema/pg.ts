@@ -67,7 +67,8 @@ export const memberships = pgTable(
     orgId: integer("org_id")
       .notNull()
       .references(() => organizations.id, { onDelete: "cascade" }),
-    role: text("role", { enum: ["admin", "member"] }).notNull(),
+    /** viewer: Unleash's Viewer, who joined through an invite link and may read but not change anything. */
+    role: text("role", { enum: ["admin", "member", "viewer"] }).notNull(),
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.userId, t.orgId] }), index("memberships_org").on(t.orgId)],

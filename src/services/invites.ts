@@ -306,7 +306,7 @@ export async function redeemInvite(deps: Deps, raw: RedeemInviteInput): Promise<
       .insert(users)
       .values({ uid, login, name, email: email.data, passwordHash, isAgent: password === undefined, defaultOrgId: link.orgId, createdAt: now })
       .returning();
-    await tx.insert(memberships).values({ userId: user!.id, orgId: link.orgId, role: "member", createdAt: now });
+    await tx.insert(memberships).values({ userId: user!.id, orgId: link.orgId, role: "viewer", createdAt: now });
     await tx.insert(inviteLinkUsers).values({ inviteLinkId: link.id, userId: user!.id, joinedAt: now });
     await recordVerification(tx, verification, user!.id, now);
     if (access && claim) {

@@ -164,11 +164,12 @@ export async function inviteMember(deps: Deps, userId: number, raw: InviteMember
       const now = deps.clock();
       const expiresAt = new Date(now.getTime() + ORG_INVITE_TTL_MS);
       const [member] = await tx
-        .select({ login: users.login })
+        .select({ login: users.login, role: memberships.role })
         .from(memberships)
         .innerJoin(users, eq(users.id, memberships.userId))
         .where(and(eq(memberships.orgId, membership.orgId), eq(users.email, input.email)));
-      if (member) {
+      // A Viewer may be invited: accepting raises them to the invite's role.
+      if (member && member.role !== "viewer") {
         throw new AppError(
           "conflict",
           `${input.email} already belongs to ${member.login}, a member of ${membership.name}; there is nobody to invite. Read onboard://organizations/${membership.name} to see its members.`,
@@ -330,7 +331,8 @@ export async function acceptInvite(deps: Deps, userId: number, rawId: string): P
           .select({ role: memberships.role })
           .from(memberships)
           .where(and(eq(memberships.orgId, invite.orgId), eq(memberships.userId, userId)));
-        if (member) {
+        // A Viewer (who joined through an invite link) is raised to the invite's role; anyone else is already in.
+        if (member && member.role !== "viewer") {
           refusal = new AppError(
             "conflict",
             `You are already a member of ${orgName} (as ${member.role}), so this invite cannot be accepted. Nothing changed; call get_current_user to see your organizations.`,
@@ -348,7 +350,10 @@ export async function acceptInvite(deps: Deps, userId: number, rawId: string): P
         .where(and(eq(orgInvites.id, invite.id), isNull(orgInvites.acceptedAt)))
         .returning({ id: orgInvites.id });
       if (taken.length !== 1) throw new AppError("conflict", `This invite to ${orgName} was already accepted. Call get_current_user to see your organizations.`);
-      await tx.insert(memberships).values({ userId, orgId: invite.orgId, role: invite.role, createdAt: now });
+      await tx
+        .insert(memberships)
+        .values({ userId, orgId: invite.orgId, role: invite.role, createdAt: now })
+        .onConflictDoUpdate({ target: [memberships.userId, memberships.orgId], set: { role: invite.role } });
       return {
         joined: {
           organization: { name: orgName, role: invite.role, githubLogin: orgName, avatarUrl: avatarUrl(`org:${orgName}`) },

@@ -43,9 +43,12 @@ export function listMemberships(db: ReadDb, userId: number): Promise<Membership[
   return membershipsOf(db).execute({ userId });
 }
 
+/** Pulumi's roles have no viewer; a Viewer shows as a member there, and every write still refuses it. */
+export const pulumiRole = (role: OrgRole): "admin" | "member" => (role === "admin" ? "admin" : "member");
+
 export const toOrganizationSummary = (membership: Membership): OrganizationSummary => ({
   name: membership.name,
-  role: membership.role,
+  role: pulumiRole(membership.role),
   githubLogin: membership.name,
   avatarUrl: avatarUrl(`org:${membership.name}`),
 });
@@ -89,6 +92,16 @@ export async function resolveMembership(db: ReadDb, userId: number, name?: strin
   return found;
 }
 
+/** Viewers read only: creating anything in the organization takes a member or an admin. */
+export function requireWriter(membership: Membership, action: string): void {
+  if (membership.role === "viewer") {
+    throw new AppError(
+      "forbidden",
+      `You are a Viewer of "${membership.name}", which is read-only, so you cannot ${action}. Ask an admin of the organization to make you a member.`,
+    );
+  }
+}
+
 export function requireAdmin(membership: Membership, action: string): void {
   if (membership.role !== "admin") {
     throw new AppError(
@@ -103,7 +116,8 @@ export const organizationDetailsShape = z.object({
   name: z.string(),
   githubLogin: z.string(),
   avatarUrl: z.string(),
-  role: organizationSummaryShape.shape.role,
+  /** Our own roles, Viewer included (Pulumi's summary, which has none, shows a Viewer as a member). */
+  role: z.enum(["admin", "member", "viewer"]),
   isDefault: z.boolean(),
   members: z.array(z.object({ githubLogin: z.string(), name: z.string(), role: z.string(), isAgent: z.boolean() })),
   stackCount: z.number().int(),

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { isUniqueViolation } from "../../db/errors.js";
 import { AppError } from "../errors.js";
 import type { Deps } from "./deps.js";
-import { organizationNameShape, resolveMembership } from "./orgs.js";
+import { organizationNameShape, requireWriter, resolveMembership } from "./orgs.js";
 import { newUid } from "./secrets.js";
 import { signingKey } from "./tokens.js";
 
@@ -83,9 +83,10 @@ const toSummary = (row: StackRow): AppStackSummary => ({
   stackName: row.stackName,
 });
 
-/** A member or admin of the organization creates an empty stack there. */
+/** A member or admin of the organization creates an empty stack there; a Viewer cannot. */
 export async function createStack(deps: Deps, userId: number, input: CreateStackInput): Promise<AppStackSummary> {
   const membership = await resolveMembership(deps.db, userId, input.organization);
+  requireWriter(membership, "create stacks in it");
   const now = deps.clock();
   const uid = newUid();
   try {

@@ -60,7 +60,7 @@ async function inviteForm(res: Response, secret: string, csrf: string, status = 
     status,
     `Join ${invite.organization}`,
     html`<h1>Join ${invite.organization}</h1>
-<p>You were invited through the link “${invite.name}”. Create your account to join as a Viewer member.</p>
+<p>You were invited through the link “${invite.name}”. Create your account to join as a Viewer: you can see its stacks and members, and an admin can make you a member later.</p>
 ${errorBox(message)}
 <form method="post" novalidate>
 <input type="hidden" name="csrf" value="${csrf}">

@@ -39,6 +39,20 @@ describe("accept_invite", () => {
     expect((await ok(invitee.client, "create_stack", { organization: org, projectName: "p", stackName: "s" })).orgName).toBe(org);
   });
 
+  test("a Viewer who joined through an invite link is raised to the email invite's role, and can then create stacks", async ({ env }) => {
+    const host = await signUp(env, { agentName: "Host" });
+    const org = host.signup.userInfo.githubLogin as string;
+    const link = await ok(host.client, "create_invite_link", { name: "Team", expiresAt: new Date(env.clock.now().getTime() + DAY).toISOString() });
+    const viewer = await ok(await env.connect(), "redeem_invite", { token: link.url, email: "viewer@example.com", name: "Viewer agent" });
+    const client = await env.connect(viewer.accessToken);
+    expect(await fails(client, "create_stack", { organization: org, projectName: "p", stackName: "s" })).toMatch(/read-only/);
+
+    await env.deps.db.transact((tx) => tx.update(tx.tables.users).set({ emailVerifiedAt: env.clock.now() }).where(eq(tx.tables.users.id, viewer.id)));
+    const invite = await ok(host.client, "invite_member", { email: "viewer@example.com", role: "member" });
+    expect((await ok(client, "accept_invite", { id: invite.id })).organization).toMatchObject({ name: org, role: "member" });
+    expect((await ok(client, "create_stack", { organization: org, projectName: "p", stackName: "s" })).orgName).toBe(org);
+  });
+
   test("takes the whole acceptInviteUrl too", async ({ env }) => {
     const { org, invitee, invite } = await invited(env);
     expect((await ok(invitee.client, "accept_invite", { id: invite.acceptInviteUrl })).organization).toMatchObject({ name: org, role: "member" });

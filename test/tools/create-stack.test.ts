@@ -119,16 +119,37 @@ test("accepts an empty tag value", async ({ env }) => {
   expect(await tagRows(env)).toEqual([{ name: "flag", value: "" }]);
 });
 
+/** The role the user has in the organization, straight from the table. */
+async function roleIn(env: TestEnv, userId: number, org: string) {
+  const { memberships } = env.deps.db.tables;
+  return env.deps.db
+    .select({ role: memberships.role })
+    .from(memberships)
+    .where(and(eq(memberships.userId, userId), eq(memberships.orgId, await orgIdOf(env, org))));
+}
+
+test("a Viewer, who joined through an invite link, cannot create stacks there: told why, and nothing is written", async ({ env }) => {
+  const admin = await signUp(env);
+  const org = personalOrg(admin.signup);
+  const { client, member } = await joinThroughInvite(env, admin.client);
+  expect(await roleIn(env, member.id, org)).toEqual([{ role: "viewer" }]);
+
+  const text = await fails(client, "create_stack", { organization: org, projectName: "svc", stackName: "dev" });
+  expect(text).toMatch(new RegExp(`Viewer of "${org}", which is read-only`));
+  expect(await countRows(env, "stacks")).toBe(0);
+  // Reading is what a Viewer is for.
+  expect((await ok(client, "list_stacks")).stacks).toEqual([]);
+});
+
 test("a member (not admin) creates stacks in the organization it joined", async ({ env }) => {
   const admin = await signUp(env);
   const org = personalOrg(admin.signup);
   const { client, member } = await joinThroughInvite(env, admin.client);
-  const { memberships } = env.deps.db.tables;
-  const roles = await env.deps.db
-    .select({ role: memberships.role })
-    .from(memberships)
-    .where(and(eq(memberships.userId, member.id), eq(memberships.orgId, await orgIdOf(env, org))));
-  expect(roles).toEqual([{ role: "member" }]);
+  // Made a member by an admin (as accepting an email invite does).
+  await env.deps.db.transact((tx) =>
+    tx.update(tx.tables.memberships).set({ role: "member" }).where(eq(tx.tables.memberships.userId, member.id)),
+  );
+  expect(await roleIn(env, member.id, org)).toEqual([{ role: "member" }]);
 
   const named = await ok<Summary>(client, "create_stack", { organization: org, projectName: "svc", stackName: "dev" });
   const byDefault = await ok<Summary>(client, "create_stack", { projectName: "svc", stackName: "prod" });

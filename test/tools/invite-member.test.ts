@@ -1,3 +1,4 @@
+import { eq } from "drizzle-orm";
 import { describe } from "vitest";
 import { countRows, DAY, expect, fails, ok, signUp, type TestEnv, test } from "../fixture.js";
 import { seedPendingOrganizationInvite } from "../seed-shapes.js";
@@ -92,10 +93,18 @@ describe("invite_member", () => {
 
   test("an address that already belongs to a member is a conflict", async ({ env }) => {
     const { host } = await hostAndGuest(env);
+    // The guest joined through the link as a Viewer; an admin made them a member since.
+    await env.deps.db.transact((tx) => tx.update(tx.tables.memberships).set({ role: "member" }).where(eq(tx.tables.memberships.role, "viewer")));
     const message = await fails(host.client, "invite_member", { email: "GUEST@example.com" });
     expect(message).toMatch(/already belongs to .*a member/);
     expect(await countRows(env, "org_invites")).toBe(0);
     expect(inviteMail(env)).toEqual([]);
+  });
+
+  test("a Viewer's address may be invited: accepting would raise them to the invite's role", async ({ env }) => {
+    const { host } = await hostAndGuest(env);
+    const invite = await ok(host.client, "invite_member", { email: "guest@example.com", role: "member" });
+    expect(invite).toMatchObject({ email: "guest@example.com", role: "member", status: "pending" });
   });
 
   test("needs a signed-in caller", async ({ env }) => {

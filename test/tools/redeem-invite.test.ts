@@ -73,7 +73,7 @@ describe("redeem_invite with a password (a human signs up)", () => {
 
     const user = seedUnleashUser.parse(await ok(await env.connect(), "redeem_invite", human(link.secret)));
 
-    expect(await membershipsOf(env, user.id)).toEqual([{ org: orgName, role: "member" }]);
+    expect(await membershipsOf(env, user.id)).toEqual([{ org: orgName, role: "viewer" }]);
     const row = await userRow(env, user.id);
     expect(row.isAgent).toBe(false);
     expect(row.email).toBe("ada.lovelace@example.com");
@@ -125,7 +125,7 @@ describe("redeem_invite with a password (a human signs up)", () => {
     );
 
     for (const user of [bySecret, byUrl, byPaddedUrl]) {
-      expect(await membershipsOf(env, user.id)).toEqual([{ org: orgName, role: "member" }]);
+      expect(await membershipsOf(env, user.id)).toEqual([{ org: orgName, role: "viewer" }]);
     }
   });
 
@@ -219,7 +219,7 @@ describe("redeem_invite without a password (an agent joins)", () => {
     const row = await userRow(env, agent.id);
     expect(row.isAgent).toBe(false);
     expect(row.login).toBe("grace");
-    expect(await membershipsOf(env, agent.id)).toEqual([{ org: orgName, role: "member" }]);
+    expect(await membershipsOf(env, agent.id)).toEqual([{ org: orgName, role: "viewer" }]);
     const me = await ok(session, "get_current_user");
     expect(me.isAgent).toBe(false);
     expect(me.email).toBe("grace@example.com");
@@ -367,6 +367,6 @@ describe("invite links are multi-use", () => {
       .orderBy(asc(inviteLinkUsers.joinedAt), asc(inviteLinkUsers.userId));
     expect(rows.map((row) => row.userId)).toEqual(joined.map((user) => user.id));
     expect(new Set(joined.map((user) => user.id)).size).toBe(3);
-    for (const user of joined) expect(await membershipsOf(env, user.id)).toEqual([{ org: orgName, role: "member" }]);
+    for (const user of joined) expect(await membershipsOf(env, user.id)).toEqual([{ org: orgName, role: "viewer" }]);
   });
 });

@@ -660,7 +660,7 @@ describe("POST /invite/{token}/signup", () => {
     expect(row!.passwordHash).toMatch(/^scrypt\$/);
     expect(row!.isAgent).toBe(false);
     const membership = await http.store.db.select({ role: memberships.role }).from(memberships).where(eq(memberships.userId, user.id));
-    expect(membership).toEqual([{ role: "member" }]);
+    expect(membership).toEqual([{ role: "viewer" }]);
   });
 
   test("without a password answers userSchema plus an access token and a claim URL that work", async ({ http }) => {

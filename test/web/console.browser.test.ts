@@ -203,7 +203,7 @@ test("an invite signup lands on a page that leads to sign-in, and the new member
   await page.getByRole("link", { name: "Sign in" }).click();
   await page.waitForURL(/\/login/);
   await signInAs("ada");
-  expect(await page.locator("section[aria-labelledby=orgs] tbody tr").allInnerTexts()).toEqual([`${org}\tmember`]);
+  expect(await page.locator("section[aria-labelledby=orgs] tbody tr").allInnerTexts()).toEqual([`${org}\tviewer`]);
 });
 
 test("a sign-in form posted from another site, or with a made-up token, signs nobody in", async () => {

@@ -244,7 +244,7 @@ describe("invite page", () => {
       .innerJoin(organizations, eq(organizations.id, memberships.orgId))
       .where(eq(sql`lower(${users.email})`, "new.person@example.com"));
     expect(joined.map(({ passwordHash, ...row }) => ({ ...row, hasPassword: passwordHash !== null }))).toEqual([
-      { email: "new.person@example.com", name: "New Person", isAgent: false, hasPassword: true, role: "member", org },
+      { email: "new.person@example.com", name: "New Person", isAgent: false, hasPassword: true, role: "viewer", org },
     ]);
   });
 
