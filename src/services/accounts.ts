@@ -128,15 +128,35 @@ export async function assertIdentityFree(db: ReadDb, identity: { email?: string;
       ),
     )
     .limit(1);
-  if (!clash) return;
+  if (!clash) {
+    if (identity.login && (await loginNamesAnotherOrganization(db, identity.login, exceptUserId))) throw loginTaken(identity.login);
+    return;
+  }
   if (identity.email && clash.email === identity.email) {
     throw new AppError("conflict", `A user with the email "${identity.email}" already exists. Use another email address.`, {
       field: "email",
     });
   }
-  throw new AppError("conflict", `The username "${identity.login}" is already taken. Choose another username.`, {
-    field: "username",
-  });
+  throw loginTaken(identity.login!);
+}
+
+const loginTaken = (login: string) =>
+  new AppError("conflict", `The username "${login}" is already taken. Choose another username.`, { field: "username" });
+
+/**
+ * Logins and organization names are one namespace, as Pulumi's githubLogin is:
+ * a username may be an organization's name only when the user is its admin,
+ * or anyone could pass for the organization.
+ */
+async function loginNamesAnotherOrganization(db: ReadDb, login: string, userId: number): Promise<boolean> {
+  const { memberships, organizations } = db.tables;
+  const [named] = await db
+    .select({ id: organizations.id, adminRole: memberships.role })
+    .from(organizations)
+    .leftJoin(memberships, and(eq(memberships.orgId, organizations.id), eq(memberships.userId, userId), eq(memberships.role, "admin")))
+    .where(sql`lower(${organizations.name}) = lower(${login})`)
+    .limit(1);
+  return named !== undefined && named.adminRole === null;
 }
 
 /** Creates an agent account: user, personal organization (agent as admin), access token and claim token, all at once. */

@@ -190,6 +190,24 @@ describe("claimAccount", () => {
     ).resolves.toMatchObject({ login: "charles" });
   });
 
+  test("another account's organization name cannot be taken as a username, even once that account's login changed", async ({ env }) => {
+    const first = await agent(env);
+    const second = await agent(env);
+    const firstOrg = first.userInfo.organizations[0]!.name;
+    await claimAccount(env.deps, claimInput(first.claimToken)); // its login is now ada-lovelace; its organization keeps its name
+    const before = await snapshot(env);
+    await expect(
+      claimAccount(env.deps, claimInput(second.claimToken, { username: firstOrg.toUpperCase(), email: "other@example.com" })),
+    ).rejects.toMatchObject({ code: "conflict", message: expect.stringMatching(/username .* is already taken/) });
+    expect(await snapshot(env)).toEqual(before);
+  });
+
+  test("an admin may take the name of its own organization as its username", async ({ env }) => {
+    const first = await agent(env);
+    const ownOrg = first.userInfo.organizations[0]!.name;
+    await expect(claimAccount(env.deps, claimInput(first.claimToken, { username: ownOrg }))).resolves.toMatchObject({ login: ownOrg });
+  });
+
   test("another agent's generated login cannot be taken as a username", async ({ env }) => {
     const first = await agent(env);
     const second = await agent(env);
