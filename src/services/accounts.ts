@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { and, eq, ne, or, sql } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, ne, or, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Db, ReadDb, Tables } from "../../db/client.js";
 import { AppError } from "../errors.js";
@@ -112,8 +112,17 @@ export function generateLogin(base: string | undefined, prefix = "agent"): strin
   return [prefix, slug, suffix].filter(Boolean).join("-").replace(/--+/g, "-");
 }
 
-/** Inside a write transaction: refuses an email or login another user already has. */
-export async function assertIdentityFree(db: ReadDb, identity: { email?: string; login?: string }, exceptUserId = -1): Promise<void> {
+/**
+ * Inside a write transaction: refuses an email or login another user already
+ * has. With `unconfirmedEmailIsFree`, an address another account only typed in
+ * (never confirmed) does not count: confirming it later takes it from them.
+ */
+export async function assertIdentityFree(
+  db: ReadDb,
+  identity: { email?: string; login?: string },
+  exceptUserId = -1,
+  { unconfirmedEmailIsFree = false } = {},
+): Promise<void> {
   const { users } = db.tables;
   const [clash] = await db
     .select({ email: users.email, login: users.login })
@@ -122,7 +131,9 @@ export async function assertIdentityFree(db: ReadDb, identity: { email?: string;
       and(
         ne(users.id, exceptUserId),
         or(
-          identity.email ? eq(users.email, identity.email) : sql`false`,
+          identity.email
+            ? and(eq(users.email, identity.email), unconfirmedEmailIsFree ? isNotNull(users.emailVerifiedAt) : sql`true`)
+            : sql`false`,
           identity.login ? sql`lower(${users.login}) = lower(${identity.login})` : sql`false`,
         ),
       ),
@@ -157,6 +168,17 @@ async function loginNamesAnotherOrganization(db: ReadDb, login: string, userId: 
     .where(sql`lower(${organizations.name}) = lower(${login})`)
     .limit(1);
   return named !== undefined && named.adminRole === null;
+}
+
+/** Whether another account has the address as its primary email, without having confirmed it. */
+export async function heldUnconfirmed(db: ReadDb, email: string, exceptUserId: number): Promise<boolean> {
+  const { users } = db.tables;
+  const found = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.email, email), isNull(users.emailVerifiedAt), ne(users.id, exceptUserId)))
+    .limit(1);
+  return found.length > 0;
 }
 
 /** Creates an agent account: user, personal organization (agent as admin), access token and claim token, all at once. */

@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, inArray, isNull, lte } from "drizzle-orm";
 import { z } from "zod";
 import { AppError } from "../errors.js";
-import { assertIdentityFree, usernameShape } from "./accounts.js";
+import { assertIdentityFree, heldUnconfirmed, usernameShape } from "./accounts.js";
 import { emailShape } from "./email-address.js";
 import type { Deps } from "./deps.js";
 import { prepareVerification, recordVerification, sendVerification } from "./emails.js";
@@ -89,11 +89,13 @@ export async function claimAccount(deps: Deps, input: ClaimInput): Promise<Claim
   if (problem) throw new AppError("validation", problem, { field: "password" });
 
   const identity = { login: username.data, email: email.data };
-  await assertIdentityFree(deps.db, identity, claim.userId);
+  // An address another account typed in but never confirmed does not stop the claim: it waits as
+  // this account's pending email, and whoever confirms it through the mailed link takes it.
+  const free = { unconfirmedEmailIsFree: true };
+  await assertIdentityFree(deps.db, identity, claim.userId, free);
   const passwordHash = await hashPassword(input.password);
-  const verification = prepareVerification(deps, identity.email, true);
 
-  const result = await deps.db.transact(async (tx) => {
+  const claimed = await deps.db.transact(async (tx) => {
     const { accessTokens, claimTokens, users } = tx.tables;
     const now = deps.clock();
     // The conditional update is the single point that decides who wins a race.
@@ -103,11 +105,13 @@ export async function claimAccount(deps: Deps, input: ClaimInput): Promise<Claim
       .where(and(eq(claimTokens.id, claim.id), isNull(claimTokens.consumedAt), gt(claimTokens.expiresAt, now)))
       .returning({ id: claimTokens.id });
     if (taken.length !== 1) refuse((await findClaim(deps, input.claimToken)).state as Exclude<ClaimState, "claimable">);
-    await assertIdentityFree(tx, identity, claim.userId);
+    await assertIdentityFree(tx, identity, claim.userId, free);
+    const squatted = await heldUnconfirmed(tx, identity.email, claim.userId);
     await tx
       .update(users)
-      .set({ login: identity.login, email: identity.email, emailVerifiedAt: null, passwordHash, isAgent: false, claimedAt: now })
+      .set({ login: identity.login, email: squatted ? null : identity.email, emailVerifiedAt: null, passwordHash, isAgent: false, claimedAt: now })
       .where(eq(users.id, claim.userId));
+    const verification = prepareVerification(deps, identity.email, !squatted);
     await recordVerification(tx, verification, claim.userId, now);
     if (!input.keepAgentAccess) {
       await tx
@@ -115,10 +119,10 @@ export async function claimAccount(deps: Deps, input: ClaimInput): Promise<Claim
         .set({ revokedAt: now, revokedReason: "claimed" })
         .where(and(eq(accessTokens.userId, claim.userId), isNull(accessTokens.revokedAt)));
     }
-    return { userId: claim.userId, login: identity.login, claimedAt: now };
+    return { result: { userId: claim.userId, login: identity.login, claimedAt: now }, verification };
   });
-  sendVerification(deps, verification, result.login);
-  return result;
+  sendVerification(deps, claimed.verification, claimed.result.login);
+  return claimed.result;
 }
 
 

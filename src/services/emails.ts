@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, isNull, ne } from "drizzle-orm";
+import { and, desc, eq, gt, isNotNull, isNull, ne } from "drizzle-orm";
 import { z } from "zod";
 import type { Db, ReadDb } from "../../db/client.js";
 import { AppError } from "../errors.js";
@@ -119,9 +119,7 @@ export async function requestEmailChange(deps: Deps, userId: number, input: Chan
           field: "email",
         });
       }
-      if (await addressTaken(tx, email, userId)) {
-        throw new AppError("conflict", `A user with the email "${email}" already exists. Use another email address.`, { field: "email" });
-      }
+      // Whether another account has the address is never said here (anyone could ask): its link then cannot be confirmed.
       await recordVerification(tx, prepared, userId, now);
       return user;
   });
@@ -129,9 +127,14 @@ export async function requestEmailChange(deps: Deps, userId: number, input: Chan
   return { pending: { email }, validUntil: prepared.validUntil, currentEmail: user.email };
 }
 
-async function addressTaken(db: ReadDb, email: string, exceptUserId: number): Promise<boolean> {
+/** Whether another account has confirmed the address; one that only typed it in has no hold on it. */
+export async function addressTaken(db: ReadDb, email: string, exceptUserId: number): Promise<boolean> {
   const { users } = db.tables;
-  const found = await db.select({ id: users.id }).from(users).where(and(eq(users.email, email), ne(users.id, exceptUserId))).limit(1);
+  const found = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.email, email), isNotNull(users.emailVerifiedAt), ne(users.id, exceptUserId)))
+    .limit(1);
   return found.length > 0;
 }
 
@@ -219,6 +222,11 @@ export async function verifyEmail(deps: Deps, token: string): Promise<VerifiedEm
       if (taken.length !== 1) refuse((await findVerification(tx, token, now)).state, verification.email);
       // Throwing here rolls the update back: the link stays open, nothing changes.
       if (await addressTaken(tx, verification.email, verification.userId)) refuse("taken", verification.email);
+      // Confirming takes the address from an account that typed it in without ever confirming it.
+      await tx
+        .update(users)
+        .set({ email: null })
+        .where(and(eq(users.email, verification.email), isNull(users.emailVerifiedAt), ne(users.id, verification.userId)));
       const [user] = await tx
         .update(users)
         .set({ email: verification.email, emailVerifiedAt: now })

@@ -216,10 +216,11 @@ describe("claimAccount", () => {
     ).rejects.toMatchObject({ code: "conflict" });
   });
 
-  test("an email another user has (in any case) is a conflict, and the token stays usable", async ({ env }) => {
+  test("an email another user has confirmed (in any case) is a conflict, and the token stays usable", async ({ env }) => {
     const first = await agent(env);
     const second = await agent(env);
     await claimAccount(env.deps, claimInput(first.claimToken));
+    await env.deps.db.transact((tx) => tx.update(tx.tables.users).set({ emailVerifiedAt: env.clock.now() }).where(eq(tx.tables.users.id, first.userId)));
     const before = await snapshot(env);
     await expect(
       claimAccount(env.deps, claimInput(second.claimToken, { username: "charles", email: "ADA.LOVELACE@example.com" })),

@@ -228,15 +228,11 @@ describe("requestEmailChange", () => {
     expect(await getPendingEmail(env.deps, userId)).toEqual({ email: "human@example.com" });
   });
 
-  test("refuses an address another user has (conflict), an invalid one and the verified primary (validation), changing nothing", async ({ env }) => {
+  test("refuses an invalid address and the verified primary (validation), changing nothing", async ({ env }) => {
     const { userId } = await claimedUser(env);
-    await claimedUser(env, "bob-builder", "bob@example.com");
     await verifyEmail(env.deps, lastMailTo(env, "ada@example.com").token);
     const before = { rows: await verifications(env, userId), mails: env.mail.length };
 
-    const taken = await refusal(() => requestEmailChange(env.deps, userId, { email: "BOB@example.com" }));
-    expect(taken.code).toBe("conflict");
-    expect(taken.message).toContain("bob@example.com");
     const invalid = await refusal(() => requestEmailChange(env.deps, userId, { email: "not an address" }));
     expect(invalid.code).toBe("validation");
     const same = await refusal(() => requestEmailChange(env.deps, userId, { email: "Ada@example.com" }));
@@ -245,6 +241,37 @@ describe("requestEmailChange", () => {
 
     expect(await verifications(env, userId)).toEqual(before.rows);
     expect(env.mail).toHaveLength(before.mails);
+  });
+});
+
+describe("an address typed in but never confirmed (squatting)", () => {
+  test("does not stop its owner's claim: it waits as the owner's pending email, and confirming it takes it from the squatter", async ({ env }) => {
+    const squatter = await claimedUser(env, "squatter", "Grace@Example.com");
+    const owner = await agentSignup(env.deps, { agentName: "Grace's agent" });
+    const ownerId = await idOf(env, owner.userInfo.id);
+    await claimAccount(env.deps, { claimToken: owner.claimToken, username: "grace", email: "grace@example.com", password: PASSWORD, keepAgentAccess: true });
+    expect(await getPendingEmail(env.deps, ownerId)).toEqual({ email: "grace@example.com" });
+
+    const toOwner = env.mail.filter((mail) => mail.to === "grace@example.com").at(-1)!;
+    await verifyEmail(env.deps, tokenIn(toOwner.text));
+    const { users } = env.deps.db.tables;
+    const rows = await env.deps.db.select({ id: users.id, email: users.email, verified: users.emailVerifiedAt }).from(users).orderBy(asc(users.id));
+    expect(rows.find((row) => row.id === ownerId)).toMatchObject({ email: "grace@example.com", verified: env.clock.now() });
+    expect(rows.find((row) => row.id === squatter.userId)).toMatchObject({ email: null, verified: null });
+  });
+
+  test("does not stop change_email either; a confirmed address still cannot be taken", async ({ env }) => {
+    const squatter = await claimedUser(env, "squatter", "grace@example.com");
+    const { userId } = await claimedUser(env, "grace", "grace.other@example.com");
+    await requestEmailChange(env.deps, userId, { email: "grace@example.com" });
+    const squattersLink = env.mail.filter((mail) => mail.to === "grace@example.com")[0]!;
+    await verifyEmail(env.deps, lastMailTo(env, "grace@example.com").token);
+    expect((await userRow(env, squatter.userId)).email).toBeNull();
+    await expect(verifyEmail(env.deps, tokenIn(squattersLink.text))).rejects.toThrow(/Another account started using grace@example.com/);
+
+    // Now grace's: the squatter asking for it back gets a link that cannot be confirmed.
+    await requestEmailChange(env.deps, squatter.userId, { email: "grace@example.com" });
+    await expect(verifyEmail(env.deps, lastMailTo(env, "grace@example.com").token)).rejects.toThrow(/Another account started using/);
   });
 });
 
