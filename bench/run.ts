@@ -6,7 +6,7 @@ import { httpThroughput } from "./http.js";
 import { instancesBehindNginx } from "./instances.js";
 import { inProcessLatency, stdioLatency } from "./latency.js";
 import { machine, now, progress, type Row, table } from "./lib.js";
-import { redeemUnderLoad, signupRate } from "./signup.js";
+import { hashingBurst, redeemUnderLoad, signupRate } from "./signup.js";
 import { stacksPaging } from "./stacks.js";
 
 const started = now();
@@ -27,6 +27,7 @@ const figures: Array<[string, () => Promise<Row[] | { rows: Row[]; notes: string
   ["2", httpThroughput],
   ["3", signupRate],
   ["3", redeemUnderLoad],
+  ["3", hashingBurst],
   ["4", stacksPaging],
   ["5", coldStartFigure],
   ["6", instancesBehindNginx],

@@ -1,15 +1,9 @@
-import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from "node:crypto";
-import { promisify } from "node:util";
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { scryptInPool as scrypt } from "./hashing-pool.js";
 
-const scrypt = promisify(scryptCallback) as (
-  password: string,
-  salt: Buffer,
-  keylen: number,
-  options: { N: number; r: number; p: number; maxmem: number },
-) => Promise<Buffer>;
-
-// scrypt is memory-hard (32 MiB at these settings) and runs on libuv's thread
-// pool, so hashing never blocks other callers on the event loop.
+// scrypt is memory-hard (32 MiB at these settings) and runs on worker threads
+// of its own, so hashing never blocks other callers on the event loop, nor
+// queues their work on libuv's pool.
 const params = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 const KEY_LENGTH = 32;
 
