@@ -1,5 +1,5 @@
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { z } from "zod";
 import { type TrustProxySetting, trustProxyFrom } from "./client-address.js";
 import type { SigningKeySetting } from "./services/deps.js";
@@ -39,7 +39,7 @@ const envSchema = z.object({
     .url({ protocol: /^https?$/, message: "must be an http(s) URL such as https://onboard.example.com" })
     .optional(),
   ONBOARD_TOKEN: z.string().min(1).optional(),
-  ONBOARD_MAIL_DIR: z.string().min(1).default("./data/mail"),
+  ONBOARD_MAIL_DIR: z.string().min(1).optional(),
   ONBOARD_MAIL_FROM: z.string().min(3).default("agent-onboard <no-reply@localhost>"),
   ONBOARD_CREDENTIALS: z.string().min(1).optional(),
   ONBOARD_ALLOWED_ORIGINS: z.string().optional(),
@@ -168,7 +168,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     token: e.ONBOARD_TOKEN,
     credentialsFile:
       e.ONBOARD_CREDENTIALS ?? join(homedir(), ".config", "agent-onboard", "credentials.json"),
-    mailDir: e.ONBOARD_MAIL_DIR,
+    // Beside the database by default, not in whatever folder an MCP host starts the stdio server in.
+    mailDir: e.ONBOARD_MAIL_DIR ?? (e.ONBOARD_DB === ":memory:" ? "./data/mail" : join(dirname(e.ONBOARD_DB), "mail")),
     mailFrom: e.ONBOARD_MAIL_FROM,
     trustProxy: e.ONBOARD_TRUST_PROXY,
     signingKeys: e.ONBOARD_SIGNING_KEYS?.length ? e.ONBOARD_SIGNING_KEYS : undefined,

@@ -20,6 +20,12 @@ describe("loadConfig", () => {
     });
   });
 
+  test("outgoing mail goes beside the database unless ONBOARD_MAIL_DIR says where, not into the folder a host starts in", () => {
+    expect(loadConfig({}).mailDir).toBe(join("data", "mail"));
+    expect(loadConfig({ ONBOARD_DB: "/srv/onboard/main.db" }).mailDir).toBe("/srv/onboard/mail");
+    expect(loadConfig({ ONBOARD_DB: "/srv/onboard/main.db", ONBOARD_MAIL_DIR: "/var/mail/onboard" }).mailDir).toBe("/var/mail/onboard");
+  });
+
   test("the public URL follows host and port unless set, without a trailing slash", () => {
     expect(publicUrlFor(loadConfig({}), 8787)).toBe("http://127.0.0.1:8787");
     expect(publicUrlFor(loadConfig({ ONBOARD_HOST: "::1" }), 9000)).toBe("http://[::1]:9000");

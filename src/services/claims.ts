@@ -42,6 +42,8 @@ export async function getClaimStatus(deps: Deps, userId: number): Promise<ClaimS
 export interface ClaimInput {
   claimToken: string;
   username: string;
+  /** The human's display name; left empty, the account keeps the agent's. */
+  name?: string;
   email: string;
   password: string;
   /** Let the agent keep its access token until it expires (the claim form's default). */
@@ -85,6 +87,8 @@ export async function claimAccount(deps: Deps, input: ClaimInput): Promise<Claim
   if (!username.success) throw new AppError("validation", username.error.issues[0]!.message, { field: "username" });
   const email = emailShape.safeParse(input.email);
   if (!email.success) throw new AppError("validation", email.error.issues[0]!.message, { field: "email" });
+  const name = (input.name ?? "").trim();
+  if (name.length > 255) throw new AppError("validation", "Your name is at most 255 characters.", { field: "name" });
   const problem = passwordProblem(input.password);
   if (problem) throw new AppError("validation", problem, { field: "password" });
 
@@ -109,7 +113,15 @@ export async function claimAccount(deps: Deps, input: ClaimInput): Promise<Claim
     const squatted = await heldUnconfirmed(tx, identity.email, claim.userId);
     await tx
       .update(users)
-      .set({ login: identity.login, email: squatted ? null : identity.email, emailVerifiedAt: null, passwordHash, isAgent: false, claimedAt: now })
+      .set({
+        login: identity.login,
+        ...(name ? { name } : {}),
+        email: squatted ? null : identity.email,
+        emailVerifiedAt: null,
+        passwordHash,
+        isAgent: false,
+        claimedAt: now,
+      })
       .where(eq(users.id, claim.userId));
     const verification = prepareVerification(deps, identity.email, !squatted);
     await recordVerification(tx, verification, claim.userId, now);

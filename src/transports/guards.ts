@@ -21,8 +21,11 @@ export function allowedOrigins(config: Config, publicUrl: string, hosts: Set<str
   return origins;
 }
 
-/** DNS-rebinding protection: a foreign Host or Origin is refused before any work. */
-export function rebindingGuard(hosts: Set<string>, origins: Set<string>) {
+/**
+ * DNS-rebinding protection: a foreign Host or Origin is refused before any
+ * work. `refusePage` answers for the human pages, with a page of their own.
+ */
+export function rebindingGuard(hosts: Set<string>, origins: Set<string>, refusePage: (req: Request, res: Response) => boolean = () => false) {
   return (req: Request, res: Response, next: NextFunction) => {
     const host = req.headers.host?.toLowerCase();
     if (!host || !hosts.has(host)) {
@@ -31,6 +34,7 @@ export function rebindingGuard(hosts: Set<string>, origins: Set<string>) {
     }
     const origin = req.headers.origin;
     if (origin !== undefined && !origins.has(origin)) {
+      if (refusePage(req, res)) return;
       res.status(403).json({
         code: 403,
         name: "NoAccessError",

@@ -12,6 +12,7 @@ import { browserSession } from "../web/browser-session.js";
 import { consoleRouter } from "../web/console.js";
 import { errorHandler, notFound } from "../web/errors.js";
 import { html, page } from "../web/html.js";
+import { foreignOriginPage } from "../web/page-parts.js";
 import { pagesRouter } from "../web/pages.js";
 import { depsFrom } from "./deps.js";
 import { allowedHosts, allowedOrigins, rebindingGuard } from "./guards.js";
@@ -79,7 +80,7 @@ export async function startHttp(config: Config, log: Logger, options: HttpOption
 
   app.disable("x-powered-by");
   app.set("trust proxy", false);
-  app.use(rebindingGuard(hosts, allowedOrigins(config, publicUrl, hosts)));
+  app.use(rebindingGuard(hosts, allowedOrigins(config, publicUrl, hosts), foreignOriginPage));
   app.get("/", (_req, res) => {
     res.type("html").send(
       page(

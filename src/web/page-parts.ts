@@ -21,10 +21,26 @@ export const formText = (value: unknown) => (typeof value === "string" ? value :
 export const staleForm = (res: Response) =>
   send(res, 403, "Please try again", html`<h1>Please try again</h1><p>This form has expired or was sent from another site. Reload the page and submit it again.</p>`);
 
-/** No framing, no scripts, no outside assets: what every human page sends. */
-export function pageHeaders(_req: Request, res: Response, next: NextFunction) {
+/** Whether a path is one of the pages a human opens in a browser (not /mcp or the REST API). */
+const HUMAN_PAGES = ["/claim", "/new-user", "/verify-email", "/login", "/logout", "/console"];
+export const isHumanPage = (path: string) => HUMAN_PAGES.some((page) => path === page || path.startsWith(`${page}/`));
+
+/** A form posted from another site to a human page: a page saying what to do, not JSON about /mcp's settings. */
+export function foreignOriginPage(req: Request, res: Response): boolean {
+  if (!isHumanPage(req.path)) return false;
+  setPageHeaders(res);
+  staleForm(res);
+  return true;
+}
+
+function setPageHeaders(res: Response) {
   res.setHeader("X-Frame-Options", "DENY");
   res.setHeader("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
+}
+
+/** No framing, no scripts, no outside assets: what every human page sends. */
+export function pageHeaders(_req: Request, res: Response, next: NextFunction) {
+  setPageHeaders(res);
   next();
 }
 

@@ -44,6 +44,7 @@ async function claimForm(res: Response, token: string, csrf: string, status = 20
 ${errorBox(message)}
 <form method="post" novalidate>
 <input type="hidden" name="csrf" value="${csrf}">
+${field("fullName", "Your name", "text", values.name ?? "", { hint: `Shown on the account instead of the agent's “${preview.agentName}”`, autocomplete: "name", required: false })}
 ${field("username", "Username", "text", values.username ?? "", { hint: "3–39 letters, digits, '-', '_' or '.'", autocomplete: "username" })}
 ${field("email", "Email", "email", values.email ?? "", { autocomplete: "email" })}
 ${field("password", "Password", "password", "", { hint: PASSWORD_POLICY, autocomplete: "new-password" })}
@@ -98,6 +99,7 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter, browser: Browser
     const token = req.params.token;
     if (!csrfValid(req)) return staleForm(res);
     const values = {
+      name: formText(req.body.fullName),
       username: formText(req.body.username).trim(),
       email: formText(req.body.email).trim(),
       keepAgentAccess: req.body.keepAgentAccess ? "yes" : "",
@@ -107,6 +109,7 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter, browser: Browser
       const claimed = await claimAccount(deps, {
         claimToken: token,
         username: values.username,
+        name: values.name,
         email: values.email,
         password: formText(req.body.password),
         keepAgentAccess: Boolean(values.keepAgentAccess),

@@ -208,6 +208,15 @@ describe("claimAccount", () => {
     await expect(claimAccount(env.deps, claimInput(first.claimToken, { username: ownOrg }))).resolves.toMatchObject({ login: ownOrg });
   });
 
+  test("the name the human gives replaces the agent's display name; left empty, the agent's stays", async ({ env }) => {
+    const named = await agent(env, "Release helper");
+    await claimAccount(env.deps, claimInput(named.claimToken, { name: "  Ada Lovelace " }));
+    expect((await userRow(env, named.userId)).name).toBe("Ada Lovelace");
+    const unnamed = await agent(env, "Release helper");
+    await claimAccount(env.deps, claimInput(unnamed.claimToken, { username: "charles", email: "charles@example.com", name: "" }));
+    expect((await userRow(env, unnamed.userId)).name).toBe("Release helper");
+  });
+
   test("another agent's generated login cannot be taken as a username", async ({ env }) => {
     const first = await agent(env);
     const second = await agent(env);

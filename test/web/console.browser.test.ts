@@ -74,6 +74,7 @@ async function claimedAgent(keep = true) {
   await ok(client, "create_stack", { projectName: "website", stackName: "production" });
   await ok(client, "create_stack", { projectName: "website", stackName: "staging" });
   await open(signup.claimUrl);
+  await page.getByLabel("Your name").fill("Grace Hopper");
   await page.getByLabel("Username").fill("grace");
   await page.getByLabel("Email").fill("grace@example.com");
   await page.getByLabel("Password").fill(PASSWORD);
@@ -119,7 +120,8 @@ test("claim → sign in with the username → both stacks, the organization and 
 
   await signInAs("grace@example.com");
   expect(new URL(page.url()).pathname).toBe("/console");
-  expect(await heading()).toBe("Release helper");
+  // The name typed at the claim, not the agent's.
+  expect(await heading()).toBe("Grace Hopper");
 });
 
 test("a wrong password is refused; after five the account waits, and the page says for how long", async () => {

@@ -215,11 +215,24 @@ describe("foreign origins", () => {
     const form = await openForm(claimUrl);
     const before = await claimSnapshot(uid);
 
-    const refused = await post(claimUrl, claimFields(form, "mallory"), { cookie: form.cookie, origin: "https://evil.example" });
+    const refused = await readPage(await post(claimUrl, claimFields(form, "mallory"), { cookie: form.cookie, origin: "https://evil.example" }));
 
     expect(refused.status).toBe(403);
+    // A page for the human who sent it, not JSON about a setting of /mcp.
+    expect(refused.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(refused.body).toContain("Please try again");
+    expect(refused.body).not.toContain("ONBOARD_ALLOWED_ORIGINS");
     expect(await claimSnapshot(uid)).toEqual(before);
     expect(await claimStatus(client)).toMatchObject({ claimed: false });
+  });
+
+  test("a sign-in POST with a foreign Origin header gets the same page, and /mcp still answers JSON", async () => {
+    const refused = await readPage(await post(`${http.url}/login`, { identifier: "x", password: "y" }, { origin: "https://evil.example" }));
+    expect(refused.status).toBe(403);
+    expect(refused.body).toContain("Please try again");
+    const mcp = await fetch(`${http.url}/mcp`, { method: "POST", headers: { origin: "https://evil.example", "content-type": "application/json" }, body: "{}" });
+    expect(mcp.status).toBe(403);
+    expect(await mcp.json()).toMatchObject({ name: "NoAccessError", message: expect.stringContaining("ONBOARD_ALLOWED_ORIGINS") });
   });
 
   test("an invite POST with a foreign Origin header is refused with 403", async () => {
