@@ -5,12 +5,15 @@ import { PACKAGE_NAME, VERSION } from "./version.js";
 
 const copyUsage = "agent-onboard copy --to postgres://user:password@host:5432/database";
 
-const usage = `Usage: agent-onboard [serve|stdio]
+const usage = `Usage: agent-onboard [serve|stdio|pages]
        ${copyUsage}
        agent-onboard version
 
   serve     HTTP server: MCP at /mcp, REST API and web pages (default)
   stdio     MCP over stdin/stdout, for desktop hosts
+  pages     only the web pages (claim and invite links, sign-in, console) for
+            the database at ONBOARD_DB or ONBOARD_DATABASE_URL: opens a claim
+            link a stdio server handed out after its host has quit
   copy      copy the SQLite database at ONBOARD_DB into an empty PostgreSQL
             database, all of it or nothing, ids and signing key included (so
             issued tokens keep working). Stop the server first: what it writes
@@ -32,7 +35,7 @@ async function main(argv: string[]): Promise<number | undefined> {
     process.stdout.write(`${PACKAGE_NAME} ${VERSION}\n`);
     return 0;
   }
-  if (command !== "serve" && command !== "stdio" && command !== "copy") {
+  if (command !== "serve" && command !== "stdio" && command !== "pages" && command !== "copy") {
     process.stderr.write(`agent-onboard: unknown command "${command}"\n\n${usage}\n`);
     return 2;
   }
@@ -49,7 +52,7 @@ async function main(argv: string[]): Promise<number | undefined> {
       await runStdio(config, log);
     } else {
       const { runHttp } = await import("./transports/http.js");
-      await runHttp(config, log);
+      await runHttp(config, log, command === "serve");
     }
   } catch (error) {
     if (error instanceof ConfigError) {

@@ -128,8 +128,8 @@ const STOP_GRACE_MS = 5_000;
  * (freshDatabase) for a database of the test's own. A server that prints no
  * URL in time is killed and rejects.
  */
-export function startServe(env: Record<string, string>): Promise<Serving> {
-  const child = spawn(process.execPath, [cliPath, "serve"], {
+export function startServe(env: Record<string, string>, command: "serve" | "pages" = "serve"): Promise<Serving> {
+  const child = spawn(process.execPath, [cliPath, command], {
     cwd: projectRoot,
     env: {
       PATH: process.env.PATH ?? "",
@@ -171,7 +171,8 @@ export function startServe(env: Record<string, string>): Promise<Serving> {
       reject(new Error(`serve printed no URL within ${SERVE_START_MS / 1000} s.\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, SERVE_START_MS);
     const look = () => {
-      const found = /MCP: (http:\/\/\S+)\/mcp\s/.exec(stdout);
+      // `pages` prints no MCP line: its web address is the URL then.
+      const found = /Web: (http:\/\/\S+?)\/\s/.exec(stdout);
       if (!found) return;
       clearTimeout(timer);
       child.stdout!.off("data", look);

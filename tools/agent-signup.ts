@@ -1,6 +1,6 @@
 import { AppError } from "../src/errors.js";
 import { agentSignup, agentSignupInput, agentSignupResponseShape } from "../src/services/accounts.js";
-import type { ToolDef } from "./tool.js";
+import { claimLinkNote, type ToolDef } from "./tool.js";
 
 export const agentSignupTool = {
   name: "agent_signup",
@@ -31,7 +31,7 @@ export const agentSignupTool = {
       claimUrl: signup.claimUrl,
       text:
         `Signed up as ${signup.userInfo.githubLogin} (organization ${signup.userInfo.organizations[0]?.name}). ` +
-        `Give your human this link to claim the account: ${signup.claimUrl} (valid until ${signup.claimTokenValidUntil}). ` +
+        `Give your human this link to claim the account: ${signup.claimUrl} (valid until ${signup.claimTokenValidUntil}).${claimLinkNote(ctx)} ` +
         `Your access token is valid until ${signup.accessTokenValidUntil}. ${howToContinue}`,
     };
   },

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { claimStatusShape, getClaimStatus } from "../src/services/claims.js";
-import type { ToolDef } from "./tool.js";
+import { claimLinkNote, type ToolDef } from "./tool.js";
 
 // Strict, so tools/list says "no arguments" (additionalProperties: false), as the 2026-07-28 schema rules ask.
 const input = z.strictObject({});
@@ -21,7 +21,7 @@ export const getClaimStatusTool = {
     const status = await getClaimStatus(ctx.deps, user.id);
     let text: string;
     if (!status.claimed) {
-      text = `Not claimed yet. The claim URL works until ${status.claimTokenValidUntil}; remind your human to open it.`;
+      text = `Not claimed yet. The claim URL works until ${status.claimTokenValidUntil}; remind your human to open it.${claimLinkNote(ctx)}`;
     } else if (status.agentAccessKept) {
       text = `Claimed by ${status.claimedBy} at ${status.claimedAt}. You may keep working until your access token expires.`;
     } else {

@@ -1,6 +1,6 @@
 import { AppError } from "../src/errors.js";
 import { redeemedUserShape, redeemInvite, redeemInviteInput } from "../src/services/invites.js";
-import type { ToolDef } from "./tool.js";
+import { claimLinkNote, type ToolDef } from "./tool.js";
 
 export const redeemInviteTool = {
   name: "redeem_invite",
@@ -36,7 +36,7 @@ export const redeemInviteTool = {
       claimUrl: result.user.claimUrl,
       text:
         `You joined ${result.organization} as ${result.user.username}. ` +
-        `Give your human this link to claim the account: ${result.user.claimUrl}. ${howToContinue}`,
+        `Give your human this link to claim the account: ${result.user.claimUrl}.${claimLinkNote(ctx)} ${howToContinue}`,
     };
   },
 } satisfies ToolDef<typeof redeemInviteInput, typeof redeemedUserShape>;

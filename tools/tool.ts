@@ -44,5 +44,8 @@ export interface ToolAnswer<Data> {
   claimUrl?: string;
 }
 
+/** Over stdio, the sentence on when a claim link opens, to go after it in an answer; empty where the server serves the link itself. */
+export const claimLinkNote = (ctx: ToolContext) => (ctx.deps.settings.claimLinkNote ? ` ${ctx.deps.settings.claimLinkNote}` : "");
+
 // biome-ignore lint: the registry holds tools of every input and output type.
 export type AnyToolDef = ToolDef<any, any>;

@@ -5,7 +5,7 @@ import type { Deps } from "../services/deps.js";
 import { mailDirMailer } from "./mail-dir.js";
 
 /** Service deps for a running server: the real clock, the configured lifetimes, mail into ONBOARD_MAIL_DIR. */
-export const depsFrom = (config: Config, db: ReadDb, publicUrl: string, log: Logger): Deps => ({
+export const depsFrom = (config: Config, db: ReadDb, publicUrl: string, log: Logger, claimLinkNote?: string): Deps => ({
   db,
   clock: () => new Date(),
   settings: {
@@ -15,6 +15,7 @@ export const depsFrom = (config: Config, db: ReadDb, publicUrl: string, log: Log
     sessionIdleMs: config.sessionIdleMs,
     sessionMaxMs: config.sessionMaxMs,
     signingKeys: config.signingKeys,
+    ...(claimLinkNote ? { claimLinkNote } : {}),
   },
   mailer: mailDirMailer(config.mailDir, config.mailFrom, log),
 });

@@ -21,6 +21,11 @@ import { oauthFallbackRouter } from "./oauth-fallback.js";
 import { SignupLimiter } from "../rate-limit.js";
 import { trustProxyFrom } from "../client-address.js";
 import { startSweeper } from "./sweeper.js";
+import { databaseIdentity } from "../services/database-identity.js";
+import { PACKAGE_NAME, VERSION } from "../version.js";
+
+/** Where a server says which database it serves. */
+export const IDENTITY_PATH = "/.well-known/agent-onboard";
 
 export interface HttpOptions {
   /** Serve /mcp and the REST API too (the `serve` command), or only the human pages (beside stdio). */
@@ -91,6 +96,11 @@ ${options.full ? html`<p>MCP endpoint: <code>${publicUrl}/mcp</code></p>` : html
       ),
     );
   });
+  // Which database this server uses, as a keyed hash: a stdio server on the same one points its claim links here.
+  const identity = await databaseIdentity(store.db);
+  app.get(IDENTITY_PATH, (_req, res) => {
+    res.json({ name: PACKAGE_NAME, version: VERSION, database: identity });
+  });
   const browser = await browserSession(deps);
   app.use(pagesRouter(deps, limiter, browser));
   app.use(consoleRouter(deps, limiter, browser));
@@ -127,9 +137,9 @@ ${options.full ? html`<p>MCP endpoint: <code>${publicUrl}/mcp</code></p>` : html
   };
 }
 
-/** The `serve` command: runs until SIGINT or SIGTERM, then drains and exits 0. */
-export async function runHttp(config: Config, log: Logger): Promise<void> {
-  const handle = await startHttp(config, log, { full: true });
+/** The `serve` command (or `pages`, the human pages alone): runs until SIGINT or SIGTERM, then drains and exits 0. */
+export async function runHttp(config: Config, log: Logger, full = true): Promise<void> {
+  const handle = await startHttp(config, log, { full });
   startSweeper(handle.deps, log);
   // Before the banner: whoever waits for it may signal at once, and must get a drain, not a kill.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -138,6 +148,6 @@ export async function runHttp(config: Config, log: Logger): Promise<void> {
       void handle.close().then(() => process.exit(0));
     });
   }
-  log.info({ mcp: `${handle.publicUrl}/mcp`, web: handle.publicUrl, database: describeDatabase(config) }, "agent-onboard listening");
-  process.stdout.write(`agent-onboard is listening\n  MCP: ${handle.publicUrl}/mcp\n  Web: ${handle.publicUrl}/\n`);
+  log.info({ ...(full ? { mcp: `${handle.publicUrl}/mcp` } : {}), web: handle.publicUrl, database: describeDatabase(config) }, "agent-onboard listening");
+  process.stdout.write(`agent-onboard is listening\n${full ? `  MCP: ${handle.publicUrl}/mcp\n` : ""}  Web: ${handle.publicUrl}/\n`);
 }

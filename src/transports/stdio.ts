@@ -1,5 +1,5 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import type { Store } from "../../db/client.js";
 import { describeDatabase, openConfiguredStore } from "../database.js";
@@ -8,7 +8,8 @@ import type { Logger } from "../log.js";
 import { createServer, type Session, selectTools } from "../server.js";
 import { depsFrom } from "./deps.js";
 import { DrainingStdioTransport } from "./draining-stdio.js";
-import { startHttp } from "./http.js";
+import { databaseIdentity } from "../services/database-identity.js";
+import { IDENTITY_PATH, startHttp } from "./http.js";
 import { startSweeper } from "./sweeper.js";
 
 /** The token saved by an earlier agent_signup, so a restarted host is still the same agent. */
@@ -38,8 +39,30 @@ export function writeCredentials(file: string, accessToken: string): void {
   renameSync(temporary, file);
 }
 
-/** Serves the claim and invite pages beside stdio, so a claim URL handed out here opens. */
-async function servePages(config: Config, log: Logger, store: Store): Promise<string> {
+/** How a human can serve the pages for this database later: the same command line, with `pages` for `stdio`. */
+function pagesCommand(config: Config, port: number): string {
+  const database = config.databaseUrl ? "ONBOARD_DATABASE_URL=<the same as this server's>" : `ONBOARD_DB=${resolve(config.dbFile)}`;
+  return `${database} ONBOARD_PORT=${port} node ${process.argv[1] ?? "dist/src/cli.js"} pages`;
+}
+
+/** Whether an agent-onboard server on this database already answers at the URL (an `npm start` beside this host). */
+async function servesThisDatabase(url: string, store: Store): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}${IDENTITY_PATH}`, { signal: AbortSignal.timeout(1_000) });
+    const body = (await response.json()) as { database?: unknown };
+    return body.database === (await databaseIdentity(store.db));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Serves the claim and invite pages beside stdio, so a claim URL handed out
+ * here opens; or, when an agent-onboard server on the same database already
+ * holds the port, points the links at it. Either way the agent is told, with
+ * each link, when it opens.
+ */
+async function servePages(config: Config, log: Logger, store: Store): Promise<{ publicUrl: string; claimLinkNote?: string }> {
   try {
     const pages = await startHttp(config, log, { full: false, store });
     // The pages live as long as the host keeps stdin open, not longer.
@@ -49,22 +72,36 @@ async function servePages(config: Config, log: Logger, store: Store): Promise<st
       pages.server.closeIdleConnections();
     });
     log.info({ web: pages.publicUrl }, "claim and invite pages served");
-    return pages.publicUrl;
+    if (config.publicUrl) return { publicUrl: pages.publicUrl };
+    return {
+      publicUrl: pages.publicUrl,
+      claimLinkNote:
+        "The link opens while this MCP server runs, that is while your host is open. If your human opens it after the host has quit, tell them to serve it first with: " +
+        `${pagesCommand(config, pages.port)}`,
+    };
   } catch (error) {
     const publicUrl = publicUrlFor(config, config.port);
+    if (config.publicUrl) return { publicUrl };
+    if (await servesThisDatabase(publicUrl, store)) {
+      log.info({ web: publicUrl }, "claim and invite pages are served by the server already running on this database");
+      return { publicUrl, claimLinkNote: `The link is served by the agent-onboard server already running at ${publicUrl} on the same database: it opens whenever that server runs.` };
+    }
     log.warn(
       { port: config.port, reason: (error as Error).message },
-      `cannot serve the claim and invite pages here; claim URLs (${publicUrl}/claim/…) open only while \`npm start\` runs on the same database there`,
+      `cannot serve the claim and invite pages here; claim URLs (${publicUrl}/claim/…) open only once a server on this database runs there`,
     );
-    return publicUrl;
+    return {
+      publicUrl,
+      claimLinkNote: `Nothing serves the link yet: port ${config.port} is taken by another program. Once it is free, your human serves the link with: ${pagesCommand(config, config.port)}`,
+    };
   }
 }
 
 export async function runStdio(config: Config, log: Logger): Promise<void> {
   const tools = selectTools({ readOnly: config.readOnly, names: config.tools });
   const store = await openConfiguredStore(config);
-  const publicUrl = await servePages(config, log, store);
-  const deps = depsFrom(config, store.db, publicUrl, log);
+  const { publicUrl, claimLinkNote } = await servePages(config, log, store);
+  const deps = depsFrom(config, store.db, publicUrl, log, claimLinkNote);
   startSweeper(deps, log);
   const token = config.token ?? readCredentials(config.credentialsFile, log);
   // One connection, one caller: the token can change only through agent_signup or redeem_invite.

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { type FreshDatabase, freshDatabase } from "../databases.js";
-import { ok } from "../fixture.js";
-import { launchStdio, runCli, type StdioSession } from "../processes.js";
+import { call, ok, textOf } from "../fixture.js";
+import { launchStdio, runCli, type StdioSession, startServe } from "../processes.js";
 import { seedAgentSignupResponse, seedInviteToken, seedRedeemedAgent, seedStacksPage } from "../seed-shapes.js";
 
 let dir: string;
@@ -76,17 +76,61 @@ describe("npm run stdio", () => {
     expect(session.stderr()).toContain(new URL(signup.claimUrl).origin);
   });
 
-  test("when the pages' port is taken it still works, and its log says where claim URLs open", async () => {
+  test("when another program holds the pages' port it still works, and the agent is told how its human serves the link once the port is free", async () => {
     const blocker = createServer().listen(0, "127.0.0.1");
     await once(blocker, "listening");
     const port = (blocker.address() as AddressInfo).port;
     try {
       const session = await launch({ ONBOARD_CREDENTIALS: join(dir, "busy.json"), ONBOARD_PORT: String(port) });
-      const signup = await ok(session.client, "agent_signup");
-      expect(signup.claimUrl.startsWith(`http://127.0.0.1:${port}/claim/`)).toBe(true);
-      expect(session.stderr()).toContain("npm start");
+      const signup = await call(session.client, "agent_signup");
+      expect((signup.structuredContent as { claimUrl: string }).claimUrl).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/claim/`));
+      expect(textOf(signup)).toMatch(new RegExp(`Nothing serves the link yet: port ${port} is taken .* ONBOARD_PORT=${port} node \\S+cli\\.js pages`));
+      expect(session.stderr()).toContain("cannot serve the claim and invite pages here");
     } finally {
       blocker.close();
+    }
+  });
+
+  test("the agent is told its claim link opens while the host runs, and the command it names serves the link after the host has quit", async () => {
+    const session = await launch({ ONBOARD_CREDENTIALS: join(dir, "later.json") });
+    const signup = await call(session.client, "agent_signup", { agentName: "Night shift" });
+    const claimUrl = (signup.structuredContent as { claimUrl: string }).claimUrl;
+    const told = textOf(signup);
+    expect(told).toContain("The link opens while this MCP server runs, that is while your host is open.");
+    await session.close();
+    await expect.poll(() => fetch(claimUrl).then(() => "served", () => "refused"), { message: "the host has quit: nothing serves the link" }).toBe("refused");
+
+    // The command exactly as the agent was told it, on the port of the link.
+    const command = /serve it first with: (.+)$/.exec(told)![1]!;
+    const assignments = Object.fromEntries([...command.matchAll(/(ONBOARD_\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
+    expect(assignments.ONBOARD_PORT).toBe(new URL(claimUrl).port);
+    if (database.engine === "sqlite") expect(assignments.ONBOARD_DB).toBe(database.env.ONBOARD_DB);
+    const pages = await startServe({ ...database.env, ONBOARD_PORT: assignments.ONBOARD_PORT! }, "pages");
+    try {
+      const page = await fetch(claimUrl);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain("Take ownership of Night shift");
+      expect((await fetch(`${pages.url}/mcp`, { method: "POST" })).status, "pages serves no MCP endpoint").toBe(404);
+    } finally {
+      await pages.stop();
+    }
+  });
+
+  test("with an agent-onboard server already running on the same database, claim links point at it and the agent is told so", async () => {
+    const running = await startServe(database.env);
+    try {
+      const port = new URL(running.url).port;
+      const session = await launch({ ONBOARD_CREDENTIALS: join(dir, "beside.json"), ONBOARD_PORT: port });
+      const signup = await call(session.client, "agent_signup", { agentName: "Beside" });
+      const claimUrl = (signup.structuredContent as { claimUrl: string }).claimUrl;
+      expect(textOf(signup)).toContain(`served by the agent-onboard server already running at http://127.0.0.1:${port} on the same database`);
+      await session.close();
+      // The host is gone; the running server still opens the link.
+      const page = await fetch(claimUrl);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain("Take ownership of Beside");
+    } finally {
+      await running.stop();
     }
   });
 
@@ -189,6 +233,6 @@ describe("the stdio command", () => {
   test("an unknown subcommand is refused with the usage and exit code 2", async () => {
     const run = await runCli(["launch"], {});
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain("Usage: agent-onboard [serve|stdio]");
+    expect(run.stderr).toContain("Usage: agent-onboard [serve|stdio|pages]");
   });
 });
