@@ -52,6 +52,8 @@ export const users = pgTable(
     lockedAt: instant("locked_at"),
     /** Wrong passwords since the last successful sign-in (Unleash's userSchema.loginAttempts). */
     loginAttempts: integer("login_attempts").notNull().default(0),
+    /** A picture the human chose in the console; without one, a Gravatar identicon stands in. */
+    avatarUrl: text("avatar_url"),
     /** The last successful sign-in (userSchema.seenAt). */
     seenAt: instant("seen_at"),
   },
@@ -109,6 +111,8 @@ export const claimTokens = pgTable("claim_tokens", {
   expiresAt: instant("expires_at").notNull(),
   consumedAt: instant("consumed_at"),
   agentAccessKept: flag("agent_access_kept"),
+  /** Set when a signed-in human claimed the agent into their own account; empty when the account itself became the human's. */
+  claimedByUserId: integer("claimed_by_user_id").references(() => users.id, { onDelete: "set null" }),
 });
 
 export const inviteLinks = pgTable(

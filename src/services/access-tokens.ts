@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, isNull } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Tables } from "../../db/client.js";
 import { AppError } from "../errors.js";
@@ -39,13 +39,19 @@ const summaryOf = (row: Tables["accessTokens"]["$inferSelect"], now: Date): Acce
 });
 
 /** Every access token of the account, newest first. */
-export async function listAccessTokens(deps: Deps, userId: number, kind?: "agent" | "personal"): Promise<AccessTokenSummary[]> {
+export async function listAccessTokens(
+  deps: Deps,
+  userId: number,
+  kind?: "agent" | "personal",
+  window: { limit: number; offset: number } = { limit: -1, offset: 0 },
+): Promise<AccessTokenSummary[]> {
   const { accessTokens } = deps.db.tables;
-  const rows = await deps.db
+  const query = deps.db
     .select()
     .from(accessTokens)
     .where(kind ? and(eq(accessTokens.userId, userId), eq(accessTokens.kind, kind)) : eq(accessTokens.userId, userId))
     .orderBy(desc(accessTokens.createdAt), desc(accessTokens.jti));
+  const rows = await (window.limit < 0 ? query : query.limit(window.limit).offset(window.offset));
   const now = deps.clock();
   return rows.map((row) => summaryOf(row, now));
 }
@@ -87,7 +93,7 @@ export async function createPersonalTokenUntil(deps: Deps, user: { id: number; u
 }
 
 /** Signs a token for the account and stores it; its value is in the answer only. */
-async function issueToken(deps: Deps, user: { id: number; uid: string }, name: string, options: Parameters<typeof prepareAccessToken>[3]) {
+export async function issueToken(deps: Deps, user: { id: number; uid: string }, name: string, options: Parameters<typeof prepareAccessToken>[3]) {
   const access = await prepareAccessToken(deps, user.uid, name, options);
   const row = access.row(user.id);
   await deps.db.transact((tx) => tx.insert(tx.tables.accessTokens).values(row));
@@ -113,23 +119,4 @@ export async function revokeAccessToken(deps: Deps, userId: number, tokenId: str
       .returning();
     return summaryOf(revoked!, now);
   });
-}
-
-/** Ends the agent's access to the account: every agent token still working is revoked at once. */
-export async function endAgentAccess(deps: Deps, userId: number): Promise<number> {
-  const now = deps.clock();
-  return deps.db.transact(async (tx) => {
-    const { accessTokens } = tx.tables;
-    const revoked = await tx
-      .update(accessTokens)
-      .set({ revokedAt: now, revokedReason: "owner" })
-      .where(and(eq(accessTokens.userId, userId), eq(accessTokens.kind, "agent"), isNull(accessTokens.revokedAt), gt(accessTokens.expiresAt, now)))
-      .returning({ jti: accessTokens.jti });
-    return revoked.length;
-  });
-}
-
-/** Gives the agent access again: a new agent token, shown once, for the human to hand to the agent. */
-export function restoreAgentAccess(deps: Deps, user: { id: number; uid: string }) {
-  return issueToken(deps, user, consoleTokenNames.agentRestored, { kind: "agent" });
 }

@@ -3,7 +3,7 @@ import { and, eq, isNotNull, isNull, ne, or, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Db, ReadDb, Tables } from "../../db/client.js";
 import { AppError } from "../errors.js";
-import { avatarUrl } from "./avatars.js";
+import { userAvatarUrl } from "./avatars.js";
 import type { Deps } from "./deps.js";
 import { identitiesOf } from "./identities.js";
 import { listMemberships, organizationSummaryShape, toOrganizationSummary } from "./orgs.js";
@@ -247,7 +247,7 @@ export async function getCurrentUser(deps: Deps, userId: number, via: { tokenNam
     githubLogin: user.login,
     name: user.name,
     email: user.email ?? "",
-    avatarUrl: avatarUrl(user.email ?? user.uid),
+    avatarUrl: userAvatarUrl(user),
     organizations: memberships.map(toOrganizationSummary),
     potentialOrganizations: potential,
     identities: identitiesOf(user),

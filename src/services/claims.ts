@@ -1,4 +1,5 @@
-import { and, asc, eq, gt, inArray, isNull, lte } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, lte, sql } from "drizzle-orm";
+import { alias } from "drizzle-orm/pg-core";
 import { z } from "zod";
 import { AppError } from "../errors.js";
 import { assertIdentityFree, heldUnconfirmed, usernameShape } from "./accounts.js";
@@ -20,10 +21,13 @@ export type ClaimStatus = z.infer<typeof claimStatusShape>;
 
 export async function getClaimStatus(deps: Deps, userId: number): Promise<ClaimStatus> {
   const { claimTokens, users } = deps.db.tables;
+  const claimer = alias(users, "claimer");
   const [row] = await deps.db
-    .select({ claim: claimTokens, login: users.login })
+    .select({ claim: claimTokens, login: sql<string>`coalesce(${claimer.login}, ${users.login})` })
     .from(claimTokens)
     .innerJoin(users, eq(users.id, claimTokens.userId))
+    // Claimed into a human's own account, the claimer is that human; otherwise the account itself became theirs.
+    .leftJoin(claimer, eq(claimer.id, claimTokens.claimedByUserId))
     .where(eq(claimTokens.userId, userId));
   if (!row) {
     throw new AppError("not_found", "This account was created by a human with a password, so there is nothing to claim.");
@@ -56,9 +60,9 @@ export interface ClaimResult {
   claimedAt: Date;
 }
 
-type ClaimState = "claimable" | "claimed" | "expired";
+export type ClaimState = "claimable" | "claimed" | "expired";
 
-async function findClaim(deps: Deps, claimToken: string) {
+export async function findClaim(deps: Deps, claimToken: string) {
   const { claimTokens } = deps.db.tables;
   const [claim] = await deps.db.select().from(claimTokens).where(eq(claimTokens.tokenHash, hashSecret(claimToken)));
   if (!claim) {
@@ -68,7 +72,7 @@ async function findClaim(deps: Deps, claimToken: string) {
   return { claim, state };
 }
 
-function refuse(state: Exclude<ClaimState, "claimable">): never {
+export function refuseClaim(state: Exclude<ClaimState, "claimable">): never {
   if (state === "claimed") {
     throw new AppError("conflict", "This account has already been claimed; a claim link works only once.");
   }
@@ -81,7 +85,7 @@ function refuse(state: Exclude<ClaimState, "claimable">): never {
  */
 export async function claimAccount(deps: Deps, input: ClaimInput): Promise<ClaimResult> {
   const { claim, state } = await findClaim(deps, input.claimToken);
-  if (state !== "claimable") refuse(state);
+  if (state !== "claimable") refuseClaim(state);
 
   const username = usernameShape.safeParse(input.username);
   if (!username.success) throw new AppError("validation", username.error.issues[0]!.message, { field: "username" });
@@ -108,7 +112,7 @@ export async function claimAccount(deps: Deps, input: ClaimInput): Promise<Claim
       .set({ consumedAt: now, agentAccessKept: input.keepAgentAccess })
       .where(and(eq(claimTokens.id, claim.id), isNull(claimTokens.consumedAt), gt(claimTokens.expiresAt, now)))
       .returning({ id: claimTokens.id });
-    if (taken.length !== 1) refuse((await findClaim(deps, input.claimToken)).state as Exclude<ClaimState, "claimable">);
+    if (taken.length !== 1) refuseClaim((await findClaim(deps, input.claimToken)).state as Exclude<ClaimState, "claimable">);
     await assertIdentityFree(tx, identity, claim.userId, free);
     const squatted = await heldUnconfirmed(tx, identity.email, claim.userId);
     await tx

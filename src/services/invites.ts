@@ -1,4 +1,4 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, desc, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
 import type { ReadDb, Tables } from "../../db/client.js";
 import { AppError } from "../errors.js";
@@ -9,11 +9,12 @@ import {
   prepareClaimToken,
   usernameShape,
 } from "./accounts.js";
-import { avatarUrl } from "./avatars.js";
+import { userAvatarUrl } from "./avatars.js";
 import { emailShape } from "./email-address.js";
 import type { Deps } from "./deps.js";
 import { prepareVerification, recordVerification, sendVerification } from "./emails.js";
 import { organizationNameShape, requireAdmin, resolveMembership } from "./orgs.js";
+import { type Page, pageWindow, toPage } from "./paging.js";
 import { hashPassword, passwordProblem } from "./passwords.js";
 import { hashSecret, newSecret, newUid } from "./secrets.js";
 import { prepareAccessToken, tokenNames } from "./tokens.js";
@@ -107,7 +108,7 @@ function toUnleashUser(user: Tables["users"]["$inferSelect"]): UnleashUser {
     name: user.name,
     email: user.email ?? undefined,
     username: user.login,
-    imageUrl: avatarUrl(user.email ?? user.uid),
+    imageUrl: userAvatarUrl(user),
     loginAttempts: user.loginAttempts,
     emailSent: false,
     rootRole: viewerRole.id,
@@ -365,13 +366,89 @@ export type UpdateInviteLinkInput = z.infer<typeof updateInviteLinkInput>;
 
 export async function updateInviteLink(deps: Deps, userId: number, secret: string, input: UpdateInviteLinkInput): Promise<InviteToken> {
   const link = await findAdministeredLink(deps.db, userId, secret);
+  return toInviteToken(deps, await applyInviteLinkUpdate(deps, link, input), secret);
+}
+
+/** Unleash's rules for a change of expiry or enabled flag, whichever path names the link. */
+async function applyInviteLinkUpdate(deps: Deps, link: Tables["inviteLinks"]["$inferSelect"], input: UpdateInviteLinkInput) {
+  const parsed = updateInviteLinkInput.safeParse(input);
+  if (!parsed.success) throw new AppError("validation", parsed.error.issues[0]!.message, { field: String(parsed.error.issues[0]!.path[0] ?? "expiresAt") });
   const changes = {
-    ...(input.expiresAt === undefined ? {} : { expiresAt: capToOneMonth(new Date(input.expiresAt), deps.clock()) }),
-    ...(input.enabled === undefined ? {} : { enabled: input.enabled }),
+    ...(parsed.data.expiresAt === undefined ? {} : { expiresAt: capToOneMonth(new Date(parsed.data.expiresAt), deps.clock()) }),
+    ...(parsed.data.enabled === undefined ? {} : { enabled: parsed.data.enabled }),
   };
-  if (Object.keys(changes).length === 0) return toInviteToken(deps, link, secret);
+  if (Object.keys(changes).length === 0) return link;
   const [updated] = await deps.db.transact(async (tx) =>
     tx.update(tx.tables.inviteLinks).set(changes).where(eq(tx.tables.inviteLinks.id, link.id)).returning(),
   );
-  return toInviteToken(deps, updated!, secret);
+  return updated!;
+}
+
+/** An invite link as an organization's console lists it: its secret is kept only as a hash, so there is no URL to show again. */
+export interface InviteLinkSummary {
+  id: number;
+  name: string;
+  enabled: boolean;
+  /** Enabled and not expired: whether following it works now. */
+  usable: boolean;
+  expiresAt: Date;
+  createdAt: Date;
+  createdBy: string | null;
+  joined: { login: string; name: string; joinedAt: Date }[];
+}
+
+const LINKS_PER_PAGE = 20;
+
+/** The organization's invite links, newest first, for its admins. */
+export async function listInviteLinks(deps: Deps, userId: number, organization: string, page: number): Promise<Page<InviteLinkSummary>> {
+  const membership = await resolveMembership(deps.db, userId, organization);
+  requireAdmin(membership, "see its invite links");
+  const { inviteLinkUsers, inviteLinks, users } = deps.db.tables;
+  const window = pageWindow(page, LINKS_PER_PAGE);
+  const links = await deps.db
+    .select({ link: inviteLinks, creator: users.login })
+    .from(inviteLinks)
+    .leftJoin(users, eq(users.id, inviteLinks.createdByUserId))
+    .where(eq(inviteLinks.orgId, membership.orgId))
+    .orderBy(desc(inviteLinks.createdAt), desc(inviteLinks.id))
+    .limit(window.limit)
+    .offset(window.offset);
+  const ids = links.map((row) => row.link.id);
+  const joined = ids.length
+    ? await deps.db
+        .select({ linkId: inviteLinkUsers.inviteLinkId, login: users.login, name: users.name, joinedAt: inviteLinkUsers.joinedAt })
+        .from(inviteLinkUsers)
+        .innerJoin(users, eq(users.id, inviteLinkUsers.userId))
+        .where(inArray(inviteLinkUsers.inviteLinkId, ids))
+        .orderBy(asc(inviteLinkUsers.joinedAt), asc(users.id))
+    : [];
+  const now = deps.clock();
+  return toPage(
+    links.map(({ link, creator }) => ({
+      id: link.id,
+      name: link.name,
+      enabled: link.enabled,
+      usable: link.enabled && link.expiresAt > now,
+      expiresAt: link.expiresAt,
+      createdAt: link.createdAt,
+      createdBy: creator,
+      joined: joined.filter((row) => row.linkId === link.id).map(({ linkId: _linkId, ...user }) => user),
+    })),
+    page,
+    LINKS_PER_PAGE,
+  );
+}
+
+/** The console's disable, re-enable and extend: Unleash's PUT, naming the link by its id within the organization. */
+export async function updateInviteLinkById(deps: Deps, userId: number, organization: string, linkId: number, input: UpdateInviteLinkInput): Promise<InviteLinkSummary> {
+  const membership = await resolveMembership(deps.db, userId, organization);
+  requireAdmin(membership, "change its invite links");
+  const { inviteLinks } = deps.db.tables;
+  const [link] = Number.isSafeInteger(linkId)
+    ? await deps.db.select().from(inviteLinks).where(and(eq(inviteLinks.id, linkId), eq(inviteLinks.orgId, membership.orgId)))
+    : [];
+  if (!link) throw new AppError("not_found", `No invite link with that id in ${membership.name}; reload the list.`);
+  const updated = await applyInviteLinkUpdate(deps, link, input);
+  const now = deps.clock();
+  return { id: updated.id, name: updated.name, enabled: updated.enabled, usable: updated.enabled && updated.expiresAt > now, expiresAt: updated.expiresAt, createdAt: updated.createdAt, createdBy: null, joined: [] };
 }

@@ -1,10 +1,10 @@
-import { and, asc, eq, gt, isNull, notExists, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, isNull, notExists, sql } from "drizzle-orm";
 // The same alias on either dialect's tables: both cores build it from drizzle's one proxy.
 import { alias } from "drizzle-orm/pg-core";
 import { z } from "zod";
 import type { ReadDb, Tables } from "../../db/client.js";
 import { AppError } from "../errors.js";
-import { avatarUrl } from "./avatars.js";
+import { avatarUrl, userAvatarUrl } from "./avatars.js";
 import { emailShape } from "./email-address.js";
 import type { Deps } from "./deps.js";
 import {
@@ -14,6 +14,7 @@ import {
   requireAdmin,
   resolveMembership,
 } from "./orgs.js";
+import { type Page, pageWindow, toPage } from "./paging.js";
 import { preparedPerDb } from "./prepared.js";
 import { newUid } from "./secrets.js";
 
@@ -103,7 +104,7 @@ function inviteRows(db: ReadDb) {
     .select({
       invite: orgInvites,
       orgName: organizations.name,
-      sender: { name: sender.name, login: sender.login, email: sender.email, uid: sender.uid },
+      sender: { name: sender.name, login: sender.login, email: sender.email, uid: sender.uid, avatarUrl: sender.avatarUrl },
     })
     .from(orgInvites)
     .innerJoin(organizations, eq(organizations.id, orgInvites.orgId))
@@ -123,7 +124,7 @@ function toPendingInvite(deps: Deps, row: InviteRow): PendingOrganizationInvite 
   const { invite } = row;
   // The sender's account may since have been deleted (sent_by_user_id is set null).
   const sentBy: UserInfo = row.sender
-    ? { name: row.sender.name, githubLogin: row.sender.login, avatarUrl: avatarUrl(row.sender.email ?? row.sender.uid) }
+    ? { name: row.sender.name, githubLogin: row.sender.login, avatarUrl: userAvatarUrl(row.sender) }
     : { name: "Former member", githubLogin: "", avatarUrl: avatarUrl(`org:${row.orgName}`) };
   return {
     id: invite.uid,
@@ -362,4 +363,40 @@ export async function acceptInvite(deps: Deps, userId: number, rawId: string): P
   });
   if ("refused" in outcome) throw outcome.refused;
   return outcome.joined;
+}
+
+const INVITES_PER_PAGE = 20;
+
+/** The organization's email invites still waiting to be accepted, newest first, for its admins. */
+export async function listOrganizationInvites(deps: Deps, userId: number, organization: string, page: number): Promise<Page<PendingOrganizationInvite>> {
+  const membership = await resolveMembership(deps.db, userId, organization);
+  requireAdmin(membership, "see its pending invites");
+  const { orgInvites } = deps.db.tables;
+  const window = pageWindow(page, INVITES_PER_PAGE);
+  const rows = await inviteRows(deps.db)
+    .where(and(eq(orgInvites.orgId, membership.orgId), isNull(orgInvites.acceptedAt), isNull(orgInvites.canceledAt), gt(orgInvites.expiresAt, deps.clock())))
+    .orderBy(desc(orgInvites.sentAt), desc(orgInvites.id))
+    .limit(window.limit)
+    .offset(window.offset);
+  return toPage(
+    rows.map((row) => toPendingInvite(deps, row)),
+    page,
+    INVITES_PER_PAGE,
+  );
+}
+
+/** An admin withdraws an email invite: its link stops working at once. */
+export async function cancelOrganizationInvite(deps: Deps, userId: number, organization: string, inviteUid: string): Promise<{ email: string }> {
+  const membership = await resolveMembership(deps.db, userId, organization);
+  requireAdmin(membership, "cancel its invites");
+  return deps.db.transact(async (tx) => {
+    const { orgInvites } = tx.tables;
+    const [canceled] = await tx
+      .update(orgInvites)
+      .set({ canceledAt: deps.clock() })
+      .where(and(eq(orgInvites.uid, inviteUid), eq(orgInvites.orgId, membership.orgId), isNull(orgInvites.acceptedAt), isNull(orgInvites.canceledAt)))
+      .returning({ email: orgInvites.email });
+    if (!canceled) throw new AppError("not_found", `No pending invite with that id in ${membership.name}: it may have been accepted or canceled already. Reload the list.`);
+    return canceled;
+  });
 }

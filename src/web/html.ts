@@ -33,7 +33,7 @@ dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 label{display:block;font-weight:600;margin:1rem 0 .25rem}
 .hint{display:block;font-weight:400;color:var(--muted);font-size:.875rem}
 label+.hint{margin:-.25rem 0 .25rem}
-input[type=text],input[type=email],input[type=password]{width:100%;font:inherit;padding:.6rem .7rem;border:1px solid var(--muted);border-radius:.4rem;background:Field;color:FieldText}
+input[type=text],input[type=email],input[type=password],input[type=url],input[type=date]{width:100%;font:inherit;padding:.6rem .7rem;border:1px solid var(--muted);border-radius:.4rem;background:Field;color:FieldText}
 input:focus-visible,button:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 .check{display:flex;gap:.5rem;align-items:flex-start;font-weight:400}
 .check input{margin-top:.3rem}
@@ -52,12 +52,13 @@ h2{font-size:1.2rem;margin:2rem 0 .5rem}
 table{border-collapse:collapse;width:100%;font-size:.95rem}
 th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid color-mix(in srgb,var(--muted) 30%,Canvas);vertical-align:top}
 th{color:var(--muted);font-weight:600}
-td form{margin:0}td button{margin:0;width:auto;padding:.3rem .7rem;font-size:.875rem}
+td form{margin:0 0 .25rem}td button{margin:0;width:auto;padding:.3rem .7rem;font-size:.875rem}
 button.danger{background:var(--bad)}
 .secret{display:block;padding:.6rem;border:1px dashed var(--muted);border-radius:.4rem;overflow-wrap:anywhere;font-family:ui-monospace,monospace;font-size:.875rem}
 .empty{color:var(--muted)}
 form.inline{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:flex-end}
 form.inline label{margin:0}form.inline button{width:auto;margin:0}
+nav.pages{border:0;margin:1rem 0}
 select{font:inherit;padding:.55rem;border:1px solid var(--muted);border-radius:.4rem;background:Field;color:FieldText}
 `;
 

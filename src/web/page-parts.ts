@@ -45,3 +45,9 @@ export function pageHeaders(_req: Request, res: Response, next: NextFunction) {
 }
 
 export { Html, html };
+
+/** A path parameter as text (express types allow a list for wildcards, which these paths have none of). */
+export const pathParam = (req: Request, name: string) => {
+  const value = req.params[name];
+  return typeof value === "string" ? value : "";
+};

@@ -1,12 +1,13 @@
 import express, { type Request, type Response, Router } from "express";
 import { AppError, errorKinds, isAppError } from "../errors.js";
+import { type ClaimIntoPreview, claimIntoAccount, type MovingOrganization, previewClaimInto } from "../services/claim-into-account.js";
 import { claimAccount, previewClaim } from "../services/claims.js";
 import type { Deps } from "../services/deps.js";
 import { previewVerification, type VerificationPreview, verifyEmail } from "../services/emails.js";
 import { redeemInvite, validateInvite } from "../services/invites.js";
 import { PASSWORD_POLICY } from "../services/passwords.js";
 import type { SignupLimiter } from "../rate-limit.js";
-import type { BrowserSession } from "./browser-session.js";
+import { type BrowserSession, sessionOf } from "./browser-session.js";
 import { errorBox, formText, Html, html, pageHeaders, send, staleForm, when } from "./page-parts.js";
 
 const field = (name: string, label: string, type: string, value: string, options: { hint?: string; autocomplete: string; required?: boolean }) =>
@@ -23,9 +24,40 @@ function statePage(res: Response, error: AppError) {
   send(res, errorKinds[error.code].status, title, html`<h1>${title}</h1><p>${error.message}</p>`);
 }
 
-async function claimForm(res: Response, token: string, csrf: string, status = 200, values: Record<string, string> = {}, message?: string) {
+const organizationChange: Record<MovingOrganization["change"], string> = {
+  join: "you become its admin",
+  promote: "you are in it already and become its admin",
+  none: "you are its admin already: nothing changes",
+};
+
+/** For a signed-in human: claim the agent into the account they have, after seeing exactly what moves. */
+function claimIntoSection(token: string, into: ClaimIntoPreview, csrf: string, message?: string) {
+  const count = (n: number, one: string) => `${n} ${one}${n === 1 ? "" : "s"}`;
+  return html`<section aria-labelledby="into"><h2 id="into">Claim into your account ${into.into}</h2>
+<p>You are signed in as <strong>${into.into}</strong>. Claim the agent into this account and you become admin of what it built; the agent stays a separate agent account, marked as claimed by you.</p>
+${errorBox(message)}
+<h3>What moves to ${into.into}</h3>
+${into.moving.length === 0
+  ? html`<p class="empty">Nothing: the agent administers no organization.</p>`
+  : html`<ul>${into.moving.map((org) => html`<li><strong>${org.name}</strong> with ${count(org.stackCount, "stack")} and ${count(org.inviteLinkCount, "invite link")}: ${organizationChange[org.change]}</li>`)}</ul>`}
+${into.staying.length === 0
+  ? ""
+  : html`<h3>What stays with the agent</h3><ul>${into.staying.map((org) => html`<li><strong>${org.name}</strong>: the agent is only a ${org.role} there, so it is not the agent's to give. Ask its admins for an invite.</li>`)}</ul>`}
+<form method="post" action="/claim/${encodeURIComponent(token)}/into">
+<input type="hidden" name="csrf" value="${csrf}">
+<input type="hidden" name="expected" value="${into.expected}">
+<label class="check"><input type="checkbox" name="keepAgentAccess" value="yes" checked> Let the agent keep working until its access token expires</label>
+<button type="submit">Claim into ${into.into}</button>
+</form>
+</section>
+<h2>Or make it a separate account</h2>`;
+}
+
+async function claimForm(res: Response, token: string, csrf: string, status = 200, values: Record<string, string> = {}, message?: string, intoMessage?: string) {
   const deps = res.locals.deps as Deps;
   const preview = await previewClaim(deps, token);
+  const session = sessionOf(res);
+  const into = session ? await previewClaimInto(deps, token, session.user.id) : undefined;
   const more = preview.stackCount - preview.stacks.length;
   const title = `Claim ${preview.agentName}`;
   send(
@@ -41,8 +73,9 @@ async function claimForm(res: Response, token: string, csrf: string, status = 20
 <dt>Stacks</dt><dd>${preview.stackCount === 0 ? "none yet" : html`${preview.stacks.join(", ")}${more > 0 ? ` and ${more} more` : ""}`}</dd>
 <dt>Link valid until</dt><dd>${when(preview.expiresAt)}</dd>
 </dl>
+${into ? claimIntoSection(token, into, csrf, intoMessage) : html`<p>Already have an account here? <a href="/login?next=${encodeURIComponent(`/claim/${token}`)}">Sign in first</a> to claim the agent into it.</p>`}
 ${errorBox(message)}
-<form method="post" novalidate>
+<form method="post" action="/claim/${encodeURIComponent(token)}" novalidate>
 <input type="hidden" name="csrf" value="${csrf}">
 ${field("fullName", "Your name", "text", values.name ?? "", { hint: `Shown on the account instead of the agent's “${preview.agentName}”`, autocomplete: "name", required: false })}
 ${field("username", "Username", "text", values.username ?? "", { hint: "3–39 letters, digits, '-', '_' or '.'", autocomplete: "username" })}
@@ -85,6 +118,7 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter, browser: Browser
     next();
   });
   router.use(paths, pageHeaders, express.urlencoded({ extended: false, limit: "16kb" }), browser.cookies);
+  router.use("/claim", browser.loadSession);
 
   // GET never consumes the token: link scanners and previews open it too.
   router.get("/claim/:token", async (req, res) => {
@@ -127,6 +161,30 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter, browser: Browser
     } catch (error) {
       if (!isAppError(error)) throw error;
       if (error.details?.field) return await claimForm(res, token, csrfToken(req, res), errorKinds[error.code].status, values, error.message);
+      statePage(res, error);
+    }
+  });
+
+  router.post("/claim/:token/into", async (req, res) => {
+    const token = req.params.token;
+    if (!csrfValid(req)) return staleForm(res);
+    const session = sessionOf(res);
+    if (!session) return res.redirect(303, `/login?next=${encodeURIComponent(`/claim/${token}`)}`);
+    const keepAgentAccess = Boolean(req.body.keepAgentAccess);
+    try {
+      const claimed = await claimIntoAccount(deps, { claimToken: token, humanId: session.user.id, keepAgentAccess, expected: formText(req.body.expected) });
+      send(
+        res,
+        200,
+        "Agent claimed",
+        html`<h1>The agent is yours</h1>
+<p class="ok" role="status">You claimed it into <strong>${claimed.into}</strong>${claimed.organizations.length ? html` and are now admin of ${claimed.organizations.join(", ")}` : ""}.</p>
+<p>${keepAgentAccess ? "The agent can keep working until its access token expires." : "The agent's access has ended; it can still see that you claimed it."}</p>
+<p><a class="button" href="/console/agents">See it in your console</a> to end or give back its access later.</p>`,
+      );
+    } catch (error) {
+      if (!isAppError(error)) throw error;
+      if (error.details?.field) return await claimForm(res, token, csrfToken(req, res), errorKinds[error.code].status, {}, undefined, error.message);
       statePage(res, error);
     }
   });

@@ -1,13 +1,7 @@
-import {
-  createPersonalToken,
-  endAgentAccess,
-  listAccessTokens,
-  restoreAgentAccess,
-  revokeAccessToken,
-} from "../../src/services/access-tokens.js";
+import { createPersonalToken, listAccessTokens, revokeAccessToken } from "../../src/services/access-tokens.js";
 import { claimAccount } from "../../src/services/claims.js";
 import { authenticate } from "../../src/services/tokens.js";
-import { DAY, expect, fails, ok, signUp, test, type TestEnv } from "../fixture.js";
+import { DAY, expect, ok, signUp, test, type TestEnv } from "../fixture.js";
 
 const PASSWORD = "Correct-Horse-9";
 
@@ -17,25 +11,6 @@ async function claimed(env: TestEnv, keepAgentAccess = true) {
   const user = (await authenticate(env.deps, token)).user;
   return { client, token, user };
 }
-
-test("ending the agent's access revokes its working tokens at once; its calls then fail", async ({ env }) => {
-  const { client, user } = await claimed(env);
-  expect(await endAgentAccess(env.deps, user.id)).toBe(1);
-  expect(await fails(client, "get_current_user")).toMatch(/revoked/);
-  const [agentToken] = await listAccessTokens(env.deps, user.id, "agent");
-  expect(agentToken).toMatchObject({ kind: "agent", state: "revoked" });
-  // Again: nothing left to end.
-  expect(await endAgentAccess(env.deps, user.id)).toBe(0);
-});
-
-test("giving access back issues a new agent token that works, while the revoked one stays revoked", async ({ env }) => {
-  const { token, user } = await claimed(env, false);
-  const restored = await restoreAgentAccess(env.deps, user);
-  const client = await env.connect(restored.token);
-  expect(await ok(client, "get_current_user")).toMatchObject({ githubLogin: "grace", isAgent: false });
-  await expect((await env.connect(token)).callTool({ name: "get_current_user", arguments: {} })).resolves.toMatchObject({ isError: true });
-  expect(restored.expiresAt.getTime() - env.clock.now().getTime()).toBe(env.deps.settings.accessTokenTtlMs);
-});
 
 test("a personal access token acts as the human, lasts the days chosen, and is listed without its value", async ({ env }) => {
   const { user } = await claimed(env);

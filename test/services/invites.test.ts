@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { agentSignup } from "../../src/services/accounts.js";
 import { AppError } from "../../src/errors.js";
-import { createInviteLink, getInviteLink, inviteSecretFrom, redeemInvite } from "../../src/services/invites.js";
+import { createInviteLink, getInviteLink, inviteSecretFrom, listInviteLinks, redeemInvite, updateInviteLinkById } from "../../src/services/invites.js";
 import { countRows, expect, HOUR, test, type TestEnv } from "../fixture.js";
 import { seedInviteToken, seedRedeemedAgent, seedUnleashUser } from "../seed-shapes.js";
 
@@ -167,4 +167,38 @@ test("inviteSecretFrom takes the secret out of an invite URL, and leaves a bare 
   expect(inviteSecretFrom("http://onboard.test/new-user?invite=abc_DEF-123")).toBe("abc_DEF-123");
   expect(inviteSecretFrom("https://onboard.example/new-user?invite=abc_DEF-123&utm=x")).toBe("abc_DEF-123");
   expect(inviteSecretFrom("http://localhost:4242/invite-link/abc_DEF-123")).toBe("abc_DEF-123");
+});
+
+test("an organization's links are listed for its admins with their state and who joined, without secrets", async ({ env }) => {
+  const { userId, orgName, link } = await linkToNewOrg(env);
+  await redeemInvite(env.deps, { token: link.secret, email: "joiner@example.com", name: "Joiner", username: "joiner", password: GOOD_PASSWORD });
+  const listed = await listInviteLinks(env.deps, userId, orgName, 1);
+  expect(listed.items).toEqual([expect.objectContaining({ name: "Team", enabled: true, usable: true, joined: [expect.objectContaining({ login: "joiner" })] })]);
+  expect(JSON.stringify(listed)).not.toContain(link.secret);
+});
+
+test("disabling, enabling and extending a link by its id follow Unleash's rules, as the PUT by secret does", async ({ env }) => {
+  const { userId, orgName, link } = await linkToNewOrg(env, HOUR);
+  const { id } = (await listInviteLinks(env.deps, userId, orgName, 1)).items[0]!;
+  expect(await updateInviteLinkById(env.deps, userId, orgName, id, { enabled: false })).toMatchObject({ enabled: false, usable: false });
+  await expect(redeemInvite(env.deps, { token: link.secret, email: "late@example.com", name: "Late", password: GOOD_PASSWORD })).rejects.toThrow(/not valid/);
+  await updateInviteLinkById(env.deps, userId, orgName, id, { enabled: true });
+  // A year ahead is moved back to one month, as Unleash clamps it.
+  const extended = await updateInviteLinkById(env.deps, userId, orgName, id, { expiresAt: new Date(env.clock.now().getTime() + 365 * 24 * HOUR).toISOString() });
+  expect(extended.expiresAt.getTime() - env.clock.now().getTime()).toBeLessThanOrEqual(31 * 24 * HOUR);
+  expect(extended.expiresAt.getTime() - env.clock.now().getTime()).toBeGreaterThan(27 * 24 * HOUR);
+  expect(await getInviteLink(env.deps, userId, link.secret)).toMatchObject({ enabled: true, expiresAt: extended.expiresAt.toISOString() });
+});
+
+test("a link of another organization, or an unknown id, is not found; a non-admin sees no links", async ({ env }) => {
+  const first = await linkToNewOrg(env);
+  const second = await linkToNewOrg(env);
+  const { id } = (await listInviteLinks(env.deps, second.userId, second.orgName, 1)).items[0]!;
+  await expect(updateInviteLinkById(env.deps, first.userId, first.orgName, id, { enabled: false })).rejects.toThrow(/No invite link with that id/);
+  await expect(updateInviteLinkById(env.deps, first.userId, first.orgName, Number.NaN, { enabled: false })).rejects.toThrow(/No invite link with that id/);
+  await redeemInvite(env.deps, { token: first.link.secret, email: "viewer@example.com", name: "Viewer", password: GOOD_PASSWORD });
+  const { users } = env.deps.db.tables;
+  const [viewer] = await env.deps.db.select({ id: users.id }).from(users).where(eq(users.email, "viewer@example.com"));
+  await expect(listInviteLinks(env.deps, viewer!.id, first.orgName, 1)).rejects.toThrow(/Only an admin/);
+  expect(await getInviteLink(env.deps, second.userId, second.link.secret)).toMatchObject({ enabled: true });
 });

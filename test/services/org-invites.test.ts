@@ -4,7 +4,7 @@ import { openStore } from "../../db/client.js";
 import { AppError } from "../../src/errors.js";
 import { agentSignup, getCurrentUser } from "../../src/services/accounts.js";
 import type { Deps } from "../../src/services/deps.js";
-import { acceptInvite, inviteMember, listPendingInvites, ORG_INVITE_TTL_MS } from "../../src/services/org-invites.js";
+import { acceptInvite, cancelOrganizationInvite, inviteMember, listOrganizationInvites, listPendingInvites, ORG_INVITE_TTL_MS } from "../../src/services/org-invites.js";
 import { countRows, DAY, expect, type TestEnv, test } from "../fixture.js";
 import { seedPendingInvites, seedPendingOrganizationInvite, seedUser } from "../seed-shapes.js";
 
@@ -315,5 +315,30 @@ describe("acceptInvite", () => {
       [invitee.userId, admin.org],
     )) as [{ n: number }];
     expect(n).toBe(1);
+  });
+});
+
+describe("an organization's pending invites, for its admins", () => {
+  test("are listed newest first, and a canceled one leaves the list and can no longer be accepted", async ({ env }) => {
+    const { admin, invitee } = await adminAndInvitee(env);
+    const sent = await inviteMember(env.deps, admin.userId, { email: "invitee@example.com" });
+    await inviteMember(env.deps, admin.userId, { email: "second@example.com" });
+    const listed = await listOrganizationInvites(env.deps, admin.userId, admin.org, 1);
+    expect(listed.items.map((i) => i.email)).toEqual(["second@example.com", "invitee@example.com"]);
+
+    expect(await cancelOrganizationInvite(env.deps, admin.userId, admin.org, sent.invite.id)).toEqual({ email: "invitee@example.com" });
+    expect((await listOrganizationInvites(env.deps, admin.userId, admin.org, 1)).items.map((i) => i.email)).toEqual(["second@example.com"]);
+    await expect(acceptInvite(env.deps, invitee.userId, sent.invite.id)).rejects.toThrow(AppError);
+    expect(await membershipRole(env, invitee.userId, admin.org)).toBeUndefined();
+    // Twice: already canceled.
+    await expect(cancelOrganizationInvite(env.deps, admin.userId, admin.org, sent.invite.id)).rejects.toThrow(/accepted or canceled already/);
+  });
+
+  test("are neither listed nor canceled by someone who is not an admin there", async ({ env }) => {
+    const { admin, invitee } = await adminAndInvitee(env);
+    const sent = await inviteMember(env.deps, admin.userId, { email: "invitee@example.com" });
+    await expect(listOrganizationInvites(env.deps, invitee.userId, admin.org, 1)).rejects.toThrow(/not a member/);
+    await expect(cancelOrganizationInvite(env.deps, invitee.userId, admin.org, sent.invite.id)).rejects.toThrow(/not a member/);
+    expect((await inviteRow(env, sent.invite.id)).canceledAt).toBeNull();
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The human's side after the claim, in headless system Chromium: sign in,
- * the console, the agent's access and personal access tokens. Pages are
+ * the console, the agent's access, personal access tokens, claiming an
+ * agent into an existing account, and running an organization. Pages are
  * saved as screenshots under test-results/screenshots/ (docs/screenshots/
  * holds the ones README.md shows).
  */
@@ -92,6 +93,8 @@ async function signInAs(identifier: string, password = PASSWORD) {
 }
 
 const restUser = (token: string) => fetch(`${http.url}/api/user`, { headers: { Authorization: `Bearer ${token}` } });
+/** GET /api/user's body for the token's account. */
+const restUserBody = async (token: string) => (await (await restUser(token)).json()) as Record<string, any>;
 
 test("claim → sign in with the username → both stacks, the organization and its members → sign out → sign in with the email", async () => {
   const { org } = await claimedAgent();
@@ -143,8 +146,12 @@ test("ending the agent's access in the console: its token gets 401 on REST and a
   const { client, token } = await claimedAgent();
   expect((await restUser(token)).status).toBe(200);
   await signInAs("grace");
-  await page.getByRole("link", { name: "Agent access" }).click();
-  await page.waitForURL(/\/console\/agent/);
+  await page.getByRole("link", { name: "Agents" }).click();
+  await page.waitForURL(/\/console\/agents$/);
+  await shoot("console-agents");
+  await page.getByRole("link", { name: "The agent that created this account" }).click();
+  await page.waitForURL(/\/console\/agents\/.+/);
+  const agentPage = page.url();
   expect(await page.locator("main > p").first().innerText()).toMatch(/1 access token still work/);
   await shoot("console-agent-access");
 
@@ -162,7 +169,7 @@ test("ending the agent's access in the console: its token gets 401 on REST and a
   expect(await rest.json()).toMatchObject({ githubLogin: "grace" });
   const { client: again } = await http.connect({ Authorization: `Bearer ${restored}` });
   expect(await ok(again, "get_current_user")).toMatchObject({ githubLogin: "grace" });
-  await open(`${http.url}/console/agent`);
+  await open(agentPage);
   expect(await page.locator("#new-token").count(), "the value is shown once").toBe(0);
 });
 
@@ -232,4 +239,121 @@ test("the session cookie is HttpOnly and SameSite=Lax, and a new one is set at e
   await signInAs("grace");
   const second = (await context.cookies()).find((cookie) => cookie.name === "onboard_session")!;
   expect(second.value).not.toBe(first.value);
+});
+
+/** A second agent with a stack of its own, not yet claimed. */
+async function anotherAgent() {
+  const signup = await ok((await http.connect()).client, "agent_signup", { agentName: "Docs writer", agentModel: "claude-haiku-4" });
+  const { client } = await http.connect({ Authorization: `Bearer ${signup.accessToken}` });
+  await ok(client, "create_stack", { projectName: "docs", stackName: "preview" });
+  await ok(client, "create_invite_link", { name: "Writers", expiresAt: new Date(Date.now() + 86_400_000).toISOString() });
+  return { client, claimUrl: signup.claimUrl as string, org: signup.userInfo.organizations[0].name as string };
+}
+
+test("claim into an existing account: sign in first from the claim page, see what moves, claim; the human's GET /api/user lists the agent's organization as admin", async () => {
+  const { token } = await claimedAgent();
+  await context.clearCookies();
+  const writer = await anotherAgent();
+
+  await open(writer.claimUrl);
+  await page.getByRole("link", { name: "Sign in first" }).click();
+  await page.waitForURL(/\/login\?next=/);
+  await page.getByLabel("Username or email").fill("grace");
+  await page.getByLabel("Password").fill(PASSWORD);
+  await press("Sign in");
+  expect(new URL(page.url()).pathname, "back on the claim page after signing in").toBe(new URL(writer.claimUrl).pathname);
+
+  const section = page.locator("section[aria-labelledby=into]");
+  expect(await section.locator("h2").innerText()).toBe("Claim into your account grace");
+  expect(await section.locator("li").allInnerTexts()).toEqual([`${writer.org} with 1 stack and 1 invite link: you become its admin`]);
+  await shoot("claim-into-account");
+  expect((await restUserBody(token)).organizations.map((o: { name: string }) => o.name)).not.toContain(writer.org);
+
+  await press("Claim into grace");
+  expect(await heading()).toBe("The agent is yours");
+  expect(await page.getByRole("status").innerText()).toBe(`You claimed it into grace and are now admin of ${writer.org}.`);
+
+  const user = await restUserBody(token);
+  expect(user.organizations).toContainEqual(expect.objectContaining({ name: writer.org, role: "admin" }));
+  expect(await ok(writer.client, "get_claim_status")).toMatchObject({ claimed: true, claimedBy: "grace", agentAccessKept: true });
+
+  await page.getByRole("link", { name: "See it in your console" }).click();
+  await page.waitForURL(/\/console\/agents$/);
+  expect(await page.locator("tbody tr").first().innerText()).toMatch(/The agent that created this account/);
+  await page.getByRole("link", { name: /Docs writer/ }).click();
+  await press("End the agent's access");
+  await expect(call(writer.client as Client, "get_current_user")).rejects.toThrow(/revoked/);
+
+  // The link is spent: opening it again says so.
+  const again = await open(writer.claimUrl);
+  expect(again.status()).toBe(409);
+});
+
+test("an organization's admin changes a member's role, manages invite links and email invites, and cannot remove the last admin", async () => {
+  const { client, org } = await claimedAgent();
+  const link = await ok(client, "create_invite_link", { name: "Team", expiresAt: new Date(Date.now() + 86_400_000).toISOString() });
+  await ok(await (await http.connect()).client, "redeem_invite", { token: link.url, email: "ada@example.com", name: "Ada", username: "ada" });
+  await signInAs("grace");
+  await open(`${http.url}/console/orgs/${org}`);
+
+  const members = page.locator("section[aria-labelledby=members]");
+  await members.getByLabel("Role of ada", { exact: true }).selectOption("member");
+  await press("Change the role of ada");
+  expect(await page.getByRole("status").innerText()).toBe(`ada is now a member of ${org}.`);
+  await members.getByLabel("Role of grace", { exact: true }).selectOption("viewer");
+  const refused = await press("Change the role of grace");
+  expect(refused.status()).toBe(409);
+  expect(await members.getByRole("alert").innerText()).toMatch(/without an admin/);
+
+  const links = page.locator("section[aria-labelledby=links]");
+  expect(await links.locator("tbody tr").first().innerText()).toMatch(/Team\tworks\t.*\tada/s);
+  await press("Disable the link Team");
+  expect(await links.locator("tbody tr").first().innerText()).toMatch(/\tdisabled\t/);
+  const redeemed = await call(await (await http.connect()).client, "redeem_invite", { token: link.url, email: "late@example.com", name: "Late" });
+  expect(redeemed.isError, "a disabled link admits nobody").toBe(true);
+  await press("Enable the link Team");
+  await press("Extend the link Team by a month");
+  expect(await page.getByRole("status").innerText()).toMatch(/now works until/);
+
+  await page.getByLabel("Name", { exact: true }).fill("Contractors");
+  await page.getByLabel("Works for").selectOption("14");
+  await press("Create link");
+  const url = (await page.locator("#new-link").innerText()).trim();
+  expect(url).toMatch(/\/new-user\?invite=/);
+  expect(await ok(await (await http.connect()).client, "redeem_invite", { token: url, email: "carol@example.com", name: "Carol" })).toMatchObject({ email: "carol@example.com" });
+
+  await page.getByLabel("Email", { exact: true }).fill("dana@example.com");
+  await press("Send invite");
+  expect(await page.getByRole("status").innerText()).toMatch(/Invite sent to dana@example.com as member/);
+  await shoot("console-organization");
+  await press("Cancel the invite to dana@example.com");
+  expect(await page.locator("section[aria-labelledby=invites] .empty").innerText()).toMatch(/No invites are waiting/);
+
+  await press("Remove ada from " + org);
+  expect(await page.getByRole("status").innerText()).toMatch(/ada was removed/);
+  expect(await members.locator("tbody tr").allInnerTexts()).not.toContainEqual(expect.stringMatching(/^ada\t/));
+});
+
+test("the account page changes the name and picture, and starts an email change that waits for its link", async () => {
+  const { token } = await claimedAgent();
+  await signInAs("grace");
+  await page.getByRole("link", { name: "Account" }).click();
+  await page.getByLabel("Name").fill("Rear Admiral Grace Hopper");
+  await page.getByLabel("Picture address").fill("http://example.com/grace.png");
+  const refused = await press("Save profile");
+  expect(refused.status()).toBe(400);
+  expect(await page.getByRole("alert").innerText()).toMatch(/https:\/\//);
+  await page.getByLabel("Picture address").fill("https://example.com/grace.png");
+  await press("Save profile");
+  expect(await page.getByRole("status").innerText()).toBe("Profile saved.");
+  expect(await restUserBody(token)).toMatchObject({ name: "Rear Admiral Grace Hopper", avatarUrl: "https://example.com/grace.png" });
+
+  await page.getByLabel("New email address").fill("grace@navy.example");
+  await press("Send confirmation link");
+  expect(await page.getByRole("status").innerText()).toMatch(/We sent a confirmation link to grace@navy.example/);
+  expect(await page.locator("section[aria-labelledby=emails] dl").innerText()).toMatch(/Pending\s+grace@navy.example/);
+  await shoot("console-account");
+  await press("Withdraw grace@navy.example");
+  expect(await page.locator("section[aria-labelledby=emails] dl").innerText()).not.toMatch(/Pending/);
+  expect((await restUserBody(token)).email).toBe("grace@example.com");
 });

@@ -1,0 +1,2 @@
+ALTER TABLE `claim_tokens` ADD `claimed_by_user_id` integer REFERENCES users(id) ON DELETE set null;--> statement-breakpoint
+ALTER TABLE `users` ADD `avatar_url` text;
