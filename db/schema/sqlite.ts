@@ -111,6 +111,8 @@ export const claimTokens = sqliteTable("claim_tokens", {
   expiresAt: instant("expires_at").notNull(),
   consumedAt: instant("consumed_at"),
   agentAccessKept: flag("agent_access_kept"),
+  /** While a claim's password is being hashed: a second claim of the same link meanwhile is refused before it hashes. */
+  claimingUntil: instant("claiming_until"),
   /** Set when a signed-in human claimed the agent into their own account; empty when the account itself became the human's. */
   claimedByUserId: integer("claimed_by_user_id").references(() => users.id, { onDelete: "set null" }),
 });

@@ -1,6 +1,7 @@
-import { and, asc, eq, gt, inArray, isNull, lte, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, lte, or, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import { z } from "zod";
+import type { Tables } from "../../db/client.js";
 import { AppError } from "../errors.js";
 import { assertIdentityFree, heldUnconfirmed, usernameShape } from "./accounts.js";
 import { emailShape } from "./email-address.js";
@@ -101,8 +102,63 @@ export async function claimAccount(deps: Deps, input: ClaimInput): Promise<Claim
   // this account's pending email, and whoever confirms it through the mailed link takes it.
   const free = { unconfirmedEmailIsFree: true };
   await assertIdentityFree(deps.db, identity, claim.userId, free);
-  const passwordHash = await hashPassword(input.password);
+  const heldUntil = await holdForHashing(deps, claim.id, input.claimToken);
+  try {
+    return await finishClaim(deps, input, claim, identity, name, await hashPassword(input.password));
+  } finally {
+    // Only this attempt's hold: a later one may have taken the link after this one overran.
+    await deps.db.transact((tx) => {
+      const { claimTokens } = tx.tables;
+      return tx.update(claimTokens).set({ claimingUntil: null }).where(and(eq(claimTokens.id, claim.id), eq(claimTokens.claimingUntil, heldUntil)));
+    });
+  }
+}
 
+/** How long one claim may hash its password before another attempt on the same link may start. */
+const CLAIMING_MS = 30_000;
+
+/**
+ * Takes the link for the one claim that may hash now. Every other attempt
+ * meanwhile (a double click, a second tab, a flood) is refused before it
+ * costs a hash; the conditional update decides between them.
+ */
+async function holdForHashing(deps: Deps, claimId: number, claimToken: string): Promise<Date> {
+  const now = deps.clock();
+  const until = new Date(now.getTime() + CLAIMING_MS);
+  const held = await deps.db.transact((tx) => {
+    const { claimTokens } = tx.tables;
+    return tx
+      .update(claimTokens)
+      .set({ claimingUntil: until })
+      .where(
+        and(
+          eq(claimTokens.id, claimId),
+          isNull(claimTokens.consumedAt),
+          gt(claimTokens.expiresAt, now),
+          or(isNull(claimTokens.claimingUntil), lte(claimTokens.claimingUntil, now)),
+        ),
+      )
+      .returning({ id: claimTokens.id });
+  });
+  if (held.length === 1) return until;
+  const { state } = await findClaim(deps, claimToken);
+  if (state !== "claimable") refuseClaim(state);
+  throw new AppError(
+    "conflict",
+    "This account is being claimed in another window right now. Wait a few seconds, then reload this page to see whether that claim went through.",
+    { field: "form" },
+  );
+}
+
+async function finishClaim(
+  deps: Deps,
+  input: ClaimInput,
+  claim: Tables["claimTokens"]["$inferSelect"],
+  identity: { login: string; email: string },
+  name: string,
+  passwordHash: string,
+): Promise<ClaimResult> {
+  const free = { unconfirmedEmailIsFree: true };
   const claimed = await deps.db.transact(async (tx) => {
     const { accessTokens, claimTokens, users } = tx.tables;
     const now = deps.clock();

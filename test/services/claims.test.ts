@@ -260,6 +260,27 @@ describe("claimAccount", () => {
     expect(await countRows(env, "users")).toBe(1);
   });
 
+  test("a second claim while the first one hashes is refused before it hashes, and says to wait; the first then wins", async ({ env }) => {
+    const signup = await agent(env);
+    const first = claimAccount(env.deps, claimInput(signup.claimToken, { username: "first-human", email: "first@example.com" }));
+    const { claimTokens } = env.deps.db.tables;
+    await expect.poll(async () => (await env.deps.db.select().from(claimTokens).where(eq(claimTokens.userId, signup.userId)))[0]!.claimingUntil).not.toBeNull();
+    await expect(claimAccount(env.deps, claimInput(signup.claimToken, { username: "second-human", email: "second@example.com" }))).rejects.toMatchObject({
+      code: "conflict",
+      message: expect.stringMatching(/being claimed in another window right now\. Wait a few seconds/),
+    });
+    expect(await first).toMatchObject({ login: "first-human" });
+    expect((await userRow(env, signup.userId)).login).toBe("first-human");
+  });
+
+  test("a refused claim (its username is taken) holds the link for nobody: the next try goes through at once", async ({ env }) => {
+    const signup = await agent(env);
+    const other = await agent(env, "Other");
+    await claimAccount(env.deps, claimInput(other.claimToken, { username: "taken-name", email: "taken@example.com" }));
+    await expect(claimAccount(env.deps, claimInput(signup.claimToken, { username: "taken-name", email: "mine@example.com" }))).rejects.toMatchObject({ code: "conflict" });
+    expect(await claimAccount(env.deps, claimInput(signup.claimToken, { username: "free-name", email: "mine@example.com" }))).toMatchObject({ login: "free-name" });
+  });
+
   test("concurrent claims from two processes on the same db still have a single winner", async ({ env }) => {
     const signup = await agent(env);
     const other = await openStore(env.database.settings);

@@ -1,2 +1,3 @@
+ALTER TABLE `claim_tokens` ADD `claiming_until` integer;--> statement-breakpoint
 ALTER TABLE `claim_tokens` ADD `claimed_by_user_id` integer REFERENCES users(id) ON DELETE set null;--> statement-breakpoint
 ALTER TABLE `users` ADD `avatar_url` text;
