@@ -94,7 +94,11 @@ ${okBox(values.notice)}${errorBox(values.message)}
     const orgsPage = pageNumber(req.query.orgsPage);
     const memberships = await listMemberships(deps.db, user.id);
     const orgs = toPage(memberships.slice((orgsPage - 1) * ORGS_PER_PAGE, orgsPage * ORGS_PER_PAGE + 1), orgsPage, ORGS_PER_PAGE);
-    const filters = { organization: formText(req.query.organization) || undefined, project: formText(req.query.project) || undefined };
+    // The filters of list_stacks, by the same names.
+    const filters = Object.fromEntries(
+      (["organization", "project", "tagName", "tagValue"] as const).map((name) => [name, formText(req.query[name]) || undefined]),
+    ) as Record<"organization" | "project" | "tagName" | "tagValue", string | undefined>;
+    const filtered = Object.values(filters).some(Boolean);
     let stacksError: string | undefined;
     let stacks: Awaited<ReturnType<typeof listStacks>> = { stacks: [] };
     try {
@@ -104,7 +108,7 @@ ${okBox(values.notice)}${errorBox(values.message)}
       stacksError = error.message;
     }
     const nextPage = stacks.continuationToken
-      ? `/console?${new URLSearchParams({ ...(filters.organization ? { organization: filters.organization } : {}), ...(filters.project ? { project: filters.project } : {}), continuationToken: stacks.continuationToken })}`
+      ? `/console?${new URLSearchParams({ ...Object.fromEntries(Object.entries(filters).filter((entry): entry is [string, string] => Boolean(entry[1]))), continuationToken: stacks.continuationToken })}`
       : undefined;
     frame(
       req,
@@ -131,11 +135,13 @@ ${pager(req, orgs, "orgsPage")}
 <form method="get" action="/console" class="inline" role="search">
 <label for="organization">Organization <input id="organization" name="organization" type="text" value="${filters.organization ?? ""}"></label>
 <label for="project">Project <input id="project" name="project" type="text" value="${filters.project ?? ""}"></label>
+<label for="tagName">Tag <input id="tagName" name="tagName" type="text" value="${filters.tagName ?? ""}"></label>
+<label for="tagValue">Tag value <input id="tagValue" name="tagValue" type="text" value="${filters.tagValue ?? ""}"></label>
 <button type="submit">Filter</button>
 </form>
 ${errorBox(stacksError)}
 ${stacks.stacks.length === 0
-  ? html`<p class="empty">${filters.organization || filters.project ? "No stack matches these filters." : "No stacks yet. Your agent creates them with create_stack."}</p>`
+  ? html`<p class="empty">${filtered ? "No stack matches these filters." : "No stacks yet. Your agent creates them with create_stack."}</p>`
   : html`<div class="table"><table><thead><tr><th scope="col">Organization</th><th scope="col">Project</th><th scope="col">Stack</th></tr></thead><tbody>
 ${stacks.stacks.map((s) => html`<tr><td>${s.orgName}</td><td>${s.projectName}</td><td>${s.stackName}</td></tr>`)}
 </tbody></table></div>`}

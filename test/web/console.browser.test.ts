@@ -72,7 +72,7 @@ async function claimedAgent(keep = true) {
   const signup = await ok((await http.connect()).client, "agent_signup", { agentName: "Release helper", agentModel: "claude-sonnet-4" });
   const token = signup.accessToken as string;
   const { client } = await http.connect({ Authorization: `Bearer ${token}` });
-  await ok(client, "create_stack", { projectName: "website", stackName: "production" });
+  await ok(client, "create_stack", { projectName: "website", stackName: "production", tags: { env: "prod" } });
   await ok(client, "create_stack", { projectName: "website", stackName: "staging" });
   await open(signup.claimUrl);
   await page.getByLabel("Your name").fill("Grace Hopper");
@@ -109,6 +109,13 @@ test("claim → sign in with the username → both stacks, the organization and 
   expect(stacks.map((row) => row.replace(/\s+/g, " ").trim())).toEqual([`${org} website production`, `${org} website staging`]);
   expect(await page.locator("section[aria-labelledby=orgs] tbody tr").allInnerTexts()).toEqual([`${org}\tadmin`]);
   await shoot("console-overview");
+  // The filters of list_stacks.
+  await page.getByLabel("Tag", { exact: true }).fill("env");
+  await page.getByLabel("Tag value").fill("prod");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForURL(/tagName=env/);
+  expect(await page.locator("section[aria-labelledby=stacks] tbody tr").allInnerTexts()).toEqual([`${org}\twebsite\tproduction`]);
+  await open(`${http.url}/console`);
 
   await page.getByRole("link", { name: org }).click();
   await page.waitForURL(/\/console\/orgs\//);
