@@ -10,6 +10,8 @@ import type { McpHttpHandler } from "@modelcontextprotocol/server";
 import type { AnyToolDef } from "../tools/tool.js";
 import type { Deps, ServiceSettings } from "../src/services/deps.js";
 import type { MailMessage } from "../src/services/mail.js";
+import { claimAccount } from "../src/services/claims.js";
+import { authenticate } from "../src/services/tokens.js";
 import { type FreshDatabase, freshDatabase } from "./databases.js";
 
 export const HOUR = 3_600_000;
@@ -183,4 +185,15 @@ export function jsonOrUndefined(text: string): any {
   } catch {
     return undefined;
   }
+}
+
+/** The password the humans of these tests choose. */
+export const HUMAN_PASSWORD = "Correct-Horse-9";
+
+/** An agent "Builder" whose account a human, "grace" <grace@example.com>, claimed: the agent's client and token, and the account's row. */
+export async function claimedAccount(env: TestEnv, keepAgentAccess = true) {
+  const { client, claimToken, token } = await signUp(env, { agentName: "Builder" });
+  await claimAccount(env.deps, { claimToken, username: "grace", email: "grace@example.com", password: HUMAN_PASSWORD, keepAgentAccess });
+  const user = (await authenticate(env.deps, token)).user;
+  return { client, token, user };
 }

@@ -1,19 +1,9 @@
 import { createPersonalToken, listAccessTokens, revokeAccessToken } from "../../src/services/access-tokens.js";
-import { claimAccount } from "../../src/services/claims.js";
 import { authenticate } from "../../src/services/tokens.js";
-import { DAY, expect, ok, signUp, test, type TestEnv } from "../fixture.js";
-
-const PASSWORD = "Correct-Horse-9";
-
-async function claimed(env: TestEnv, keepAgentAccess = true) {
-  const { client, claimToken, token } = await signUp(env, { agentName: "Builder" });
-  await claimAccount(env.deps, { claimToken, username: "grace", email: "grace@example.com", password: PASSWORD, keepAgentAccess });
-  const user = (await authenticate(env.deps, token)).user;
-  return { client, token, user };
-}
+import { claimedAccount, DAY, expect, ok, signUp, test } from "../fixture.js";
 
 test("a personal access token acts as the human, lasts the days chosen, and is listed without its value", async ({ env }) => {
-  const { user } = await claimed(env);
+  const { user } = await claimedAccount(env);
   const created = await createPersonalToken(env.deps, user, { description: "laptop CLI", expiresInDays: 30 });
   expect(created.expiresAt.getTime() - env.clock.now().getTime()).toBe(30 * DAY);
   expect(await ok(await env.connect(created.token), "get_current_user")).toMatchObject({ githubLogin: "grace" });
@@ -25,14 +15,14 @@ test("a personal access token acts as the human, lasts the days chosen, and is l
 });
 
 test("a revoked personal access token stops working at once", async ({ env }) => {
-  const { user } = await claimed(env);
+  const { user } = await claimedAccount(env);
   const created = await createPersonalToken(env.deps, user, { description: "script", expiresInDays: 7 });
   await revokeAccessToken(env.deps, user.id, created.id);
   await expect(authenticate(env.deps, created.token)).rejects.toThrow(/revoked/);
 });
 
 test("another account's token cannot be revoked, and answers as one that does not exist", async ({ env }) => {
-  const { user } = await claimed(env);
+  const { user } = await claimedAccount(env);
   const other = await signUp(env, { agentName: "Other" });
   const otherUser = (await authenticate(env.deps, other.token)).user;
   const [otherToken] = await listAccessTokens(env.deps, otherUser.id);
@@ -47,7 +37,7 @@ test.for([
   [{ description: "x", expiresInDays: 400 }, /at most 365 days/],
   [{ description: "x", expiresInDays: "soon" }, /how many days/],
 ] as const)("a personal token %o is refused with what to change, and nothing is stored", async ([input, message], { env }) => {
-  const { user } = await claimed(env);
+  const { user } = await claimedAccount(env);
   await expect(createPersonalToken(env.deps, user, input as never)).rejects.toThrow(message);
   expect(await listAccessTokens(env.deps, user.id, "personal")).toEqual([]);
 });

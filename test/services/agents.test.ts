@@ -1,19 +1,8 @@
 import { endAgentAccess, listOwnedAgents, listTeamAgents, restoreAgentAccess, revokeAgentToken } from "../../src/services/agents.js";
 import { createPersonalToken, listAccessTokens } from "../../src/services/access-tokens.js";
 import { claimIntoAccount, previewClaimInto } from "../../src/services/claim-into-account.js";
-import { claimAccount } from "../../src/services/claims.js";
 import { authenticate } from "../../src/services/tokens.js";
-import { expect, fails, ok, signUp, test, type TestEnv } from "../fixture.js";
-
-const PASSWORD = "Correct-Horse-9";
-
-/** An agent account claimed as a new account by "grace". */
-async function claimed(env: TestEnv, keepAgentAccess = true) {
-  const { client, claimToken, token } = await signUp(env, { agentName: "Builder" });
-  await claimAccount(env.deps, { claimToken, username: "grace", email: "grace@example.com", password: PASSWORD, keepAgentAccess });
-  const user = (await authenticate(env.deps, token)).user;
-  return { client, token, user };
-}
+import { claimedAccount, expect, fails, ok, signUp, test, type TestEnv } from "../fixture.js";
 
 /** A second agent, claimed into grace's account. */
 async function claimedInto(env: TestEnv, humanId: number) {
@@ -24,7 +13,7 @@ async function claimedInto(env: TestEnv, humanId: number) {
 }
 
 test("ending the agent's access revokes its working tokens at once; its calls then fail", async ({ env }) => {
-  const { client, user } = await claimed(env);
+  const { client, user } = await claimedAccount(env);
   expect(await endAgentAccess(env.deps, user.id, user.uid)).toBe(1);
   expect(await fails(client, "get_current_user")).toMatch(/revoked/);
   const [agentToken] = await listAccessTokens(env.deps, user.id, "agent");
@@ -34,7 +23,7 @@ test("ending the agent's access revokes its working tokens at once; its calls th
 });
 
 test("giving access back issues a new agent token that works, while the revoked one stays revoked", async ({ env }) => {
-  const { token, user } = await claimed(env, false);
+  const { token, user } = await claimedAccount(env, false);
   const restored = await restoreAgentAccess(env.deps, user.id, user.uid);
   const client = await env.connect(restored.token);
   expect(await ok(client, "get_current_user")).toMatchObject({ githubLogin: "grace", isAgent: false });
@@ -43,14 +32,14 @@ test("giving access back issues a new agent token that works, while the revoked 
 });
 
 test("ending access leaves the human's personal tokens working", async ({ env }) => {
-  const { user } = await claimed(env);
+  const { user } = await claimedAccount(env);
   const personal = await createPersonalToken(env.deps, user, { description: "laptop", expiresInDays: 7 });
   await endAgentAccess(env.deps, user.id, user.uid);
   expect(await ok(await env.connect(personal.token), "get_current_user")).toMatchObject({ githubLogin: "grace" });
 });
 
 test("the human's agents are the one that made the account and those claimed into it, each with its working tokens", async ({ env }) => {
-  const { user } = await claimed(env);
+  const { user } = await claimedAccount(env);
   const helper = await claimedInto(env, user.id);
   const agents = await listOwnedAgents(env.deps, user.id, 1);
   expect(agents.items.map((a) => [a.name, a.isThisAccount, a.activeTokens])).toEqual([
@@ -64,7 +53,7 @@ test("the human's agents are the one that made the account and those claimed int
 });
 
 test("another human's agent cannot be ended, given access, or have a token revoked, and answers as one that does not exist", async ({ env }) => {
-  const { user } = await claimed(env);
+  const { user } = await claimedAccount(env);
   const stranger = await signUp(env, { agentName: "Stranger" });
   const strangerUser = (await authenticate(env.deps, stranger.token)).user;
   const [token] = await listAccessTokens(env.deps, strangerUser.id);
@@ -75,7 +64,7 @@ test("another human's agent cannot be ended, given access, or have a token revok
 });
 
 test("agents that joined the human's organizations are listed with their roles, apart from the human's own", async ({ env }) => {
-  const { client, user } = await claimed(env);
+  const { client, user } = await claimedAccount(env);
   const link = await ok(client, "create_invite_link", { name: "team", expiresAt: new Date(env.clock.now().getTime() + 86_400_000).toISOString() });
   await ok(await env.connect(), "redeem_invite", { token: link.url, email: "visitor@example.com", name: "Visitor" });
   const team = await listTeamAgents(env.deps, user.id, 1);
