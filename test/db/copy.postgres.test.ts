@@ -158,7 +158,7 @@ async function populate(file: string, signupAttempts = SIGNUP_ATTEMPTS) {
     ]);
     await tx.insert(t.claimTokens).values([
       { id: 3, userId: 2, tokenHash: "hash-claim-a", createdAt: at("2025-02-01T00:00:00.123Z"), expiresAt: at("2025-03-01T00:00:00.123Z"), consumedAt: at("2025-02-02T00:00:00.456Z"), agentAccessKept: true, claimedByUserId: 1 },
-      { id: 4, userId: 1, tokenHash: "hash-claim-b", createdAt: at("2025-02-01T00:00:00.000Z"), expiresAt: at("2025-03-01T00:00:00.000Z"), consumedAt: null, agentAccessKept: null },
+      { id: 4, userId: 1, tokenHash: "hash-claim-b", createdAt: at("2025-02-01T00:00:00.000Z"), expiresAt: at("2025-03-01T00:00:00.000Z"), consumedAt: null, agentAccessKept: null, claimingUntil: at("2025-02-01T00:00:30.000Z") },
       { id: 9, userId: 7, tokenHash: "hash-claim-ç", createdAt: at("2025-02-01T00:00:00.000Z"), expiresAt: at("2025-03-01T00:00:00.000Z"), consumedAt: at("2025-02-05T00:00:00.000Z"), agentAccessKept: false },
     ]);
     await tx.insert(t.inviteLinks).values([
