@@ -214,6 +214,7 @@ export function pagesRouter(deps: Deps, limiter: SignupLimiter, browser: Browser
         `Welcome to ${result.organization}`,
         html`<h1>Welcome, ${result.user.name ?? ""}</h1>
 <p class="ok" role="status">Your account <strong>${result.user.username ?? ""}</strong> is a member of ${result.organization}.</p>
+<p>We sent a confirmation link to <strong>${result.user.email ?? values.email}</strong>; open it to confirm the address.</p>
 <p><a class="button" href="/login">Sign in</a> to see ${result.organization}'s stacks and members.</p>`,
       );
     } catch (error) {

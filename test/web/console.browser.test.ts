@@ -216,6 +216,7 @@ test("an invite signup lands on a page that leads to sign-in, and the new member
   await page.getByLabel("Username (optional)").fill("ada");
   await page.getByLabel("Password").fill(PASSWORD);
   await press("Create account and join");
+  expect(await page.locator("main").innerText()).toContain("We sent a confirmation link to ada@example.com");
   await page.getByRole("link", { name: "Sign in" }).click();
   await page.waitForURL(/\/login/);
   await signInAs("ada");
