@@ -125,6 +125,8 @@ export const inviteLinks = sqliteTable(
       .notNull()
       .references(() => organizations.id, { onDelete: "cascade" }),
     secretHash: text("secret_hash").notNull().unique(),
+    /** The secret itself, encrypted with a key derived from the database's own: Unleash lists a link's secret and URL again. */
+    secretSealed: text("secret_sealed"),
     name: text("name").notNull(),
     enabled: flag("enabled").notNull(),
     expiresAt: instant("expires_at").notNull(),

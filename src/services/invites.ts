@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNotNull } from "drizzle-orm";
 import { z } from "zod";
 import type { ReadDb, Tables } from "../../db/client.js";
 import { AppError } from "../errors.js";
@@ -16,6 +16,7 @@ import { prepareVerification, recordVerification, sendVerification } from "./ema
 import { organizationNameShape, requireAdmin, resolveMembership } from "./orgs.js";
 import { type Page, pageWindow, toPage } from "./paging.js";
 import { hashPassword, passwordProblem } from "./passwords.js";
+import { openSealed, sealSecret } from "./sealed-secrets.js";
 import { hashSecret, newSecret, newUid } from "./secrets.js";
 import { prepareAccessToken, tokenNames } from "./tokens.js";
 
@@ -167,12 +168,14 @@ export async function createInviteLink(deps: Deps, userId: number, input: Create
   requireAdmin(membership, "create invite links");
   const now = deps.clock();
   const secret = newSecret();
+  const secretSealed = await sealSecret(deps.db, secret);
   const [link] = await deps.db.transact(async (tx) =>
     tx
     .insert(tx.tables.inviteLinks)
     .values({
       orgId: membership.orgId,
       secretHash: hashSecret(secret),
+      secretSealed,
       name: input.name,
       enabled: true,
       expiresAt: capToOneMonth(new Date(input.expiresAt), now),
@@ -388,6 +391,8 @@ async function applyInviteLinkUpdate(deps: Deps, link: Tables["inviteLinks"]["$i
 export interface InviteLinkSummary {
   id: number;
   name: string;
+  /** The link to share again; null for a link made before secrets were kept sealed. */
+  url: string | null;
   enabled: boolean;
   /** Enabled and not expired: whether following it works now. */
   usable: boolean;
@@ -423,10 +428,12 @@ export async function listInviteLinks(deps: Deps, userId: number, organization: 
         .orderBy(asc(inviteLinkUsers.joinedAt), asc(users.id))
     : [];
   const now = deps.clock();
+  const secrets = await Promise.all(links.map(({ link }) => (link.secretSealed ? openSealed(deps.db, link.secretSealed) : undefined)));
   return toPage(
-    links.map(({ link, creator }) => ({
+    links.map(({ link, creator }, i) => ({
       id: link.id,
       name: link.name,
+      url: secrets[i] ? inviteUrlFor(deps, secrets[i]) : null,
       enabled: link.enabled,
       usable: link.enabled && link.expiresAt > now,
       expiresAt: link.expiresAt,
@@ -450,5 +457,27 @@ export async function updateInviteLinkById(deps: Deps, userId: number, organizat
   if (!link) throw new AppError("not_found", `No invite link with that id in ${membership.name}; reload the list.`);
   const updated = await applyInviteLinkUpdate(deps, link, input);
   const now = deps.clock();
-  return { id: updated.id, name: updated.name, enabled: updated.enabled, usable: updated.enabled && updated.expiresAt > now, expiresAt: updated.expiresAt, createdAt: updated.createdAt, createdBy: null, joined: [] };
+  return { id: updated.id, name: updated.name, url: null, enabled: updated.enabled, usable: updated.enabled && updated.expiresAt > now, expiresAt: updated.expiresAt, createdAt: updated.createdAt, createdBy: null, joined: [] };
+}
+
+/**
+ * Unleash's GET /api/admin/invite-link/tokens: every link of the organization
+ * with its secret and URL, newest first. A link made before secrets were kept
+ * sealed has no secret to show and is left out.
+ */
+export async function listInviteTokens(deps: Deps, userId: number, organization?: string): Promise<InviteToken[]> {
+  const membership = await resolveMembership(deps.db, userId, organization);
+  requireAdmin(membership, "list invite links");
+  const { inviteLinks } = deps.db.tables;
+  const links = await deps.db
+    .select()
+    .from(inviteLinks)
+    .where(and(eq(inviteLinks.orgId, membership.orgId), isNotNull(inviteLinks.secretSealed)))
+    .orderBy(desc(inviteLinks.createdAt), desc(inviteLinks.id));
+  const tokens: InviteToken[] = [];
+  for (const link of links) {
+    const secret = await openSealed(deps.db, link.secretSealed!);
+    if (secret) tokens.push(await toInviteToken(deps, link, secret));
+  }
+  return tokens;
 }

@@ -12,6 +12,7 @@ import {
   createInviteLinkInput,
   getInviteLink,
   type InviteToken,
+  listInviteTokens,
   redeemInvite,
   redeemInviteInput,
   updateInviteLink,
@@ -32,15 +33,28 @@ import { authenticate, type Caller, claimEndedAccess } from "../services/tokens.
 import { tokenFrom } from "../credentials.js";
 import type { SignupLimiter } from "../rate-limit.js";
 
-/** Parses with the same zod schema the MCP tool uses; the first problem becomes a 400 ValidationError. */
+/** Parses with the same zod schema the MCP tool uses; the first problem becomes a 400 ValidationError naming its field. */
 function parse<Schema extends z.ZodType>(schema: Schema, value: unknown): z.infer<Schema> {
   const result = schema.safeParse(value ?? {});
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    const where = issue.path.length ? ` (at ${issue.path.join(".")})` : "";
-    throw new AppError("validation", `${issue.message}${where}`);
+    if (issue.code === "unrecognized_keys") {
+      const allowed = "shape" in schema ? Object.keys(schema.shape as object).join(", ") : "the documented fields";
+      throw new AppError("validation", `Unknown property "${issue.keys[0]}": remove it. This request takes only ${allowed}.`, { field: issue.keys[0] });
+    }
+    const field = issue.path.join(".");
+    throw new AppError("validation", `${issue.message}${field ? ` (at ${field})` : ""}`, field ? { field } : undefined);
   }
   return result.data;
+}
+
+// Unleash's request schemas allow no other properties (additionalProperties: false): our own
+// `organization` travels in the query string on its paths, and unknown properties are refused.
+const unleashTokenCreateBody = createInviteLinkInput.omit({ organization: true }).strict();
+const unleashSignupBody = redeemInviteInput.omit({ token: true }).strict();
+function organizationQuery(req: Request): string | undefined {
+  const organization = queryText(req, "organization");
+  return organization === undefined ? undefined : parse(createInviteLinkInput.shape.organization.unwrap(), organization);
 }
 
 async function requireCaller(deps: Deps, req: Request): Promise<Caller> {
@@ -202,9 +216,15 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
   });
 
   // Unleash (seeds 002, 003)
+  router.get("/api/admin/invite-link/tokens", async (req, res) => {
+    const userId = await callerId(deps, req);
+    send(res, { tokens: (await listInviteTokens(deps, userId, organizationQuery(req))).map(unleashInviteToken) });
+  });
+
   router.post("/api/admin/invite-link/tokens", async (req, res) => {
     const userId = await callerId(deps, req);
-    const token = await createInviteLink(deps, userId, parse(createInviteLinkInput, req.body));
+    const body = parse(unleashTokenCreateBody, req.body);
+    const token = await createInviteLink(deps, userId, { ...body, organization: organizationQuery(req) });
     res.setHeader("Location", `/api/admin/invite-link/tokens/${encodeURIComponent(token.secret)}`);
     send(res, unleashInviteToken(token), 201);
   });
@@ -215,7 +235,11 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
 
   router.put("/api/admin/invite-link/tokens/:secret", async (req, res) => {
     const userId = await callerId(deps, req);
-    send(res, unleashInviteToken(await updateInviteLink(deps, userId, req.params.secret, parse(updateInviteLinkInput, req.body))));
+    const changes = parse(updateInviteLinkInput, req.body);
+    if (changes.expiresAt === undefined && changes.enabled === undefined) {
+      throw new AppError("validation", "Give expiresAt, enabled or both: an update without either changes nothing.");
+    }
+    send(res, unleashInviteToken(await updateInviteLink(deps, userId, req.params.secret, changes)));
   });
 
   router.get("/invite/:token/validate", async (req, res) => {
@@ -224,7 +248,9 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
 
   router.post("/invite/:token/signup", async (req, res) => {
     await refuseInvalidToken(deps, req);
-    const body = parse(redeemInviteInput.omit({ token: true }), req.body);
+    const body = parse(unleashSignupBody, req.body);
+    // Unleash refuses an address with spaces around it rather than trimming it.
+    if (body.email !== body.email.trim()) throw new AppError("validation", "email has spaces around it: send the address alone.", { field: "email" });
     await limiter.take(limiter.addressOf(req));
     const result = await redeemInvite(deps, { ...body, token: req.params.token });
     send(res, result.user);

@@ -74,7 +74,7 @@ ${links.items.length === 0 && links.page === 1
   ? html`<p class="empty">No invite links yet. Create one below and share it with your team.</p>`
   : html`<div class="table"><table><thead><tr><th scope="col">Name</th><th scope="col">State</th><th scope="col">Expires</th><th scope="col">Created by</th><th scope="col">Who joined</th><th scope="col"><span class="hint">Action</span></th></tr></thead><tbody>
 ${links.items.map(
-  (l) => html`<tr><td>${l.name}</td><td>${linkState(l)}</td><td>${when(l.expiresAt)}</td><td>${l.createdBy ?? "a former member"}</td><td>${l.joined.length === 0 ? "nobody yet" : l.joined.map((j) => j.login).join(", ")}</td>
+  (l) => html`<tr><td>${l.name}${l.url ? html`<code class="secret">${l.url}</code>` : ""}</td><td>${linkState(l)}</td><td>${when(l.expiresAt)}</td><td>${l.createdBy ?? "a former member"}</td><td>${l.joined.length === 0 ? "nobody yet" : l.joined.map((j) => j.login).join(", ")}</td>
 <td>${l.enabled
   ? postButton(req, res, `${base}/links/${l.id}`, "Disable", { fields: { action: "disable" }, danger: true, ariaLabel: `Disable the link ${l.name}` })
   : postButton(req, res, `${base}/links/${l.id}`, "Enable", { fields: { action: "enable" }, ariaLabel: `Enable the link ${l.name}` })}
@@ -164,7 +164,7 @@ ${errorBox(form.invites?.message)}
           expiresAt: new Date(deps.clock().getTime() + days * DAY).toISOString(),
           organization: pathParam(req, "name"),
         });
-        return html`<div class="ok" role="status"><p>Invite link “${link.name}” created; it works until ${when(new Date(link.expiresAt))}. Copy it now: only its name is kept, so it is not shown again.</p>
+        return html`<div class="ok" role="status"><p>Invite link “${link.name}” created; it works until ${when(new Date(link.expiresAt))}. Share it with the people you invite; it is listed below too.</p>
 <code class="secret" id="new-link">${link.url}</code></div>`;
       },
       (req, message) => ({ links: { message, name: formText(req.body.name) } }),

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
 import { AppError, appErrorOf, errorKinds } from "../errors.js";
+import { tokenFrom } from "../credentials.js";
 import type { Logger } from "../log.js";
 import { html, page } from "./html.js";
 
@@ -30,6 +31,18 @@ function asAppError(error: unknown): AppError | undefined {
   return undefined;
 }
 
+/**
+ * Unleash's error body: `details` is a list of `{message, path?}` (its
+ * UnleashError and BadDataError), and a request that carried a token the
+ * server does not accept is an UnauthorizedError, where one that carried none
+ * needs authentication (its authorization middleware).
+ */
+function unleashErrorBody(known: AppError, req: Request) {
+  const field = known.details?.field;
+  const name = known.code === "unauthenticated" && tokenFrom(req) !== undefined ? "UnauthorizedError" : errorKinds[known.code].name;
+  return { id: randomUUID(), name, message: known.message, details: [{ message: known.message, ...(typeof field === "string" ? { path: field } : {}) }] };
+}
+
 /** Maps every failure once for REST and pages; anything unexpected is logged with a reference and never shown. */
 export function errorHandler(log: Logger) {
   return (error: unknown, req: Request, res: Response, next: NextFunction) => {
@@ -43,7 +56,7 @@ export function errorHandler(log: Logger) {
         res.status(500).type("html").send(page("Something went wrong", html`<h1>Something went wrong</h1><p>${message}</p>`));
         return;
       }
-      res.status(500).json(isUnleashPath(req.path) ? { id: reference, name: "InternalError", message } : { code: 500, message });
+      res.status(500).json(isUnleashPath(req.path) ? { id: reference, name: "InternalError", message, details: [{ message }] } : { code: 500, message });
       return;
     }
     const kind = errorKinds[known.code];
@@ -56,18 +69,16 @@ export function errorHandler(log: Logger) {
       res.send(page(title, html`<h1>${title}</h1><p>${known.message}</p>`));
       return;
     }
+    if (isUnleashPath(req.path)) {
+      res.status(kind.status).json(unleashErrorBody(known, req));
+      return;
+    }
     const details = known.details ? { details: known.details } : {};
-    res
-      .status(kind.status)
-      .json(
-        isUnleashPath(req.path)
-          ? { id: randomUUID(), name: kind.name, message: known.message, ...details }
-          : { code: kind.status, name: kind.name, message: known.message, ...details },
-      );
+    res.status(kind.status).json({ code: kind.status, name: kind.name, message: known.message, ...details });
   };
 }
 
 export function notFound(req: Request, res: Response) {
   const message = `Nothing at ${req.method} ${req.path}. MCP clients connect to /mcp.`;
-  res.status(404).json(isUnleashPath(req.path) ? { id: randomUUID(), name: "NotFoundError", message } : { code: 404, name: "NotFoundError", message });
+  res.status(404).json(isUnleashPath(req.path) ? { id: randomUUID(), name: "NotFoundError", message, details: [{ message }] } : { code: 404, name: "NotFoundError", message });
 }

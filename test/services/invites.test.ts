@@ -2,7 +2,8 @@ import { eq } from "drizzle-orm";
 import { agentSignup } from "../../src/services/accounts.js";
 import { AppError } from "../../src/errors.js";
 import { createInviteLink, getInviteLink, inviteSecretFrom, listInviteLinks, redeemInvite, updateInviteLinkById } from "../../src/services/invites.js";
-import { countRows, expect, HOUR, test, type TestEnv } from "../fixture.js";
+import { openSealed } from "../../src/services/sealed-secrets.js";
+import { countRows, createTestEnv, expect, HOUR, test, type TestEnv } from "../fixture.js";
 import { seedInviteToken, seedRedeemedAgent, seedUnleashUser } from "../seed-shapes.js";
 
 const GOOD_PASSWORD = "Correct-Horse-9";
@@ -169,12 +170,27 @@ test("inviteSecretFrom takes the secret out of an invite URL, and leaves a bare 
   expect(inviteSecretFrom("http://localhost:4242/invite-link/abc_DEF-123")).toBe("abc_DEF-123");
 });
 
-test("an organization's links are listed for its admins with their state and who joined, without secrets", async ({ env }) => {
+test("an organization's links are listed for its admins with their URL, state and who joined", async ({ env }) => {
   const { userId, orgName, link } = await linkToNewOrg(env);
   await redeemInvite(env.deps, { token: link.secret, email: "joiner@example.com", name: "Joiner", username: "joiner", password: GOOD_PASSWORD });
   const listed = await listInviteLinks(env.deps, userId, orgName, 1);
-  expect(listed.items).toEqual([expect.objectContaining({ name: "Team", enabled: true, usable: true, joined: [expect.objectContaining({ login: "joiner" })] })]);
-  expect(JSON.stringify(listed)).not.toContain(link.secret);
+  expect(listed.items).toEqual([
+    expect.objectContaining({ name: "Team", url: link.url, enabled: true, usable: true, joined: [expect.objectContaining({ login: "joiner" })] }),
+  ]);
+});
+
+test("a link's secret is kept sealed, never in plain text, and only this database's key opens it", async ({ env }) => {
+  const { link } = await linkToNewOrg(env);
+  const dump = JSON.stringify(await env.store.query("SELECT * FROM invite_links"));
+  expect(dump).not.toContain(link.secret);
+  const [{ secret_sealed: sealed }] = (await env.store.query("SELECT secret_sealed FROM invite_links")) as [{ secret_sealed: string }];
+  expect(await openSealed(env.deps.db, sealed)).toBe(link.secret);
+  const other = await createTestEnv();
+  try {
+    expect(await openSealed(other.deps.db, sealed)).toBeUndefined();
+  } finally {
+    await other.close();
+  }
 });
 
 test("disabling, enabling and extending a link by its id follow Unleash's rules, as the PUT by secret does", async ({ env }) => {

@@ -72,10 +72,11 @@ function expectPulumiError(answer: Answer, status: number, name?: string) {
   expect(answer.body).not.toHaveProperty("stack");
 }
 
-/** Unleash's error body: a fresh instance id, the kind's name, a message. */
+/** Unleash's error body: a fresh instance id, the kind's name, a message, and `details` as a list of `{message, path?}`. */
 function expectUnleashError(answer: Answer, status: number, name: string) {
   expect(answer.status, answer.text).toBe(status);
   expect(answer.body).toMatchObject({ id: expect.stringMatching(UUID), name, message: expect.any(String) });
+  expect(answer.body.details).toEqual([expect.objectContaining({ message: expect.any(String) })]);
   expect(answer.body.message.length).toBeGreaterThan(0);
   expect(answer.body).not.toHaveProperty("code");
   expect(answer.body).not.toHaveProperty("stack");
@@ -762,7 +763,7 @@ describe("errors and unknown paths", () => {
       ["GET", "/api/nothing-here"],
       ["POST", "/api/user"],
       ["DELETE", "/api/user/stacks"],
-      ["GET", "/api/admin/invite-link/tokens"],
+      ["DELETE", "/api/admin/invite-link/tokens"],
       ["GET", "/invite/some-secret"],
     ] as const) {
       const answer = await request(http, method, path);
@@ -834,5 +835,91 @@ describe("rate limit", () => {
     } finally {
       await http.close();
     }
+  });
+});
+
+// Where the seeds are silent, Unleash's own server (Unleash/unleash) decides.
+describe("Unleash's conventions on its paths", () => {
+  test("a validation error's details are a list of {message, path}, as BadDataError's (src/lib/error/bad-data-error.ts)", async ({ http }) => {
+    const { accessToken } = await signUp(http);
+    const answer = await request(http, "POST", "/api/admin/invite-link/tokens", { token: accessToken, body: { name: "Team", expiresAt: "next week" } });
+    expectUnleashError(answer, 400, "ValidationError");
+    expect(answer.body.details).toEqual([{ message: answer.body.message, path: "expiresAt" }]);
+  });
+
+  test.for([
+    ["POST", "/api/admin/invite-link/tokens", { name: "Team", expiresAt: "2030-01-01T00:00:00Z", organization: "x" }, "organization"],
+    ["POST", "/api/admin/invite-link/tokens", { name: "Team", expiresAt: "2030-01-01T00:00:00Z", color: "blue" }, "color"],
+    ["POST", "/invite/SECRET/signup", { email: "a@example.com", name: "A", password: STRONG_PASSWORD, role: "admin" }, "role"],
+  ] as const)("%s %s refuses an unknown property (%o) with 400, as the schema's additionalProperties: false does, and creates nothing", async ([method, path, body, property], { http }) => {
+    const { accessToken } = await signUp(http);
+    const link = await createLink(http, accessToken);
+    const [users, links] = [await countRows(http, "users"), await countRows(http, "invite_links")];
+    const answer = await request(http, method, path.replace("SECRET", link.secret), { token: path.startsWith("/invite/") ? undefined : accessToken, body });
+    expectUnleashError(answer, 400, "ValidationError");
+    expect(answer.body.message).toContain(`Unknown property "${property}"`);
+    expect(answer.body.details[0].path).toBe(property);
+    expect([await countRows(http, "users"), await countRows(http, "invite_links")]).toEqual([users, links]);
+  });
+
+  test("our own choice of organization travels in the query string, not in Unleash's body", async ({ http }) => {
+    const { accessToken, org } = await signUp(http);
+    const answer = await request(http, "POST", `/api/admin/invite-link/tokens?organization=${encodeURIComponent(org)}`, {
+      token: accessToken,
+      body: { name: "Team", expiresAt: inFuture(http, DAY) },
+    });
+    expect(answer.status, answer.text).toBe(201);
+    const missing = await request(http, "POST", "/api/admin/invite-link/tokens?organization=no-such-org", { token: accessToken, body: { name: "Team", expiresAt: inFuture(http, DAY) } });
+    expectUnleashError(missing, 404, "NotFoundError");
+  });
+
+  test("GET /api/admin/invite-link/tokens lists the organization's links as {tokens}, newest first, each with its secret and URL (publicSignupTokensSchema)", async ({ http }) => {
+    const { accessToken } = await signUp(http);
+    const first = await createLink(http, accessToken, { name: "First" });
+    http.clock.advance(1000);
+    const second = await createLink(http, accessToken, { name: "Second" });
+    const answer = await request(http, "GET", "/api/admin/invite-link/tokens", { token: accessToken });
+    expect(answer.status, answer.text).toBe(200);
+    expect(Object.keys(answer.body)).toEqual(["tokens"]);
+    const tokens = answer.body.tokens.map((token: unknown) => seedInviteToken.parse(token));
+    expect(tokens.map((t: { secret: string; url: string }) => [t.secret, t.url])).toEqual([
+      [second.secret, second.url],
+      [first.secret, first.url],
+    ]);
+  });
+
+  test("only an admin lists the links: a viewer who joined gets 403", async ({ http }) => {
+    const { accessToken } = await signUp(http);
+    const link = await createLink(http, accessToken);
+    const joined = await request(http, "POST", `/invite/${link.secret}/signup`, { body: { email: "viewer@example.com", name: "Viewer" } });
+    expect(joined.status, joined.text).toBe(200);
+    const answer = await request(http, "GET", "/api/admin/invite-link/tokens", { token: joined.body.accessToken });
+    expectUnleashError(answer, 403, "NoAccessError");
+  });
+
+  test("PUT with an empty object is 400 and changes nothing (publicSignupTokenUpdateSchema has nothing required, but an empty update is refused)", async ({ http }) => {
+    const { accessToken } = await signUp(http);
+    const link = await createLink(http, accessToken);
+    const answer = await request(http, "PUT", `/api/admin/invite-link/tokens/${link.secret}`, { token: accessToken, body: {} });
+    expectUnleashError(answer, 400, "ValidationError");
+    const after = await request(http, "GET", `/api/admin/invite-link/tokens/${link.secret}`, { token: accessToken });
+    expect(after.body).toMatchObject({ enabled: true, expiresAt: link.expiresAt });
+  });
+
+  test("a token that is present but not accepted is 401 UnauthorizedError; a missing one is AuthenticationRequired (src/lib/middleware/authorization-middleware.ts)", async ({ http }) => {
+    const bad = await request(http, "GET", "/api/admin/invite-link/tokens", { token: "not-a-token" });
+    expectUnleashError(bad, 401, "UnauthorizedError");
+    const missing = await request(http, "GET", "/api/admin/invite-link/tokens");
+    expectUnleashError(missing, 401, "AuthenticationRequired");
+  });
+
+  test("an email with spaces around it is 400 on the invite signup, not trimmed, and creates nobody", async ({ http }) => {
+    const { accessToken } = await signUp(http);
+    const link = await createLink(http, accessToken);
+    const users = await countRows(http, "users");
+    const answer = await request(http, "POST", `/invite/${link.secret}/signup`, { body: { email: " spaced@example.com ", name: "Spaced", password: STRONG_PASSWORD } });
+    expectUnleashError(answer, 400, "ValidationError");
+    expect(answer.body.details).toEqual([{ message: answer.body.message, path: "email" }]);
+    expect(await countRows(http, "users")).toBe(users);
   });
 });

@@ -314,7 +314,7 @@ test("an organization's admin changes a member's role, manages invite links and 
   expect(await members.getByRole("alert").innerText()).toMatch(/without an admin/);
 
   const links = page.locator("section[aria-labelledby=links]");
-  expect(await links.locator("tbody tr").first().innerText()).toMatch(/Team\tworks\t.*\tada/s);
+  expect(await links.locator("tbody tr").first().innerText()).toMatch(/^Team\s+http:\S+\/new-user\?invite=\S+\s*\tworks\t.*\tada/s);
   await press("Disable the link Team");
   expect(await links.locator("tbody tr").first().innerText()).toMatch(/\tdisabled\t/);
   const redeemed = await call(await (await http.connect()).client, "redeem_invite", { token: link.url, email: "late@example.com", name: "Late" });

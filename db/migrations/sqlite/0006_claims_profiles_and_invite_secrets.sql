@@ -1,3 +1,4 @@
 ALTER TABLE `claim_tokens` ADD `claiming_until` integer;--> statement-breakpoint
 ALTER TABLE `claim_tokens` ADD `claimed_by_user_id` integer REFERENCES users(id) ON DELETE set null;--> statement-breakpoint
+ALTER TABLE `invite_links` ADD `secret_sealed` text;--> statement-breakpoint
 ALTER TABLE `users` ADD `avatar_url` text;

@@ -1,4 +1,5 @@
 ALTER TABLE "claim_tokens" ADD COLUMN "claiming_until" timestamp (3) with time zone;--> statement-breakpoint
 ALTER TABLE "claim_tokens" ADD COLUMN "claimed_by_user_id" integer;--> statement-breakpoint
+ALTER TABLE "invite_links" ADD COLUMN "secret_sealed" text;--> statement-breakpoint
 ALTER TABLE "users" ADD COLUMN "avatar_url" text;--> statement-breakpoint
 ALTER TABLE "claim_tokens" ADD CONSTRAINT "claim_tokens_claimed_by_user_id_users_id_fk" FOREIGN KEY ("claimed_by_user_id") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;
