@@ -8,6 +8,6 @@ export const userResource = {
   description: "The account this session acts as, as Pulumi's User (the same as get_current_user). Reading it before signing up tells you to call agent_signup.",
   async read(ctx) {
     const caller = await ctx.requireUser();
-    return await getCurrentUser(ctx.deps, caller.user.id, { tokenName: caller.tokenName, row: caller.user });
+    return await getCurrentUser(ctx.deps, caller.user.id, { row: caller.user });
   },
 } satisfies FixedResourceDef;

@@ -17,7 +17,7 @@ export const getCurrentUserTool = {
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async run(_args, ctx) {
     const caller = await ctx.requireUser();
-    const user = await getCurrentUser(ctx.deps, caller.user.id, { tokenName: caller.tokenName, row: caller.user });
+    const user = await getCurrentUser(ctx.deps, caller.user.id, { row: caller.user });
     const orgs = user.organizations.map((org) => `${org.name} (${org.role})`).join(", ") || "none";
     return {
       data: user,

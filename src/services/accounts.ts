@@ -215,7 +215,7 @@ export async function agentSignup(deps: Deps, input: AgentSignupInput): Promise<
     claimToken: claim.claimToken,
     claimTokenValidUntil: claim.validUntil.toISOString(),
     // As GET /api/user answers with the token just issued.
-    userInfo: await getCurrentUser(deps, userId, { tokenName: tokenNames.agentSignup }),
+    userInfo: await getCurrentUser(deps, userId),
     claimUrl: claimUrlFor(deps, claim.claimToken),
   };
 }
@@ -232,10 +232,12 @@ export async function findUser(db: ReadDb, userId: number) {
 }
 
 /**
- * Pulumi's GET /api/user for the given account. `via.tokenName` is the name of
- * the access token the caller authenticated with, shown as tokenInfo.
+ * Pulumi's GET /api/user for the given account. It has no tokenInfo: Pulumi
+ * sets that for machine (organization and team) tokens only, and every token
+ * here is personal, the agent's own included, so `pulumi whoami -v` says
+ * "Token type: personal".
  */
-export async function getCurrentUser(deps: Deps, userId: number, via: { tokenName?: string; row?: UserRow } = {}): Promise<User> {
+export async function getCurrentUser(deps: Deps, userId: number, via: { row?: UserRow } = {}): Promise<User> {
   // The caller's row, when authentication just read it, is not read again.
   const user = via.row?.id === userId ? via.row : await findUser(deps.db, userId);
   const [memberships, potential] = await Promise.all([
@@ -254,7 +256,6 @@ export async function getCurrentUser(deps: Deps, userId: number, via: { tokenNam
     // The model has no site administrators.
     siteAdmin: false,
     // Every access token here is personal: scoped to no organization or team.
-    ...(via.tokenName === undefined ? {} : { tokenInfo: { name: via.tokenName, organization: "", team: "" } }),
     hasMFA: false,
     isOrgManaged: false,
     isManagedByMultiOrg: false,

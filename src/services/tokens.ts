@@ -68,7 +68,7 @@ export async function sealingSecret(deps: Deps): Promise<Uint8Array> {
   return deps.settings.signingKeys?.[0]?.secret ?? signingKey(deps.db);
 }
 
-/** What issued a token: stored as access_tokens.name and shown as User.tokenInfo.name. */
+/** What issued a token: stored as access_tokens.name and shown in the console. */
 export const tokenNames = {
   agentSignup: "agent signup",
   inviteSignup: "invite signup",
@@ -118,8 +118,6 @@ export type UserRow = Tables["users"]["$inferSelect"];
 export interface Caller {
   user: UserRow;
   jti: string;
-  /** The token's access_tokens.name, for User.tokenInfo. */
-  tokenName: string;
   /** The human who claimed the account ended this token; only get_claim_status still answers it. */
   revokedByClaim: boolean;
 }
@@ -214,7 +212,7 @@ export async function authenticate(deps: Deps, token: string): Promise<Caller> {
   if (!lastUsed || now.getTime() - lastUsed.getTime() >= LAST_USED_EVERY_MS) {
     await deps.db.transact((tx) => tx.update(tx.tables.accessTokens).set({ lastUsedAt: now }).where(eq(tx.tables.accessTokens.jti, jti)));
   }
-  return { user: found.user, jti, tokenName: found.token.name, revokedByClaim: found.token.revokedAt !== null };
+  return { user: found.user, jti, revokedByClaim: found.token.revokedAt !== null };
 }
 
 function expiredToken(expiredAt: Date) {

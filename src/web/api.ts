@@ -111,7 +111,7 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
 
   router.get("/api/user", async (req, res) => {
     const caller = await requireCaller(deps, req);
-    send(res, await getCurrentUser(deps, caller.user.id, { tokenName: caller.tokenName, row: caller.user }));
+    send(res, await getCurrentUser(deps, caller.user.id, { row: caller.user }));
   });
 
   router.get("/api/user/organizations/default", async (req, res) => {

@@ -162,7 +162,7 @@ async function populate(file: string, signupAttempts = SIGNUP_ATTEMPTS) {
       { id: 9, userId: 7, tokenHash: "hash-claim-ç", createdAt: at("2025-02-01T00:00:00.000Z"), expiresAt: at("2025-03-01T00:00:00.000Z"), consumedAt: at("2025-02-05T00:00:00.000Z"), agentAccessKept: false },
     ]);
     await tx.insert(t.inviteLinks).values([
-      { id: 1, orgId: 1, secretHash: "link-1", name: "Team 🎉", enabled: true, expiresAt: at("2026-01-01T00:00:00.000Z"), createdAt: at("2025-02-10T00:00:00.000Z"), createdByUserId: 1 },
+      { id: 1, orgId: 1, secretHash: "link-1", secretSealed: "c2VhbGVk", name: "Team 🎉", enabled: true, expiresAt: at("2026-01-01T00:00:00.000Z"), createdAt: at("2025-02-10T00:00:00.000Z"), createdByUserId: 1 },
       { id: 2, orgId: 5, secretHash: "link-2", name: "", enabled: false, expiresAt: at("2026-01-01T00:00:00.001Z"), createdAt: at("2025-02-11T00:00:00.000Z"), createdByUserId: null },
     ]);
     await tx.insert(t.inviteLinkUsers).values([

@@ -47,45 +47,31 @@ describe("identitiesOf", () => {
 });
 
 describe("an unclaimed agent", () => {
-  test("has no identities, is no site admin, and its signup token is named agent signup", async ({ env }) => {
+  test("has no identities, is no site admin, and no tokenInfo: its token is personal (Pulumi sets tokenInfo for machine tokens only)", async ({ env }) => {
     const signup = await agentSignup(env.deps, { agentName: "Helper" });
     const userId = await idOf(env, signup.userInfo.id);
     expect(await tokenNamesOf(env, userId)).toEqual(["agent signup"]);
-    expect(seedUser.parse(signup.userInfo)).toMatchObject({
-      identities: [],
-      siteAdmin: false,
-      tokenInfo: { name: "agent signup", organization: "", team: "" },
-    });
-    const caller = await authenticate(env.deps, signup.accessToken);
-    expect(caller.tokenName).toBe("agent signup");
-    expect(await getCurrentUser(env.deps, userId, { tokenName: caller.tokenName })).toEqual(signup.userInfo);
-  });
-
-  test("without a token to speak of, the User has no tokenInfo at all", async ({ env }) => {
-    const signup = await agentSignup(env.deps, {});
-    const user = seedUser.parse(await getCurrentUser(env.deps, await idOf(env, signup.userInfo.id)));
+    const user = seedUser.parse(signup.userInfo);
+    expect(user).toMatchObject({ identities: [], siteAdmin: false });
     expect(user).not.toHaveProperty("tokenInfo");
-    expect(user.identities).toEqual([]);
+    const caller = await authenticate(env.deps, signup.accessToken);
+    expect(await getCurrentUser(env.deps, userId, { row: caller.user })).toEqual(signup.userInfo);
   });
 
-  test("a token issued without a name shows the column's default name", async ({ env }) => {
+  test("a token issued without a name is stored with the column's default name", async ({ env }) => {
     const signup = await agentSignup(env.deps, {});
     const userId = await idOf(env, signup.userInfo.id);
     const access = await prepareAccessToken(env.deps, signup.userInfo.id);
     await env.deps.db.transact(async (tx) => {
       await tx.insert(tx.tables.accessTokens).values(access.row(userId));
     });
-    const caller = await authenticate(env.deps, access.token);
-    expect((await getCurrentUser(env.deps, userId, { tokenName: caller.tokenName })).tokenInfo).toEqual({
-      name: "access token",
-      organization: "",
-      team: "",
-    });
+    await authenticate(env.deps, access.token);
+    expect(await tokenNamesOf(env, userId)).toContain("access token");
   });
 });
 
 describe("a claimed human", () => {
-  test("has the email identity, verified or not, and the kept agent token still shows as tokenInfo", async ({ env }) => {
+  test("has the email identity, verified or not, and still no tokenInfo through the kept agent token", async ({ env }) => {
     const signup = await agentSignup(env.deps, { agentName: "Helper" });
     const userId = await idOf(env, signup.userInfo.id);
     await claimAccount(env.deps, { claimToken: signup.claimToken, username: "ada", email: "ada@example.com", password: PASSWORD, keepAgentAccess: true });
@@ -93,14 +79,9 @@ describe("a claimed human", () => {
     const [verified] = await env.deps.db.select({ at: users.emailVerifiedAt }).from(users).where(eq(users.id, userId));
     expect(verified).toEqual({ at: null });
     const caller = await authenticate(env.deps, signup.accessToken);
-    const user = seedUser.parse(await getCurrentUser(env.deps, userId, { tokenName: caller.tokenName }));
-    expect(user).toMatchObject({
-      isAgent: false,
-      email: "ada@example.com",
-      identities: ["email"],
-      siteAdmin: false,
-      tokenInfo: { name: "agent signup", organization: "", team: "" },
-    });
+    const user = seedUser.parse(await getCurrentUser(env.deps, userId, { row: caller.user }));
+    expect(user).toMatchObject({ isAgent: false, email: "ada@example.com", identities: ["email"], siteAdmin: false });
+    expect(user).not.toHaveProperty("tokenInfo");
   });
 });
 
@@ -122,16 +103,10 @@ describe("invited users", () => {
     const { link } = await agentWithLink(env);
     const result = await redeemInvite(env.deps, { token: link.secret, email: "robot@example.com", name: "Robot" });
     const caller = await authenticate(env.deps, result.accessToken!);
-    expect(caller.tokenName).toBe("invite signup");
     expect(await tokenNamesOf(env, caller.user.id)).toEqual(["invite signup"]);
-    const user = seedUser.parse(await getCurrentUser(env.deps, caller.user.id, { tokenName: caller.tokenName }));
-    expect(user).toMatchObject({
-      isAgent: true,
-      email: "robot@example.com",
-      identities: [],
-      siteAdmin: false,
-      tokenInfo: { name: "invite signup", organization: "", team: "" },
-    });
+    const user = seedUser.parse(await getCurrentUser(env.deps, caller.user.id, { row: caller.user }));
+    expect(user).toMatchObject({ isAgent: true, email: "robot@example.com", identities: [], siteAdmin: false });
+    expect(user).not.toHaveProperty("tokenInfo");
   });
 
   test("once the invited agent is claimed, it has the email identity", async ({ env }) => {
@@ -145,21 +120,20 @@ describe("invited users", () => {
 });
 
 describe("over MCP", () => {
-  test("get_current_user and onboard://user carry the session token's tokenInfo, as GET /api/user does", async ({ env }) => {
+  test("get_current_user and onboard://user answer what GET /api/user does, without tokenInfo", async ({ env }) => {
     const signup = await agentSignup(env.deps, { agentName: "Helper" });
     const client = await env.connect(signup.accessToken);
     const me = seedUser.parse(await ok(client, "get_current_user"));
     expect(me).toEqual(signup.userInfo);
-    expect(me.tokenInfo).toEqual({ name: "agent signup", organization: "", team: "" });
+    expect(me).not.toHaveProperty("tokenInfo");
     const read = await client.readResource({ uri: "onboard://user" });
     const content = read.contents[0] as { text: string };
     expect(JSON.parse(content.text)).toEqual(me);
   });
 
-  test("the token agent_signup returns sees its own tokenInfo", async ({ env }) => {
+  test("the token agent_signup returns sees the same User as the signup answer", async ({ env }) => {
     const signup = await ok(await env.connect(), "agent_signup", { agentName: "Bound" });
     const me = seedUser.parse(await ok(await env.connect(signup.accessToken), "get_current_user"));
     expect(me).toEqual(signup.userInfo);
-    expect(me.tokenInfo?.name).toBe("agent signup");
   });
 });

@@ -225,30 +225,23 @@ describe("DELETE /api/user/vcs", () => {
 });
 
 describe("GET /api/user identity fields", () => {
-  test("an agent: no identities, not a site admin, tokenInfo names the signup token", async ({ http }) => {
+  test("an agent: no identities, not a site admin, and no tokenInfo, so `pulumi whoami -v` says Token type: personal", async ({ http }) => {
     const agent = await signUp(http);
-    expect(agent.userInfo).toMatchObject({
-      identities: [],
-      siteAdmin: false,
-      tokenInfo: { name: "agent signup", organization: "", team: "" },
-    });
+    expect(agent.userInfo).toMatchObject({ identities: [], siteAdmin: false });
+    expect(agent.userInfo).not.toHaveProperty("tokenInfo");
     const answer = await request(http, "GET", "/api/user", agent.accessToken);
     expect(seedUser.parse(answer.body)).toEqual(agent.userInfo);
   });
 
-  test("a claimed human reached through the agent's kept token: identity email, the token still named agent signup", async ({ http }) => {
+  test("a claimed human reached through the agent's kept token: identity email, no tokenInfo", async ({ http }) => {
     const agent = await signUp(http);
     await claimAsAda(http, agent.claimToken, true);
     const me = seedUser.parse((await request(http, "GET", "/api/user", agent.accessToken)).body);
-    expect(me).toMatchObject({
-      isAgent: false,
-      identities: ["email"],
-      siteAdmin: false,
-      tokenInfo: { name: "agent signup", organization: "", team: "" },
-    });
+    expect(me).toMatchObject({ isAgent: false, identities: ["email"], siteAdmin: false });
+    expect(me).not.toHaveProperty("tokenInfo");
   });
 
-  test("an agent that joined through an invite link without a password: no identities, tokenInfo invite signup", async ({ http }) => {
+  test("an agent that joined through an invite link without a password: no identities, no tokenInfo", async ({ http }) => {
     const admin = await signUp(http);
     const created = await fetch(`${http.url}/api/admin/invite-link/tokens`, {
       method: "POST",
@@ -263,11 +256,7 @@ describe("GET /api/user identity fields", () => {
     });
     const joined = seedRedeemedAgent.parse(await joinedRes.json());
     const me = seedUser.parse((await request(http, "GET", "/api/user", joined.accessToken)).body);
-    expect(me).toMatchObject({
-      email: "robot@example.com",
-      identities: [],
-      siteAdmin: false,
-      tokenInfo: { name: "invite signup", organization: "", team: "" },
-    });
+    expect(me).toMatchObject({ email: "robot@example.com", identities: [], siteAdmin: false });
+    expect(me).not.toHaveProperty("tokenInfo");
   });
 });
