@@ -110,6 +110,7 @@ describe("choosing tools", () => {
       "get_claim_status",
       "get_current_user",
       "get_default_organization",
+      "list_invite_links",
       "list_pending_invites",
       "list_stacks",
     ]);

@@ -11,6 +11,9 @@ import { acceptInviteTool } from "./accept-invite.js";
 import { inviteMemberTool } from "./invite-member.js";
 import { listPendingInvitesTool } from "./list-pending-invites.js";
 import { changeEmailTool } from "./change-email.js";
+import { deleteStackTool } from "./delete-stack.js";
+import { listInviteLinksTool } from "./list-invite-links.js";
+import { updateInviteLinkTool } from "./update-invite-link.js";
 import type { AnyToolDef } from "./tool.js";
 
 /** Every tool the server registers, in the order an agent meets them. */
@@ -20,7 +23,10 @@ export const allTools: AnyToolDef[] = [
   getClaimStatusTool,
   createStackTool,
   listStacksTool,
+  deleteStackTool,
   createInviteLinkTool,
+  listInviteLinksTool,
+  updateInviteLinkTool,
   redeemInviteTool,
   getDefaultOrganizationTool,
   setDefaultOrganizationTool,

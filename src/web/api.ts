@@ -1,6 +1,6 @@
 import { type Request, type Response, Router } from "express";
 import express from "express";
-import type { z } from "zod";
+import { z } from "zod";
 import { AppError } from "../errors.js";
 import { createPersonalTokenUntil, listAccessTokens, revokeAccessToken } from "../services/access-tokens.js";
 import { agentSignup, agentSignupInput, getCurrentUser } from "../services/accounts.js";
@@ -28,7 +28,8 @@ import {
   syncWithIdentityProvider,
 } from "../services/identities.js";
 import { getDefaultOrganization, setDefaultOrganization } from "../services/orgs.js";
-import { listStacks, listStacksInput } from "../services/stacks.js";
+import { deleteStack, getStack, projectExists, replaceStackTags } from "../services/stack-management.js";
+import { createStack, createStackInput, listStacks, listStacksInput } from "../services/stacks.js";
 import { authenticate, type Caller, claimEndedAccess } from "../services/tokens.js";
 import { tokenFrom } from "../credentials.js";
 import type { SignupLimiter } from "../rate-limit.js";
@@ -83,6 +84,18 @@ async function refuseInvalidToken(deps: Deps, req: Request): Promise<void> {
   const token = tokenFrom(req);
   if (token !== undefined) await authenticate(deps, token);
 }
+
+/** Pulumi's CreateStackRequest (sdk/go/common/apitype/stacks.go). */
+const createStackRequest = z.object({
+  stackName: createStackInput.shape.stackName,
+  tags: createStackInput.shape.tags,
+  teams: z.unknown().optional(),
+  state: z.unknown().optional(),
+  config: z.unknown().optional(),
+});
+
+const stateKeptElsewhere = (what: string) =>
+  `${what} is not kept here: this server holds stacks' names and tags only, so \`pulumi up\`, \`preview\`, \`refresh\`, \`destroy\`, \`import\` and \`export\` need a backend that runs updates (Pulumi Cloud, or \`pulumi login --local\`).`;
 
 /** One optional query parameter as a string; repeated parameters are refused. */
 function queryText(req: Request, name: string): string | undefined {
@@ -179,6 +192,54 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
       maxResults: maxResults === undefined ? undefined : Number(maxResults),
     });
     send(res, await listStacks(deps, userId, input));
+  });
+
+  // Pulumi's stack routes as its CLI calls them (pkg/backend/httpstate/client/client.go), on the same services as the tools.
+  router.get("/api/capabilities", async (req, res) => {
+    await refuseInvalidToken(deps, req);
+    send(res, { capabilities: [] });
+  });
+
+  router.post("/api/stacks/:org/:project", async (req, res) => {
+    const userId = await callerId(deps, req);
+    const body = parse(createStackRequest, req.body);
+    for (const field of ["state", "config", "teams"] as const) {
+      if (body[field] !== undefined) throw new AppError("validation", stateKeptElsewhere(`A stack's ${field}`), { field });
+    }
+    const input = parse(createStackInput, { organization: req.params.org, projectName: req.params.project, stackName: body.stackName, tags: body.tags });
+    await createStack(deps, userId, input);
+    send(res, {});
+  });
+
+  router.head("/api/stacks/:org/:project", async (req, res) => {
+    const found = await projectExists(deps, await callerId(deps, req), req.params.org, req.params.project);
+    res.status(found ? 200 : 404).end();
+  });
+
+  const stackRef = (req: Request<{ org: string; project: string; stack: string }>) => ({
+    organization: req.params.org,
+    projectName: req.params.project,
+    stackName: req.params.stack,
+  });
+
+  router.get("/api/stacks/:org/:project/:stack", async (req, res) => {
+    send(res, await getStack(deps, await callerId(deps, req), stackRef(req)));
+  });
+
+  router.delete("/api/stacks/:org/:project/:stack", async (req, res) => {
+    await deleteStack(deps, await callerId(deps, req), stackRef(req));
+    res.status(204).end();
+  });
+
+  router.patch("/api/stacks/:org/:project/:stack/tags", async (req, res) => {
+    await replaceStackTags(deps, await callerId(deps, req), stackRef(req), req.body);
+    res.status(204).end();
+  });
+
+  // Updates, previews, refreshes, imports and exports need a stack's state, which is not kept here.
+  router.all("/api/stacks/:org/:project/:stack/*rest", async (req) => {
+    await callerId(deps, req);
+    throw new AppError("bad_request", stateKeptElsewhere("Running or reading an update"));
   });
 
   // Pulumi's pending organization invites (seed 001), addressed to the caller's verified email.

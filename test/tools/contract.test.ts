@@ -35,14 +35,17 @@ describe("every tool", () => {
         "change_email",
         "create_invite_link",
         "create_stack",
+        "delete_stack",
         "get_claim_status",
         "get_current_user",
         "get_default_organization",
         "invite_member",
+        "list_invite_links",
         "list_pending_invites",
         "list_stacks",
         "redeem_invite",
         "set_default_organization",
+        "update_invite_link",
       ],
     );
     for (const tool of tools) {
@@ -85,13 +88,13 @@ describe("every tool", () => {
     ]);
   });
 
-  test("that only reads says so, and only reads and choosing a default are idempotent", () => {
+  test("that only reads says so; reads, choosing a default, updating a link and deleting are idempotent; only delete_stack destroys", () => {
     const readers = allTools.filter((tool) => tool.annotations.readOnlyHint).map((tool) => tool.name);
-    expect(readers.sort()).toEqual(["get_claim_status", "get_current_user", "get_default_organization", "list_pending_invites", "list_stacks"]);
+    expect(readers.sort()).toEqual(["get_claim_status", "get_current_user", "get_default_organization", "list_invite_links", "list_pending_invites", "list_stacks"]);
     const idempotent = allTools.filter((tool) => tool.annotations.idempotentHint).map((tool) => tool.name);
-    expect(idempotent.sort()).toEqual([...readers, "set_default_organization"].sort());
+    expect(idempotent.sort()).toEqual([...readers, "set_default_organization", "update_invite_link", "delete_stack"].sort());
     for (const tool of allTools) {
-      expect(tool.annotations.destructiveHint, tool.name).toBe(false);
+      expect(tool.annotations.destructiveHint, tool.name).toBe(tool.name === "delete_stack");
       expect(tool.annotations.openWorldHint, tool.name).toBe(false);
     }
   });
