@@ -176,11 +176,18 @@ describe("POST /api/agents/signup", () => {
 });
 
 describe("GET /api/agents/signup/validate/{claimToken}", () => {
-  test("answers 200 for a fresh claim token", async ({ http }) => {
+  test("answers 200 with OpenAPI's AgentClaimResponse: the agent, the stacks a claim takes over, no conflicts or failures, and the expiry", async ({ http }) => {
     const signup = await signUp(http);
+    await createStack(http.handle.deps, signup.userId, { projectName: "website", stackName: "dev" });
     const answer = await request(http, "GET", `/api/agents/signup/validate/${signup.claimToken}`);
     expect(answer.status, answer.text).toBe(200);
-    expect(answer.body).toEqual({ claimTokenValidUntil: signup.claimTokenValidUntil });
+    expect(answer.body).toEqual({
+      agent: { login: signup.userInfo.githubLogin, orgName: signup.org, createdAt: expect.any(String) },
+      entities: [{ kind: "TransferEntityStack", projectName: "website", stackName: "dev" }],
+      conflicts: [],
+      failures: [],
+      claimExpiresAt: signup.claimTokenValidUntil,
+    });
   });
 
   test("answers 404 for an unknown claim token", async ({ http }) => {
