@@ -94,6 +94,13 @@ const envSchema = z.object({
   ONBOARD_SESSION_IDLE_HOURS: positiveNumber("hours").default(12),
   ONBOARD_SESSION_MAX_DAYS: positiveNumber("days").default(7),
   ONBOARD_SIGNUPS_PER_HOUR: z.coerce.number({ message: "must be a number" }).int("must be a whole number").min(0, "must be 0 (no limit) or more").default(30),
+  ONBOARD_SIGNUP_CHALLENGE_BITS: z.coerce
+    .number({ message: "must be a number" })
+    .int("must be a whole number")
+    .min(0, "must be 0 (no proof of work) or more")
+    .max(32, "must be at most 32: each bit doubles the work")
+    .default(16),
+  ONBOARD_SIGNUP_CHALLENGE_MINUTES: positiveNumber("minutes").default(10),
   ONBOARD_READ_ONLY: z
     .enum(["1", "0", "true", "false", "yes", "no"], { message: "must be 1 or 0 (true or false)" })
     .default("0"),
@@ -132,6 +139,9 @@ export interface Config {
   sessionMaxMs: number;
   /** Per client address, for agent_signup and redeem_invite; 0 turns the limit off. */
   signupsPerHour: number;
+  /** The proof of work a REST agent signup solves (leading zero bits), and how long a challenge lasts; 0 bits turns it off. */
+  signupChallengeBits: number;
+  signupChallengeTtlMs: number;
   /** Expose only tools without side effects. */
   readOnly: boolean;
   /** Expose only these tools (checked against the tool list when the server starts). */
@@ -182,6 +192,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sessionIdleMs: e.ONBOARD_SESSION_IDLE_HOURS * HOUR,
     sessionMaxMs: e.ONBOARD_SESSION_MAX_DAYS * 24 * HOUR,
     signupsPerHour: e.ONBOARD_SIGNUPS_PER_HOUR,
+    signupChallengeBits: e.ONBOARD_SIGNUP_CHALLENGE_BITS,
+    signupChallengeTtlMs: e.ONBOARD_SIGNUP_CHALLENGE_MINUTES * 60_000,
     readOnly: ["1", "true", "yes"].includes(e.ONBOARD_READ_ONLY),
     tools: e.ONBOARD_TOOLS?.split(",").map((name) => name.trim()),
     logLevel: e.LOG_LEVEL,

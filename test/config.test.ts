@@ -16,6 +16,8 @@ describe("loadConfig", () => {
       claimTokenTtlMs: 30 * 86_400_000,
       sessionIdleMs: 12 * 3_600_000,
       sessionMaxMs: 7 * 86_400_000,
+      signupChallengeBits: 16,
+      signupChallengeTtlMs: 10 * 60_000,
       logLevel: "info",
     });
   });

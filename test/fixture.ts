@@ -16,6 +16,7 @@ import { type FreshDatabase, freshDatabase } from "./databases.js";
 
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
+export const MINUTE = 60_000;
 
 /** A clock that only moves when a test moves it. */
 export class TestClock {

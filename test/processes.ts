@@ -135,6 +135,8 @@ export function startServe(env: Record<string, string>, command: "serve" | "page
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
       ONBOARD_PORT: "0",
+      // REST signups here skip the proof of work, which has tests of its own (test/web/signup-challenges.test.ts).
+      ONBOARD_SIGNUP_CHALLENGE_BITS: "0",
       LOG_LEVEL: "info",
       ONBOARD_MAIL_DIR: scratchMailDir(),
       ...env,

@@ -250,6 +250,16 @@ export const usedRequestStates = sqliteTable(
   (t) => [index("used_request_states_expires_at").on(t.expiresAt)],
 );
 
+/** Proof-of-work signup challenges already redeemed: each works once, across every process. Kept until the challenge's own expiry. */
+export const usedSignupChallenges = sqliteTable(
+  "used_signup_challenges",
+  {
+    idHash: text("id_hash").primaryKey(),
+    expiresAt: instant("expires_at").notNull(),
+  },
+  (t) => [index("used_signup_challenges_expires_at").on(t.expiresAt)],
+);
+
 /**
  * Accounts created per client address (an IPv6 /64), for the hourly signup
  * limit: kept here so that every process and instance counts the same.

@@ -20,6 +20,8 @@ export interface ServiceSettings {
   claimTokenTtlMs: number;
   sessionIdleMs: number;
   sessionMaxMs: number;
+  /** The proof of work of Pulumi's REST agent signup; unset, none is asked for. */
+  signupChallenge?: { bits: number; ttlMs: number };
   /** Over stdio, when the claim links handed out open, said with each one; unset where this server itself serves them. */
   claimLinkNote?: string;
   /** The first signs access tokens, all verify them; unset, the database's own key alone (id "db"). */

@@ -15,6 +15,7 @@ export const depsFrom = (config: Config, db: ReadDb, publicUrl: string, log: Log
     sessionIdleMs: config.sessionIdleMs,
     sessionMaxMs: config.sessionMaxMs,
     signingKeys: config.signingKeys,
+    ...(config.signupChallengeBits > 0 ? { signupChallenge: { bits: config.signupChallengeBits, ttlMs: config.signupChallengeTtlMs } } : {}),
     ...(claimLinkNote ? { claimLinkNote } : {}),
   },
   mailer: mailDirMailer(config.mailDir, config.mailFrom, log),

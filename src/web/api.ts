@@ -28,6 +28,7 @@ import {
   syncWithIdentityProvider,
 } from "../services/identities.js";
 import { getDefaultOrganization, setDefaultOrganization } from "../services/orgs.js";
+import { issueSignupChallenge, redeemSignupChallenge } from "../services/signup-challenges.js";
 import { deleteStack, getStack, projectExists, replaceStackTags } from "../services/stack-management.js";
 import { createStack, createStackInput, listStacks, listStacksInput } from "../services/stacks.js";
 import { authenticate, type Caller, claimEndedAccess } from "../services/tokens.js";
@@ -111,9 +112,15 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
   const send = (res: Response, body: unknown, status = 200) => res.status(status).json(body);
 
   // Pulumi (seeds 000, 001)
+  router.get("/api/agents/signup", async (req, res) => {
+    await refuseInvalidToken(deps, req);
+    send(res, await issueSignupChallenge(deps));
+  });
+
   router.post("/api/agents/signup", async (req, res) => {
     await refuseInvalidToken(deps, req);
     const input = parse(agentSignupInput, req.body);
+    await redeemSignupChallenge(deps, req.body);
     await limiter.take(limiter.addressOf(req));
     send(res, await agentSignup(deps, input));
   });

@@ -13,6 +13,7 @@ import { call, ok, textOf } from "../fixture.js";
 import { brokenRules } from "../invariants.js";
 import { runCli, type Serving, startServe } from "../processes.js";
 import { seedAgentSignupResponse, seedUnleashUser } from "../seed-shapes.js";
+import { solveChallenge } from "../signup-challenge-solver.js";
 
 let dir: string;
 let database: FreshDatabase;
@@ -93,6 +94,21 @@ describe("agent-onboard serve", () => {
       expect(found).toEqual([{ login: signup.userInfo.githubLogin, name: "Process agent", isAgent: true }]);
       expect(await db.$count(stacks)).toBe(1);
     });
+  });
+
+  test("a REST agent signup solves the proof of work at the default difficulty, 16 bits, as Pulumi's CLI does", async () => {
+    const served = await serve({ ONBOARD_SIGNUP_CHALLENGE_BITS: "16" });
+    const { challengeID, challengeData } = (await (await fetch(`${served.url}/api/agents/signup`)).json()) as { challengeID: string; challengeData: string };
+    expect(challengeData).toMatch(/:16$/);
+    const unsolved = await fetch(`${served.url}/api/agents/signup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ agentName: "Lazy" }) });
+    expect(unsolved.status).toBe(400);
+    const solved = await fetch(`${served.url}/api/agents/signup`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ challengeID, challengeResult: solveChallenge(challengeData), agentName: "Solver" }),
+    });
+    expect(solved.status, await solved.clone().text()).toBe(200);
+    seedAgentSignupResponse.parse(await solved.json());
   });
 
   test("a restarted server on the same database still accepts the agent's token", async () => {
