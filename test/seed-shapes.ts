@@ -43,6 +43,8 @@ export const seedAgentSignupResponse = z.strictObject({
   claimTokenValidUntil: isoDateTime,
   userInfo: seedUser,
   claimUrl: z.url(),
+  // Not in seed 000, which predates it: Pulumi's CLI reads it since v3.247.0 (apitype AgentSignupResponse), over REST only.
+  refreshToken: z.string().optional(),
 });
 
 // Seed 001: AppStackSummary and the GET /api/user/stacks page.

@@ -2,6 +2,9 @@ import { AppError } from "../src/errors.js";
 import { agentSignup, agentSignupInput, agentSignupResponseShape } from "../src/services/accounts.js";
 import { claimLinkNote, type ToolDef } from "./tool.js";
 
+/** The signup answer without the refresh token, which only REST clients use. */
+const output = agentSignupResponseShape.omit({ refreshToken: true });
+
 export const agentSignupTool = {
   name: "agent_signup",
   title: "Sign up as an agent",
@@ -12,7 +15,7 @@ export const agentSignupTool = {
     "If your host can open links, it is asked to open the claim page for your human. Either way give the human the claimUrl and tell them to open it in a browser to take ownership of the account; " +
     "until then you keep working with your access token. Keep accessToken secret; never show it to anyone.",
   inputSchema: agentSignupInput,
-  outputSchema: agentSignupResponseShape,
+  outputSchema: output,
   createsAccount: true,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async run(args, ctx) {
@@ -24,7 +27,8 @@ export const agentSignupTool = {
           "a second signup would leave the first account without its agent.",
       );
     }
-    const signup = await agentSignup(ctx.deps, args);
+    // The refresh token is for REST clients that refresh on their own; over MCP it would only sit in the model's context.
+    const { refreshToken: _refreshToken, ...signup } = await agentSignup(ctx.deps, args);
     const howToContinue = await ctx.signIn(signup.accessToken);
     return {
       data: signup,
@@ -35,4 +39,4 @@ export const agentSignupTool = {
         `Your access token is valid until ${signup.accessTokenValidUntil}. ${howToContinue}`,
     };
   },
-} satisfies ToolDef<typeof agentSignupInput, typeof agentSignupResponseShape>;
+} satisfies ToolDef<typeof agentSignupInput, typeof output>;

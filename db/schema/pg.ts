@@ -250,6 +250,27 @@ export const usedRequestStates = pgTable(
   (t) => [index("used_request_states_expires_at").on(t.expiresAt)],
 );
 
+/**
+ * Refresh tokens of agent signups (Pulumi's CLI refreshes an expired access
+ * token with one). Each is used once and replaced by the next of its family;
+ * one presented twice revokes the whole family.
+ */
+export const refreshTokens = pgTable(
+  "refresh_tokens",
+  {
+    idHash: text("id_hash").primaryKey(),
+    family: text("family").notNull(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+    expiresAt: instant("expires_at").notNull(),
+    usedAt: instant("used_at"),
+    revokedAt: instant("revoked_at"),
+  },
+  (t) => [index("refresh_tokens_family").on(t.family), index("refresh_tokens_user").on(t.userId)],
+);
+
 /** Proof-of-work signup challenges already redeemed: each works once, across every process. Kept until the challenge's own expiry. */
 export const usedSignupChallenges = pgTable(
   "used_signup_challenges",

@@ -10,6 +10,7 @@ import { listMemberships, organizationSummaryShape, toOrganizationSummary } from
 import { potentialOrganizations } from "./org-invites.js";
 import { preparedPerDb } from "./prepared.js";
 import { hashSecret, newSecret, newUid } from "./secrets.js";
+import { prepareRefreshToken } from "./refresh-tokens.js";
 import { prepareAccessToken, tokenNames, type UserRow } from "./tokens.js";
 
 /** Pulumi's TokenInfo (seed 001). */
@@ -47,6 +48,8 @@ export const agentSignupResponseShape = z.object({
   claimTokenValidUntil: z.string(),
   userInfo: userShape,
   claimUrl: z.string(),
+  /** For POST /api/oauth/token, when the access token has expired (Pulumi's CLI since v3.247.0); REST only. */
+  refreshToken: z.string().optional(),
 });
 export type AgentSignupResponse = z.infer<typeof agentSignupResponseShape>;
 
@@ -188,6 +191,7 @@ export async function agentSignup(deps: Deps, input: AgentSignupInput): Promise<
   const uid = newUid();
   const claim = prepareClaimToken(deps);
   const access = await prepareAccessToken(deps, uid, tokenNames.agentSignup);
+  const refresh = prepareRefreshToken(deps);
 
   const userId = await deps.db.transact(async (tx) => {
     const { accessTokens, claimTokens, memberships, organizations, users } = tx.tables;
@@ -207,6 +211,7 @@ export async function agentSignup(deps: Deps, input: AgentSignupInput): Promise<
     await tx.insert(memberships).values({ userId: user!.id, orgId: org!.id, role: "admin", createdAt: now });
     await tx.insert(claimTokens).values(claim.row(user!.id));
     await tx.insert(accessTokens).values(access.row(user!.id));
+    await tx.insert(tx.tables.refreshTokens).values(refresh.row(user!.id));
     return user!.id;
   });
   return {
@@ -217,6 +222,7 @@ export async function agentSignup(deps: Deps, input: AgentSignupInput): Promise<
     // As GET /api/user answers with the token just issued.
     userInfo: await getCurrentUser(deps, userId),
     claimUrl: claimUrlFor(deps, claim.claimToken),
+    refreshToken: refresh.refreshToken,
   };
 }
 

@@ -4,6 +4,7 @@ import { AppError } from "../errors.js";
 import { type AccessTokenSummary, consoleTokenNames, issueToken, listAccessTokens, revokeAccessToken } from "./access-tokens.js";
 import type { Deps } from "./deps.js";
 import { type Page, pageWindow, toPage } from "./paging.js";
+import { revokeRefreshTokens } from "./refresh-tokens.js";
 
 /** An agent the human answers for: the one that created their account, or one they claimed into it. */
 export interface OwnedAgent {
@@ -135,6 +136,7 @@ export async function endAgentAccess(deps: Deps, humanId: number, agentUid: stri
       .set({ revokedAt: now, revokedReason: "owner" })
       .where(and(eq(accessTokens.userId, agent.id), eq(accessTokens.kind, "agent"), isNull(accessTokens.revokedAt), gt(accessTokens.expiresAt, now)))
       .returning({ jti: accessTokens.jti });
+    await revokeRefreshTokens(tx, agent.id, now);
     return revoked.length;
   });
 }

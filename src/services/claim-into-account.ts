@@ -3,6 +3,7 @@ import type { ReadDb } from "../../db/client.js";
 import { AppError } from "../errors.js";
 import { type ClaimState, findClaim, refuseClaim } from "./claims.js";
 import type { Deps } from "./deps.js";
+import { revokeRefreshTokens } from "./refresh-tokens.js";
 
 /** What happens to one of the agent's organizations when a human claims the agent into their own account. */
 export interface MovingOrganization {
@@ -135,6 +136,7 @@ export async function claimIntoAccount(deps: Deps, input: ClaimIntoInput): Promi
         .update(accessTokens)
         .set({ revokedAt: now, revokedReason: "claimed" })
         .where(and(eq(accessTokens.userId, claim.userId), isNull(accessTokens.revokedAt)));
+      await revokeRefreshTokens(tx, claim.userId, now);
     }
     return { into: plan.human.login, organizations: plan.moving.map((org) => org.name) };
   });

@@ -8,6 +8,7 @@ import { emailShape } from "./email-address.js";
 import type { Deps } from "./deps.js";
 import { prepareVerification, recordVerification, sendVerification } from "./emails.js";
 import { hashPassword, passwordProblem } from "./passwords.js";
+import { revokeRefreshTokens } from "./refresh-tokens.js";
 import { hashSecret } from "./secrets.js";
 
 /** What get_claim_status answers. */
@@ -190,6 +191,7 @@ async function finishClaim(
         .update(accessTokens)
         .set({ revokedAt: now, revokedReason: "claimed" })
         .where(and(eq(accessTokens.userId, claim.userId), isNull(accessTokens.revokedAt)));
+      await revokeRefreshTokens(tx, claim.userId, now);
     }
     return { result: { userId: claim.userId, login: identity.login, claimedAt: now }, verification };
   });

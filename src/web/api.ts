@@ -28,6 +28,7 @@ import {
   syncWithIdentityProvider,
 } from "../services/identities.js";
 import { getDefaultOrganization, setDefaultOrganization } from "../services/orgs.js";
+import { refreshAccessToken } from "../services/refresh-tokens.js";
 import { issueSignupChallenge, redeemSignupChallenge } from "../services/signup-challenges.js";
 import { deleteStack, getStack, projectExists, replaceStackTags } from "../services/stack-management.js";
 import { createStack, createStackInput, listStacks, listStacksInput } from "../services/stacks.js";
@@ -123,6 +124,26 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
     await redeemSignupChallenge(deps, req.body);
     await limiter.take(limiter.addressOf(req));
     send(res, await agentSignup(deps, input));
+  });
+
+  // RFC 6749's refresh grant, as Pulumi's CLI sends it: a form body, no Authorization header; errors in OAuth's own shape.
+  router.post("/api/oauth/token", express.urlencoded({ extended: false, limit: "16kb" }), async (req, res) => {
+    res.setHeader("Cache-Control", "no-store");
+    const grantType = req.body?.grant_type;
+    const refreshToken = req.body?.refresh_token;
+    if (grantType !== "refresh_token") {
+      return res.status(400).json({ error: "unsupported_grant_type", error_description: 'Only grant_type "refresh_token" is served here, with the refreshToken the agent signup answered.' });
+    }
+    if (typeof refreshToken !== "string" || !refreshToken || refreshToken.length > 512) {
+      return res.status(400).json({ error: "invalid_request", error_description: "refresh_token is required: the refreshToken the agent signup answered, or the one the last refresh did." });
+    }
+    try {
+      const refreshed = await refreshAccessToken(deps, refreshToken);
+      res.json({ access_token: refreshed.accessToken, token_type: "Bearer", expires_in: refreshed.expiresInSeconds, refresh_token: refreshed.refreshToken });
+    } catch (error) {
+      if (!(error instanceof AppError) || error.details?.oauthError !== "invalid_grant") throw error;
+      res.status(400).json({ error: "invalid_grant", error_description: error.message });
+    }
   });
 
   router.get("/api/agents/signup/validate/:claimToken", async (req, res) => {

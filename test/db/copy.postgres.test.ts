@@ -44,6 +44,8 @@ const ALL_TABLES = [
   "signing_keys",
   "sessions",
   "login_failures",
+  "refresh_tokens",
+  "used_signup_challenges",
 ];
 
 const SIGNUP_ATTEMPTS = 2100;
@@ -203,6 +205,11 @@ async function populate(file: string, signupAttempts = SIGNUP_ATTEMPTS) {
       { id: 1, bucket: "user:1", at: at("2025-02-09T10:00:00.000Z") },
       { id: 4, bucket: "address:2001:db8:ä::/64", at: at("2025-02-09T10:00:00.001Z") },
     ]);
+    await tx.insert(t.refreshTokens).values([
+      { idHash: "refresh-1", family: "fam-ä", userId: 2, createdAt: at("2025-02-01T00:00:00.123Z"), expiresAt: at("2025-03-01T00:00:00.123Z"), usedAt: at("2025-02-04T00:00:00.000Z"), revokedAt: at("2025-02-05T00:00:00.000Z") },
+      { idHash: "refresh-2", family: "fam-ä", userId: 2, createdAt: at("2025-02-04T00:00:00.000Z"), expiresAt: at("2025-03-04T00:00:00.000Z"), usedAt: null, revokedAt: null },
+    ]);
+    await tx.insert(t.usedSignupChallenges).values([{ idHash: "challenge-ü", expiresAt: at("2025-02-01T00:10:00.000Z") }]);
     const attempts = Array.from({ length: signupAttempts }, (_, i) => ({
       id: i + 1,
       bucket: i % 3 === 0 ? "2001:db8:ä::/64" : `198.51.100.${i % 250}`,

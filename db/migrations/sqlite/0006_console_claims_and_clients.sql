@@ -1,3 +1,16 @@
+CREATE TABLE `refresh_tokens` (
+	`id_hash` text PRIMARY KEY NOT NULL,
+	`family` text NOT NULL,
+	`user_id` integer NOT NULL,
+	`created_at` integer NOT NULL,
+	`expires_at` integer NOT NULL,
+	`used_at` integer,
+	`revoked_at` integer,
+	FOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE INDEX `refresh_tokens_family` ON `refresh_tokens` (`family`);--> statement-breakpoint
+CREATE INDEX `refresh_tokens_user` ON `refresh_tokens` (`user_id`);--> statement-breakpoint
 CREATE TABLE `used_signup_challenges` (
 	`id_hash` text PRIMARY KEY NOT NULL,
 	`expires_at` integer NOT NULL
