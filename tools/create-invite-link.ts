@@ -1,5 +1,5 @@
 import { createInviteLink, createInviteLinkInput, inviteTokenShape } from "../src/services/invites.js";
-import type { ToolDef } from "./tool.js";
+import { asData, type ToolDef } from "./tool.js";
 
 export const createInviteLinkTool = {
   name: "create_invite_link",
@@ -18,7 +18,7 @@ export const createInviteLinkTool = {
     const state = token.enabled ? `works until ${token.expiresAt}` : `is already past its expiry (${token.expiresAt}) and cannot be used`;
     return {
       data: token,
-      text: `Invite link "${token.name}" created; it ${state}. Share this URL with the people to invite: ${token.url}`,
+      text: `Invite link ${asData(token.name)} created; it ${state}. Share this URL with the people to invite: ${token.url}`,
     };
   },
 } satisfies ToolDef<typeof createInviteLinkInput, typeof inviteTokenShape>;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { getCurrentUser, userShape } from "../src/services/accounts.js";
-import type { ToolDef } from "./tool.js";
+import { asData, type ToolDef } from "./tool.js";
 
 // Strict, so tools/list says "no arguments" (additionalProperties: false), as the 2026-07-28 schema rules ask.
 const input = z.strictObject({});
@@ -21,7 +21,7 @@ export const getCurrentUserTool = {
     const orgs = user.organizations.map((org) => `${org.name} (${org.role})`).join(", ") || "none";
     return {
       data: user,
-      text: `You are ${user.githubLogin} ("${user.name}"), ${user.isAgent ? "an unclaimed agent account" : "a claimed account"}. Organizations: ${orgs}.`,
+      text: `You are ${user.githubLogin} (display name ${asData(user.name)}), ${user.isAgent ? "an unclaimed agent account" : "a claimed account"}. Organizations: ${orgs}.`,
     };
   },
 } satisfies ToolDef<typeof input, typeof userShape>;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { createInviteLinkInput, inviteTokenShape, listInviteTokens } from "../src/services/invites.js";
-import type { ToolDef } from "./tool.js";
+import { asData, type ToolDef } from "./tool.js";
 
 const input = z.object({ organization: createInviteLinkInput.shape.organization.describe("The organization whose links to list, by name. Defaults to your default organization. You must be its admin.") });
 /** Unleash's publicSignupTokensSchema. */
@@ -19,7 +19,7 @@ export const listInviteLinksTool = {
   async run(args, ctx) {
     const { user } = await ctx.requireUser();
     const tokens = await listInviteTokens(ctx.deps, user.id, args.organization);
-    const lines = tokens.map((t) => `- "${t.name}": ${t.enabled ? `works until ${t.expiresAt}` : "does not work (disabled or expired)"}, ${t.users?.length ?? 0} joined: ${t.url}`);
+    const lines = tokens.map((t) => `- ${asData(t.name)}: ${t.enabled ? `works until ${t.expiresAt}` : "does not work (disabled or expired)"}, ${t.users?.length ?? 0} joined: ${t.url}`);
     return { data: { tokens }, text: tokens.length ? `${tokens.length} invite link${tokens.length === 1 ? "" : "s"}:\n${lines.join("\n")}` : "No invite links yet; create one with create_invite_link." };
   },
 } satisfies ToolDef<typeof input, typeof output>;

@@ -44,6 +44,9 @@ export interface ToolAnswer<Data> {
   claimUrl?: string;
 }
 
+/** Text someone typed (a name, a description), quoted and kept short for a tool's answer: it reads as data, not as words of this server. */
+export const asData = (text: string, max = 80) => JSON.stringify(text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
 /** Over stdio, the sentence on when a claim link opens, to go after it in an answer; empty where the server serves the link itself. */
 export const claimLinkNote = (ctx: ToolContext) => (ctx.deps.settings.claimLinkNote ? ` ${ctx.deps.settings.claimLinkNote}` : "");
 

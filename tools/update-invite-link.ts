@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { inviteSecretFrom, inviteTokenShape, updateInviteLink, updateInviteLinkInput } from "../src/services/invites.js";
 import { AppError } from "../src/errors.js";
-import type { ToolDef } from "./tool.js";
+import { asData, type ToolDef } from "./tool.js";
 
 const input = z.object({
   token: z.string().min(1, "token is required: pass the link's url or secret from list_invite_links.").max(2048).describe("The invite link's url or secret, as list_invite_links or create_invite_link gave it."),
@@ -27,7 +27,7 @@ export const updateInviteLinkTool = {
     const token = await updateInviteLink(ctx.deps, user.id, inviteSecretFrom(args.token), { enabled: args.enabled, expiresAt: args.expiresAt });
     return {
       data: token,
-      text: `Invite link "${token.name}" ${token.enabled ? `works until ${token.expiresAt}` : "does not work now (disabled or expired)"}: ${token.url}`,
+      text: `Invite link ${asData(token.name)} ${token.enabled ? `works until ${token.expiresAt}` : "does not work now (disabled or expired)"}: ${token.url}`,
     };
   },
 } satisfies ToolDef<typeof input, typeof inviteTokenShape>;

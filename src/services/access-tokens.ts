@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Tables } from "../../db/client.js";
 import { AppError } from "../errors.js";
 import type { Deps } from "./deps.js";
+import { cleanFreeText } from "./free-text.js";
 import { prepareAccessToken } from "./tokens.js";
 
 const DAY = 86_400_000;
@@ -101,7 +102,8 @@ export async function issueToken(deps: Deps, user: { id: number; uid: string }, 
 }
 
 async function storePersonalToken(deps: Deps, user: { id: number; uid: string }, description: string, ttlMs: number) {
-  return { ...(await issueToken(deps, user, consoleTokenNames.personal, { kind: "personal", description, ttlMs })), description };
+  const clean = cleanFreeText(description) || consoleTokenNames.personal;
+  return { ...(await issueToken(deps, user, consoleTokenNames.personal, { kind: "personal", description: clean, ttlMs })), description: clean };
 }
 
 /** Revokes one of the account's own tokens; another account's gets the same answer as one that does not exist. */

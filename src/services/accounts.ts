@@ -10,6 +10,7 @@ import { listMemberships, organizationSummaryShape, toOrganizationSummary } from
 import { potentialOrganizations } from "./org-invites.js";
 import { preparedPerDb } from "./prepared.js";
 import { hashSecret, newSecret, newUid } from "./secrets.js";
+import { cleanFreeText } from "./free-text.js";
 import { prepareRefreshToken } from "./refresh-tokens.js";
 import { prepareAccessToken, tokenNames, type UserRow } from "./tokens.js";
 
@@ -201,9 +202,9 @@ export async function agentSignup(deps: Deps, input: AgentSignupInput): Promise<
       .values({
         uid,
         login,
-        name: input.agentName ?? "Agent",
+        name: cleanFreeText(input.agentName ?? "") || "Agent",
         isAgent: true,
-        agentModel: input.agentModel,
+        agentModel: input.agentModel === undefined ? undefined : cleanFreeText(input.agentModel) || null,
         defaultOrgId: org!.id,
         createdAt: now,
       })

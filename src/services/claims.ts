@@ -8,6 +8,7 @@ import { emailShape } from "./email-address.js";
 import type { Deps } from "./deps.js";
 import { prepareVerification, recordVerification, sendVerification } from "./emails.js";
 import { hashPassword, passwordProblem } from "./passwords.js";
+import { cleanFreeText } from "./free-text.js";
 import { revokeRefreshTokens } from "./refresh-tokens.js";
 import { hashSecret } from "./secrets.js";
 
@@ -93,7 +94,7 @@ export async function claimAccount(deps: Deps, input: ClaimInput): Promise<Claim
   if (!username.success) throw new AppError("validation", username.error.issues[0]!.message, { field: "username" });
   const email = emailShape.safeParse(input.email);
   if (!email.success) throw new AppError("validation", email.error.issues[0]!.message, { field: "email" });
-  const name = (input.name ?? "").trim();
+  const name = cleanFreeText(input.name ?? "");
   if (name.length > 255) throw new AppError("validation", "Your name is at most 255 characters.", { field: "name" });
   const problem = passwordProblem(input.password);
   if (problem) throw new AppError("validation", problem, { field: "password" });

@@ -16,6 +16,7 @@ import { prepareVerification, recordVerification, sendVerification } from "./ema
 import { organizationNameShape, requireAdmin, resolveMembership } from "./orgs.js";
 import { type Page, pageWindow, toPage } from "./paging.js";
 import { hashPassword, passwordProblem } from "./passwords.js";
+import { cleanFreeText } from "./free-text.js";
 import { openSealed, sealSecret } from "./sealed-secrets.js";
 import { hashSecret, newSecret, newUid } from "./secrets.js";
 import { prepareAccessToken, tokenNames } from "./tokens.js";
@@ -176,7 +177,7 @@ export async function createInviteLink(deps: Deps, userId: number, input: Create
       orgId: membership.orgId,
       secretHash: hashSecret(secret),
       secretSealed,
-      name: input.name,
+      name: cleanFreeText(input.name) || "Invite link",
       enabled: true,
       expiresAt: capToOneMonth(new Date(input.expiresAt), now),
       createdAt: now,
@@ -276,7 +277,7 @@ export async function redeemInvite(deps: Deps, raw: RedeemInviteInput): Promise<
 
   const email = emailShape.safeParse(input.data.email.trim());
   if (!email.success) throw new AppError("validation", email.error.issues[0]!.message, { field: "email" });
-  const name = input.data.name.trim();
+  const name = cleanFreeText(input.data.name);
   if (!name) throw new AppError("validation", "name may not be empty: give the new user's display name.", { field: "name" });
   let login: string;
   if (input.data.username !== undefined) {

@@ -208,7 +208,9 @@ export async function inviteMember(deps: Deps, userId: number, raw: InviteMember
     to: invite.email,
     subject: `You are invited to join ${membership.name} on agent-onboard`,
     text: [
-      `${invite.sentBy.name} (${invite.sentBy.githubLogin}) invited you to join the organization ${membership.name} on agent-onboard as ${role === "admin" ? "an admin" : "a member"}.`,
+      // Fixed words first: the sender's display name is what someone typed, so it comes later, quoted, on one line.
+      `You are invited to join the organization ${membership.name} on agent-onboard as ${role === "admin" ? "an admin" : "a member"}.`,
+      `The invite comes from the account ${invite.sentBy.githubLogin || "of a former member"}${invite.sentBy.githubLogin ? `, whose display name reads ${JSON.stringify(invite.sentBy.name)}` : ""}.`,
       "",
       `To accept, sign in to agent-onboard with an account whose verified email address is ${invite.email}, then either:`,
       `- ask your agent to call the accept_invite tool with id ${invite.id}, or`,

@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { AppError } from "../errors.js";
 import type { Deps } from "./deps.js";
+import { cleanFreeText } from "./free-text.js";
 
 export const profileInput = z.object({
   name: z.string().trim().min(1, "Your name may not be empty.").max(255, "Your name is at most 255 characters."),
@@ -21,7 +22,9 @@ export async function updateProfile(deps: Deps, userId: number, input: ProfileIn
     const issue = parsed.error.issues[0]!;
     throw new AppError("validation", issue.message, { field: String(issue.path[0] ?? "name") });
   }
-  const changes = { name: parsed.data.name, avatarUrl: parsed.data.avatarUrl || null };
+  const name = cleanFreeText(parsed.data.name);
+  if (!name) throw new AppError("validation", "Your name may not be empty.", { field: "name" });
+  const changes = { name, avatarUrl: parsed.data.avatarUrl || null };
   await deps.db.transact((tx) => tx.update(tx.tables.users).set(changes).where(eq(tx.tables.users.id, userId)));
   return changes;
 }
