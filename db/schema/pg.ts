@@ -295,6 +295,17 @@ export const signupAttempts = pgTable(
   (t) => [index("signup_attempts_bucket_at").on(t.bucket, t.at), index("signup_attempts_at").on(t.at)],
 );
 
+/** Mails sent, per sender account and per recipient address, for the hourly mail limits. */
+export const mailSends = pgTable(
+  "mail_sends",
+  {
+    id: serialId(),
+    bucket: text("bucket").notNull(),
+    at: instant("at").notNull(),
+  },
+  (t) => [index("mail_sends_bucket_at").on(t.bucket, t.at), index("mail_sends_at").on(t.at)],
+);
+
 /**
  * Signed-in browsers. The cookie holds a random id; only its hash is kept, so
  * a copy of the database signs nobody in.

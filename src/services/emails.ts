@@ -5,6 +5,7 @@ import { AppError } from "../errors.js";
 import { findUser } from "./accounts.js";
 import { emailShape } from "./email-address.js";
 import type { Deps } from "./deps.js";
+import { admitMail } from "./mail-limits.js";
 import type { MailMessage } from "./mail.js";
 import { hashSecret, newSecret } from "./secrets.js";
 
@@ -37,6 +38,8 @@ export interface PreparedVerification {
   validUntil: Date;
   /** Confirms the account's own address (after a claim or signup) rather than asking to move to a new one. */
   ofPrimary: boolean;
+  /** Set inside the transaction when the mail limits leave this link unsent (it can be asked for again with change_email). */
+  unsent?: boolean;
 }
 
 export function prepareVerification(deps: Deps, email: string, ofPrimary: boolean): PreparedVerification {
@@ -50,8 +53,13 @@ export function prepareVerification(deps: Deps, email: string, ofPrimary: boolea
   };
 }
 
-/** Inside the write transaction: a new link replaces every link of the user still waiting to be opened. */
-export async function recordVerification(tx: Db, prepared: PreparedVerification, userId: number, now: Date): Promise<void> {
+/**
+ * Inside the write transaction: a new link replaces every link of the user
+ * still waiting to be opened. Its mail counts against the limits: a change of
+ * address is refused past them, a claim's or signup's link goes unsent.
+ */
+export async function recordVerification(tx: Db, prepared: PreparedVerification, userId: number, now: Date, whenMailFull: "refuse" | "skip"): Promise<void> {
+  prepared.unsent = !(await admitMail(tx, { senderId: userId, recipient: prepared.email }, now, whenMailFull));
   const { emailVerifications } = tx.tables;
   await tx
     .update(emailVerifications)
@@ -64,7 +72,7 @@ export async function recordVerification(tx: Db, prepared: PreparedVerification,
 
 /** After the commit, so that no mail announces a change that was rolled back. */
 export function sendVerification(deps: Deps, prepared: PreparedVerification, login: string): void {
-  deps.mailer.send(verificationMail(deps, prepared, login));
+  if (!prepared.unsent) deps.mailer.send(verificationMail(deps, prepared, login));
 }
 
 function verificationMail(deps: Deps, prepared: PreparedVerification, login: string): MailMessage {
@@ -120,7 +128,7 @@ export async function requestEmailChange(deps: Deps, userId: number, input: Chan
         });
       }
       // Whether another account has the address is never said here (anyone could ask): its link then cannot be confirmed.
-      await recordVerification(tx, prepared, userId, now);
+      await recordVerification(tx, prepared, userId, now, "refuse");
       return user;
   });
   sendVerification(deps, prepared, user.login);

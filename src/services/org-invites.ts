@@ -14,6 +14,7 @@ import {
   requireAdmin,
   resolveMembership,
 } from "./orgs.js";
+import { admitMail } from "./mail-limits.js";
 import { type Page, pageWindow, toPage } from "./paging.js";
 import { preparedPerDb } from "./prepared.js";
 import { newUid } from "./secrets.js";
@@ -190,6 +191,7 @@ export async function inviteMember(deps: Deps, userId: number, raw: InviteMember
         )
         .orderBy(asc(orgInvites.id))
         .limit(1);
+      await admitMail(tx, { senderId: userId, recipient: input.email }, now);
       const fields = { role, sentByUserId: userId, sentAt: now, expiresAt, acceptError: null };
       if (earlier) {
         await tx.update(orgInvites).set(fields).where(eq(orgInvites.id, earlier.id));

@@ -46,6 +46,7 @@ const ALL_TABLES = [
   "login_failures",
   "refresh_tokens",
   "used_signup_challenges",
+  "mail_sends",
 ];
 
 const SIGNUP_ATTEMPTS = 2100;
@@ -210,6 +211,10 @@ async function populate(file: string, signupAttempts = SIGNUP_ATTEMPTS) {
       { idHash: "refresh-2", family: "fam-ä", userId: 2, createdAt: at("2025-02-04T00:00:00.000Z"), expiresAt: at("2025-03-04T00:00:00.000Z"), usedAt: null, revokedAt: null },
     ]);
     await tx.insert(t.usedSignupChallenges).values([{ idHash: "challenge-ü", expiresAt: at("2025-02-01T00:10:00.000Z") }]);
+    await tx.insert(t.mailSends).values([
+      { id: 2, bucket: "sender:1", at: at("2025-02-01T00:00:00.001Z") },
+      { id: 3, bucket: "recipient:bob@example.com", at: at("2025-02-01T00:00:00.001Z") },
+    ]);
     const attempts = Array.from({ length: signupAttempts }, (_, i) => ({
       id: i + 1,
       bucket: i % 3 === 0 ? "2001:db8:ä::/64" : `198.51.100.${i % 250}`,

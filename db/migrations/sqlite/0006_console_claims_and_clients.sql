@@ -1,3 +1,11 @@
+CREATE TABLE `mail_sends` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`bucket` text NOT NULL,
+	`at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `mail_sends_bucket_at` ON `mail_sends` (`bucket`,`at`);--> statement-breakpoint
+CREATE INDEX `mail_sends_at` ON `mail_sends` (`at`);--> statement-breakpoint
 CREATE TABLE `refresh_tokens` (
 	`id_hash` text PRIMARY KEY NOT NULL,
 	`family` text NOT NULL,
