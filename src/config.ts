@@ -101,6 +101,8 @@ const envSchema = z.object({
     .max(32, "must be at most 32: each bit doubles the work")
     .default(16),
   ONBOARD_SIGNUP_CHALLENGE_MINUTES: positiveNumber("minutes").default(10),
+  ONBOARD_MAILS_PER_SENDER: z.coerce.number({ message: "must be a number" }).int("must be a whole number").min(0, "must be 0 (no limit) or more").default(20),
+  ONBOARD_MAILS_PER_RECIPIENT: z.coerce.number({ message: "must be a number" }).int("must be a whole number").min(0, "must be 0 (no limit) or more").default(5),
   ONBOARD_READ_ONLY: z
     .enum(["1", "0", "true", "false", "yes", "no"], { message: "must be 1 or 0 (true or false)" })
     .default("0"),
@@ -142,6 +144,9 @@ export interface Config {
   /** The proof of work a REST agent signup solves (leading zero bits), and how long a challenge lasts; 0 bits turns it off. */
   signupChallengeBits: number;
   signupChallengeTtlMs: number;
+  /** Mails an account may cause, and an address may receive, per hour; 0 turns either limit off. */
+  mailsPerSender: number;
+  mailsPerRecipient: number;
   /** Expose only tools without side effects. */
   readOnly: boolean;
   /** Expose only these tools (checked against the tool list when the server starts). */
@@ -194,6 +199,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     signupsPerHour: e.ONBOARD_SIGNUPS_PER_HOUR,
     signupChallengeBits: e.ONBOARD_SIGNUP_CHALLENGE_BITS,
     signupChallengeTtlMs: e.ONBOARD_SIGNUP_CHALLENGE_MINUTES * 60_000,
+    mailsPerSender: e.ONBOARD_MAILS_PER_SENDER,
+    mailsPerRecipient: e.ONBOARD_MAILS_PER_RECIPIENT,
     readOnly: ["1", "true", "yes"].includes(e.ONBOARD_READ_ONLY),
     tools: e.ONBOARD_TOOLS?.split(",").map((name) => name.trim()),
     logLevel: e.LOG_LEVEL,

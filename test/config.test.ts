@@ -18,6 +18,8 @@ describe("loadConfig", () => {
       sessionMaxMs: 7 * 86_400_000,
       signupChallengeBits: 16,
       signupChallengeTtlMs: 10 * 60_000,
+      mailsPerSender: 20,
+      mailsPerRecipient: 5,
       logLevel: "info",
     });
   });

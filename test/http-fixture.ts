@@ -39,7 +39,7 @@ export async function startTestHttp(env: Record<string, string> = {}): Promise<T
   const clock = new TestClock(new Date());
   const { logs, log } = captureLogs();
   const mailDir = join(dir, "mail");
-  const config = loadConfig({ ONBOARD_PORT: "0", ONBOARD_SIGNUPS_PER_HOUR: "0", ONBOARD_SIGNUP_CHALLENGE_BITS: "0", ONBOARD_MAIL_DIR: mailDir, ...env });
+  const config = loadConfig({ ONBOARD_PORT: "0", ONBOARD_SIGNUPS_PER_HOUR: "0", ONBOARD_SIGNUP_CHALLENGE_BITS: "0", ONBOARD_MAILS_PER_SENDER: "0", ONBOARD_MAILS_PER_RECIPIENT: "0", ONBOARD_MAIL_DIR: mailDir, ...env });
   const handle = await startHttp(config, log, { full: true, store, clock: clock.now });
   const clients: Client[] = [];
   return {

@@ -135,8 +135,10 @@ export function startServe(env: Record<string, string>, command: "serve" | "page
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
       ONBOARD_PORT: "0",
-      // REST signups here skip the proof of work, which has tests of its own (test/web/signup-challenges.test.ts).
+      // REST signups here skip the proof of work, and mail goes unlimited: both have tests of their own.
       ONBOARD_SIGNUP_CHALLENGE_BITS: "0",
+      ONBOARD_MAILS_PER_SENDER: "0",
+      ONBOARD_MAILS_PER_RECIPIENT: "0",
       LOG_LEVEL: "info",
       ONBOARD_MAIL_DIR: scratchMailDir(),
       ...env,

@@ -186,7 +186,7 @@ async function finishClaim(
       })
       .where(eq(users.id, claim.userId));
     const verification = prepareVerification(deps, identity.email, !squatted);
-    await recordVerification(tx, verification, claim.userId, now, "skip");
+    await recordVerification(deps, tx, verification, claim.userId, now, "skip");
     if (!input.keepAgentAccess) {
       await tx
         .update(accessTokens)

@@ -20,6 +20,8 @@ export interface ServiceSettings {
   claimTokenTtlMs: number;
   sessionIdleMs: number;
   sessionMaxMs: number;
+  /** Mails per hour an account may cause and an address may receive (0: no limit); unset, none is counted. */
+  mailLimits?: { perSender: number; perRecipient: number };
   /** The proof of work of Pulumi's REST agent signup; unset, none is asked for. */
   signupChallenge?: { bits: number; ttlMs: number };
   /** Over stdio, when the claim links handed out open, said with each one; unset where this server itself serves them. */

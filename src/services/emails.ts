@@ -58,8 +58,8 @@ export function prepareVerification(deps: Deps, email: string, ofPrimary: boolea
  * still waiting to be opened. Its mail counts against the limits: a change of
  * address is refused past them, a claim's or signup's link goes unsent.
  */
-export async function recordVerification(tx: Db, prepared: PreparedVerification, userId: number, now: Date, whenMailFull: "refuse" | "skip"): Promise<void> {
-  prepared.unsent = !(await admitMail(tx, { senderId: userId, recipient: prepared.email }, now, whenMailFull));
+export async function recordVerification(deps: Deps, tx: Db, prepared: PreparedVerification, userId: number, now: Date, whenMailFull: "refuse" | "skip"): Promise<void> {
+  prepared.unsent = !(await admitMail(tx, deps.settings.mailLimits, { senderId: userId, recipient: prepared.email }, now, whenMailFull));
   const { emailVerifications } = tx.tables;
   await tx
     .update(emailVerifications)
@@ -128,7 +128,7 @@ export async function requestEmailChange(deps: Deps, userId: number, input: Chan
         });
       }
       // Whether another account has the address is never said here (anyone could ask): its link then cannot be confirmed.
-      await recordVerification(tx, prepared, userId, now, "refuse");
+      await recordVerification(deps, tx, prepared, userId, now, "refuse");
       return user;
   });
   sendVerification(deps, prepared, user.login);

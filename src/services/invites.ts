@@ -313,7 +313,7 @@ export async function redeemInvite(deps: Deps, raw: RedeemInviteInput): Promise<
       .returning();
     await tx.insert(memberships).values({ userId: user!.id, orgId: link.orgId, role: "viewer", createdAt: now });
     await tx.insert(inviteLinkUsers).values({ inviteLinkId: link.id, userId: user!.id, joinedAt: now });
-    await recordVerification(tx, verification, user!.id, now, "skip");
+    await recordVerification(deps, tx, verification, user!.id, now, "skip");
     if (access && claim) {
       await tx.insert(accessTokens).values(access.row(user!.id));
       await tx.insert(claimTokens).values(claim.row(user!.id));

@@ -4,10 +4,6 @@ import { AppError } from "../errors.js";
 import type { Deps } from "./deps.js";
 
 const WINDOW_MS = 3_600_000;
-/** Mails one account may cause in an hour: invites and confirmation links together. */
-export const MAILS_PER_SENDER = 20;
-/** Mails one address may receive in an hour, whoever causes them. */
-export const MAILS_PER_RECIPIENT = 5;
 
 /**
  * Counts a mail about to be sent, inside the transaction of the change that
@@ -18,7 +14,14 @@ export const MAILS_PER_RECIPIENT = 5;
  * so that nobody can block someone's claim by filling their inbox's hour.
  * Counted in the database, so every process and instance sees one count.
  */
-export async function admitMail(tx: Db, mail: { senderId: number; recipient: string }, now: Date, whenFull: "refuse" | "skip" = "refuse"): Promise<boolean> {
+export async function admitMail(
+  tx: Db,
+  limits: Deps["settings"]["mailLimits"],
+  mail: { senderId: number; recipient: string },
+  now: Date,
+  whenFull: "refuse" | "skip" = "refuse",
+): Promise<boolean> {
+  if (!limits) return true;
   const { mailSends } = tx.tables;
   const since = new Date(now.getTime() - WINDOW_MS);
   const buckets = { sender: `sender:${mail.senderId}`, recipient: `recipient:${mail.recipient.toLowerCase()}` };
@@ -27,13 +30,13 @@ export async function admitMail(tx: Db, mail: { senderId: number; recipient: str
     .from(mailSends)
     .where(and(inArray(mailSends.bucket, Object.values(buckets)), gt(mailSends.at, since)))
     .groupBy(mailSends.bucket);
-  const over = (bucket: string, limit: number) => recent.find((row) => row.bucket === bucket && row.n >= limit);
-  const full = over(buckets.sender, MAILS_PER_SENDER) ?? over(buckets.recipient, MAILS_PER_RECIPIENT);
+  const over = (bucket: string, limit: number) => (limit > 0 ? recent.find((row) => row.bucket === bucket && row.n >= limit) : undefined);
+  const full = over(buckets.sender, limits.perSender) ?? over(buckets.recipient, limits.perRecipient);
   if (full && whenFull === "skip") return false;
   if (full) {
     const retryAt = new Date(new Date(full.oldest!).getTime() + WINDOW_MS);
     const minutes = Math.max(1, Math.ceil((retryAt.getTime() - now.getTime()) / 60_000));
-    const who = full.bucket === buckets.sender ? `Your account has sent ${MAILS_PER_SENDER} mails` : `${mail.recipient} has been sent ${MAILS_PER_RECIPIENT} mails`;
+    const who = full.bucket === buckets.sender ? `Your account has sent ${limits.perSender} mails` : `${mail.recipient} has been sent ${limits.perRecipient} mails`;
     throw new AppError("rate_limited", `${who} in the last hour, the most allowed. Nothing was changed or sent; try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`, {
       retryAfterSeconds: minutes * 60,
     });

@@ -191,7 +191,7 @@ export async function inviteMember(deps: Deps, userId: number, raw: InviteMember
         )
         .orderBy(asc(orgInvites.id))
         .limit(1);
-      await admitMail(tx, { senderId: userId, recipient: input.email }, now);
+      await admitMail(tx, deps.settings.mailLimits, { senderId: userId, recipient: input.email }, now);
       const fields = { role, sentByUserId: userId, sentAt: now, expiresAt, acceptError: null };
       if (earlier) {
         await tx.update(orgInvites).set(fields).where(eq(orgInvites.id, earlier.id));

@@ -15,6 +15,7 @@ export const depsFrom = (config: Config, db: ReadDb, publicUrl: string, log: Log
     sessionIdleMs: config.sessionIdleMs,
     sessionMaxMs: config.sessionMaxMs,
     signingKeys: config.signingKeys,
+    mailLimits: { perSender: config.mailsPerSender, perRecipient: config.mailsPerRecipient },
     ...(config.signupChallengeBits > 0 ? { signupChallenge: { bits: config.signupChallengeBits, ttlMs: config.signupChallengeTtlMs } } : {}),
     ...(claimLinkNote ? { claimLinkNote } : {}),
   },

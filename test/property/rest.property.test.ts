@@ -636,16 +636,20 @@ describe("Unleash REST routes under random and hostile requests", { timeout: 60_
       {
         name: fc.oneof(fc.string({ minLength: 1, maxLength: 255 }), oddUnicode),
         expiresAt: fc.oneof(isoDate(now - 400 * DAY, now + 400 * DAY), isoDate(-62_000_000_000_000, 253_402_300_799_999)),
-        organization: fc.oneof({ weight: 3, arbitrary: fc.constant(world.org) }, { weight: 1, arbitrary: name(30) }),
       },
       { requiredKeys: ["name", "expiresAt"] },
     );
+    // Our own choice of organization is a query parameter on Unleash's path; an `organization` in the body is refused.
+    const organization = fc.option(fc.oneof({ weight: 3, arbitrary: fc.constant(world.org) }, { weight: 1, arbitrary: name(30) }), { nil: undefined });
     const tally = new Tally();
     await holds(
-      fc.asyncProperty(authHeader(), jsonBody(valid, ["name", "expiresAt", "organization"]), async (auth, body) =>
-        tally.add(await checkApi({ method: "POST", path: "/api/admin/invite-link/tokens", auth, body }, seedInviteToken, 201)),
+      fc.asyncProperty(authHeader(), jsonBody(valid, ["name", "expiresAt", "organization"]), organization, async (auth, body, org) =>
+        tally.add(
+          await checkApi({ method: "POST", path: `/api/admin/invite-link/tokens${org === undefined ? "" : `?organization=${encodeURIComponent(org)}`}`, auth, body }, seedInviteToken, 201),
+        ),
       ),
       100,
+      [[`Bearer ${world.tokens.admin}`, { contentType: "application/json", data: JSON.stringify({ name: "Sure", expiresAt: new Date(now + DAY).toISOString() }), label: "json" }, world.org]],
     );
     tally.expectBoth();
   });

@@ -2,9 +2,22 @@ import { eq } from "drizzle-orm";
 import { agentSignup } from "../../src/services/accounts.js";
 import { claimAccount } from "../../src/services/claims.js";
 import { requestEmailChange } from "../../src/services/emails.js";
-import { MAILS_PER_RECIPIENT, MAILS_PER_SENDER } from "../../src/services/mail-limits.js";
 import { inviteMember } from "../../src/services/org-invites.js";
-import { countRows, expect, HOUR, HUMAN_PASSWORD, test, type TestEnv } from "../fixture.js";
+import { test as base } from "vitest";
+import { countRows, createTestEnv, expect, HOUR, HUMAN_PASSWORD, type TestEnv } from "../fixture.js";
+
+const MAILS_PER_SENDER = 20;
+const MAILS_PER_RECIPIENT = 5;
+
+/** A server with the default limits (ONBOARD_MAILS_PER_SENDER, ONBOARD_MAILS_PER_RECIPIENT); other tests run without. */
+const test = base.extend<{ env: TestEnv }>({
+  // biome-ignore lint: vitest fixtures need the destructuring pattern.
+  env: async ({}, use) => {
+    const env = await createTestEnv({ mailLimits: { perSender: MAILS_PER_SENDER, perRecipient: MAILS_PER_RECIPIENT } });
+    await use(env);
+    await env.close();
+  },
+});
 
 async function admin(env: TestEnv, agentName = "Admin") {
   const signup = await agentSignup(env.deps, { agentName });
