@@ -1,9 +1,8 @@
 import { and, asc, count, eq, gt, inArray, isNull } from "drizzle-orm";
 import type { ReadDb } from "../../db/client.js";
 import { AppError } from "../errors.js";
-import { type ClaimState, findClaim, refuseClaim } from "./claims.js";
+import { type ClaimState, endAgentAccessAtClaim, findClaim, refuseClaim } from "./claims.js";
 import type { Deps } from "./deps.js";
-import { revokeRefreshTokens } from "./refresh-tokens.js";
 
 /** What happens to one of the agent's organizations when a human claims the agent into their own account. */
 export interface MovingOrganization {
@@ -99,7 +98,7 @@ export async function claimIntoAccount(deps: Deps, input: ClaimIntoInput): Promi
   refuseUnlessClaimable(state);
   if (claim.userId === input.humanId) throw new AppError("conflict", "This is the agent's own account; sign in as yourself to claim it into your account.");
   return deps.db.transact(async (tx) => {
-    const { accessTokens, claimTokens, memberships, users } = tx.tables;
+    const { claimTokens, memberships, users } = tx.tables;
     const now = deps.clock();
     const [human] = await tx.select({ isAgent: users.isAgent, lockedAt: users.lockedAt }).from(users).where(eq(users.id, input.humanId));
     if (!human || human.isAgent || human.lockedAt) {
@@ -131,13 +130,7 @@ export async function claimIntoAccount(deps: Deps, input: ClaimIntoInput): Promi
       await tx.update(users).set({ defaultOrgId: plan.moving[0]!.orgId }).where(eq(users.id, input.humanId));
     }
     await tx.update(users).set({ claimedAt: now }).where(eq(users.id, claim.userId));
-    if (!input.keepAgentAccess) {
-      await tx
-        .update(accessTokens)
-        .set({ revokedAt: now, revokedReason: "claimed" })
-        .where(and(eq(accessTokens.userId, claim.userId), isNull(accessTokens.revokedAt)));
-      await revokeRefreshTokens(tx, claim.userId, now);
-    }
+    if (!input.keepAgentAccess) await endAgentAccessAtClaim(tx, claim.userId, now);
     return { into: plan.human.login, organizations: plan.moving.map((org) => org.name) };
   });
 }

@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, inArray, isNull, lte, or, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import { z } from "zod";
-import type { Tables } from "../../db/client.js";
+import type { Db, Tables } from "../../db/client.js";
 import { AppError } from "../errors.js";
 import { assertIdentityFree, heldUnconfirmed, usernameShape } from "./accounts.js";
 import { emailShape } from "./email-address.js";
@@ -162,7 +162,7 @@ async function finishClaim(
 ): Promise<ClaimResult> {
   const free = { unconfirmedEmailIsFree: true };
   const claimed = await deps.db.transact(async (tx) => {
-    const { accessTokens, claimTokens, users } = tx.tables;
+    const { claimTokens, users } = tx.tables;
     const now = deps.clock();
     // The conditional update is the single point that decides who wins a race.
     const taken = await tx
@@ -187,19 +187,23 @@ async function finishClaim(
       .where(eq(users.id, claim.userId));
     const verification = prepareVerification(deps, identity.email, !squatted);
     await recordVerification(deps, tx, verification, claim.userId, now, "skip");
-    if (!input.keepAgentAccess) {
-      await tx
-        .update(accessTokens)
-        .set({ revokedAt: now, revokedReason: "claimed" })
-        .where(and(eq(accessTokens.userId, claim.userId), isNull(accessTokens.revokedAt)));
-      await revokeRefreshTokens(tx, claim.userId, now);
-    }
+    if (!input.keepAgentAccess) await endAgentAccessAtClaim(tx, claim.userId, now);
     return { result: { userId: claim.userId, login: identity.login, claimedAt: now }, verification };
   });
   sendVerification(deps, claimed.verification, claimed.result.login);
   return claimed.result;
 }
 
+
+/** The human's "end the agent's access" at a claim: every token of the agent stops, access and refresh alike. */
+export async function endAgentAccessAtClaim(tx: Db, agentId: number, now: Date): Promise<void> {
+  const { accessTokens } = tx.tables;
+  await tx
+    .update(accessTokens)
+    .set({ revokedAt: now, revokedReason: "claimed" })
+    .where(and(eq(accessTokens.userId, agentId), isNull(accessTokens.revokedAt)));
+  await revokeRefreshTokens(tx, agentId, now);
+}
 
 /** What the human is about to own, for the claim page; never consumes the token. */
 export interface ClaimPreview {
