@@ -117,6 +117,29 @@ export const claimTokens = sqliteTable("claim_tokens", {
   claimedByUserId: integer("claimed_by_user_id").references(() => users.id, { onDelete: "set null" }),
 });
 
+/** A claim through Pulumi's claim API: the agent's stacks moved into an organization; kept for its status. */
+export const claimTransfers = sqliteTable(
+  "claim_transfers",
+  {
+    id: serialId(),
+    /** The transferToken the claim answered, and the key of its status. */
+    uid: text("uid").notNull().unique(),
+    claimTokenId: integer("claim_token_id")
+      .notNull()
+      .unique()
+      .references(() => claimTokens.id, { onDelete: "cascade" }),
+    orgId: integer("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    /** The agent's own organization, removed by the claim. */
+    agentOrgName: text("agent_org_name").notNull(),
+    /** The stacks that moved, as the JSON list of Pulumi TransferEntity objects the claim answered. */
+    entities: text("entities").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("claim_transfers_org_id").on(t.orgId, t.createdAt)],
+);
+
 export const inviteLinks = sqliteTable(
   "invite_links",
   {

@@ -255,51 +255,6 @@ export async function previewClaim(deps: Deps, claimToken: string): Promise<Clai
   };
 }
 
-/** A stack that moves with a claim, as the OpenAPI document's TransferEntityStack. */
-const transferEntityStackShape = z.object({ kind: z.literal("TransferEntityStack"), projectName: z.string(), stackName: z.string() });
-
-/** Pulumi's AgentClaimResponse (pulumi-pulumiservice provider/pkg/cloud/spec.json). */
-export const agentClaimResponseShape = z.object({
-  agent: z.object({ login: z.string(), orgName: z.string(), createdAt: z.string() }),
-  entities: z.array(transferEntityStackShape),
-  conflicts: z.array(transferEntityStackShape),
-  failures: z.array(z.object({ entity: transferEntityStackShape, failureDetails: z.string() })),
-  claimExpiresAt: z.string(),
-});
-export type AgentClaimResponse = z.infer<typeof agentClaimResponseShape>;
-
-/**
- * Pulumi's GET /api/agents/signup/validate/{claimToken}: the agent and what a
- * claim would take over (the stacks of the organizations it administers),
- * while the token is claimable; a used or expired one is not found.
- */
-export async function validateClaimToken(deps: Deps, claimToken: string): Promise<AgentClaimResponse> {
-  const { claim, state } = await findClaim(deps, claimToken);
-  if (state !== "claimable") throw new AppError("not_found", "This claim token has already been used or has expired. The agent can call get_claim_status to see whether its human claimed the account.");
-  const { memberships, organizations, stacks, users } = deps.db.tables;
-  const [agent] = await deps.db
-    .select({ login: users.login, createdAt: users.createdAt, orgName: organizations.name })
-    .from(users)
-    .leftJoin(organizations, eq(organizations.id, users.defaultOrgId))
-    .where(eq(users.id, claim.userId));
-  const administered = deps.db
-    .select({ orgId: memberships.orgId })
-    .from(memberships)
-    .where(and(eq(memberships.userId, claim.userId), eq(memberships.role, "admin")));
-  const owned = await deps.db
-    .select({ projectName: stacks.projectName, stackName: stacks.stackName })
-    .from(stacks)
-    .where(inArray(stacks.orgId, administered))
-    .orderBy(asc(stacks.id));
-  return {
-    agent: { login: agent!.login, orgName: agent!.orgName ?? agent!.login, createdAt: agent!.createdAt.toISOString() },
-    entities: owned.map((stack) => ({ kind: "TransferEntityStack" as const, ...stack })),
-    conflicts: [],
-    failures: [],
-    claimExpiresAt: claim.expiresAt.toISOString(),
-  };
-}
-
 /**
  * Locks agent accounts whose claim window closed with nobody claiming them.
  * Nothing is deleted: a locked account keeps its organizations and stacks, it

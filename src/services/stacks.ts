@@ -28,7 +28,7 @@ export const stacksPageShape = z.object({
 export type StacksPage = z.infer<typeof stacksPageShape>;
 
 const nameRule = "1–100 letters, digits, '-', '_' or '.'";
-const stackPartShape = (field: string) =>
+export const stackNamePart = (field: string) =>
   z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, `${field} must be ${nameRule}.`);
 
 const tagNameShape = z
@@ -39,8 +39,8 @@ export const createStackInput = z.object({
   organization: organizationNameShape
     .optional()
     .describe("Organization that will own the stack, by name. Defaults to your default organization."),
-  projectName: stackPartShape("projectName").describe(`Project the stack belongs to (${nameRule}).`),
-  stackName: stackPartShape("stackName").describe(`Name of the stack, unique within the project (${nameRule}), e.g. "dev".`),
+  projectName: stackNamePart("projectName").describe(`Project the stack belongs to (${nameRule}).`),
+  stackName: stackNamePart("stackName").describe(`Name of the stack, unique within the project (${nameRule}), e.g. "dev".`),
   tags: z
     .record(tagNameShape, z.string().max(256, "A tag value is at most 256 characters."), {
       // zod reports a bad key as "Invalid key in record"; pass the tag name rule on instead.

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { AppError } from "../errors.js";
 import { createPersonalTokenUntil, listAccessTokens, revokeAccessToken } from "../services/access-tokens.js";
 import { agentSignup, agentSignupInput, getCurrentUser } from "../services/accounts.js";
-import { validateClaimToken } from "../services/claims.js";
+import { agentClaimRequestShape, claimIntoOrganization, recentClaims, validateClaimToken } from "../services/claim-into-account.js";
 import type { Deps } from "../services/deps.js";
 import { deletePendingEmail, getPendingEmail, requireVerifiedEmail } from "../services/emails.js";
 import {
@@ -106,6 +106,13 @@ function queryText(req: Request, name: string): string | undefined {
   throw new AppError("validation", `Give the query parameter ${name} once, as text.`);
 }
 
+/** A boolean query parameter as Pulumi's Go service reads one (strconv.ParseBool). */
+function goBool(value: string, name: string): boolean {
+  if (["1", "t", "T", "true", "TRUE", "True"].includes(value)) return true;
+  if (["0", "f", "F", "false", "FALSE", "False"].includes(value)) return false;
+  throw new AppError("validation", `The query parameter ${name} is true or false, not "${value}".`);
+}
+
 /** The seeds' REST paths, over the same services as the MCP tools. */
 export function apiRouter(deps: Deps, limiter: SignupLimiter) {
   const router = Router();
@@ -148,6 +155,19 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
 
   router.get("/api/agents/signup/validate/:claimToken", async (req, res) => {
     send(res, await validateClaimToken(deps, req.params.claimToken));
+  });
+
+  // Pulumi's claim API for the human, with a personal access token.
+  router.post("/api/agents/:orgName/claim", async (req, res) => {
+    const { user } = await requireCaller(deps, req);
+    const dryRun = goBool(queryText(req, "dryRun") ?? "false", "dryRun");
+    const request = parse(agentClaimRequestShape, req.body);
+    send(res, await claimIntoOrganization(deps, { caller: user, orgName: req.params.orgName, request, dryRun }));
+  });
+
+  router.get("/api/agents/:orgName/claim/status", async (req, res) => {
+    const { user } = await requireCaller(deps, req);
+    send(res, await recentClaims(deps, user, req.params.orgName));
   });
 
   router.get("/api/user", async (req, res) => {

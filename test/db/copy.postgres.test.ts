@@ -47,6 +47,7 @@ const ALL_TABLES = [
   "refresh_tokens",
   "used_signup_challenges",
   "mail_sends",
+  "claim_transfers",
 ];
 
 const SIGNUP_ATTEMPTS = 2100;
@@ -163,6 +164,9 @@ async function populate(file: string, signupAttempts = SIGNUP_ATTEMPTS) {
       { id: 3, userId: 2, tokenHash: "hash-claim-a", createdAt: at("2025-02-01T00:00:00.123Z"), expiresAt: at("2025-03-01T00:00:00.123Z"), consumedAt: at("2025-02-02T00:00:00.456Z"), agentAccessKept: true, claimedByUserId: 1 },
       { id: 4, userId: 1, tokenHash: "hash-claim-b", createdAt: at("2025-02-01T00:00:00.000Z"), expiresAt: at("2025-03-01T00:00:00.000Z"), consumedAt: null, agentAccessKept: null, claimingUntil: at("2025-02-01T00:00:30.000Z") },
       { id: 9, userId: 7, tokenHash: "hash-claim-ç", createdAt: at("2025-02-01T00:00:00.000Z"), expiresAt: at("2025-03-01T00:00:00.000Z"), consumedAt: at("2025-02-05T00:00:00.000Z"), agentAccessKept: false },
+    ]);
+    await tx.insert(t.claimTransfers).values([
+      { id: 2, uid: "transfer-ü", claimTokenId: 3, orgId: 5, agentOrgName: "agent-ä", entities: '[{"kind":"TransferEntityStack","projectName":"wéb","stackName":"dev"}]', createdAt: at("2025-02-02T00:00:00.456Z") },
     ]);
     await tx.insert(t.inviteLinks).values([
       { id: 1, orgId: 1, secretHash: "link-1", secretSealed: "c2VhbGVk", name: "Team 🎉", enabled: true, expiresAt: at("2026-01-01T00:00:00.000Z"), createdAt: at("2025-02-10T00:00:00.000Z"), createdByUserId: 1 },
