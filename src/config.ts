@@ -41,6 +41,18 @@ const envSchema = z.object({
   ONBOARD_TOKEN: z.string().min(1).optional(),
   ONBOARD_MAIL_DIR: z.string().min(1).optional(),
   ONBOARD_MAIL_FROM: z.string().min(3).default("agent-onboard <no-reply@localhost>"),
+  ONBOARD_SMTP_URL: z
+    .string()
+    .refine((value) => {
+      try {
+        const url = new URL(value);
+        return ["smtp:", "smtps:"].includes(url.protocol) && url.hostname !== "";
+      } catch {
+        return false;
+      }
+    }, "must be an SMTP URL such as smtp://user:password@mail.example.com:587 (STARTTLS) or smtps://…:465")
+    .optional(),
+  ONBOARD_SMTP_TIMEOUT_SECONDS: positiveNumber("seconds").default(10),
   ONBOARD_CREDENTIALS: z.string().min(1).optional(),
   ONBOARD_ALLOWED_ORIGINS: z.string().optional(),
   ONBOARD_SIGNING_KEYS: z
@@ -128,6 +140,10 @@ export interface Config {
   /** Outgoing mail is written here as .eml files. */
   mailDir: string;
   mailFrom: string;
+  /** Set: mail goes through this SMTP server instead of into mailDir. */
+  smtpUrl?: string;
+  /** How long the SMTP server may take to connect, greet or answer. */
+  smtpTimeoutMs: number;
   allowedOrigins: string[];
   /** Access-token keys, the first signing; unset, the database's own key. */
   signingKeys?: SigningKeySetting[];
@@ -154,7 +170,7 @@ export interface Config {
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
 }
 
-const SECRET_VARIABLES = new Set(["ONBOARD_DATABASE_URL", "ONBOARD_SIGNING_KEYS", "ONBOARD_TOKEN"]);
+const SECRET_VARIABLES = new Set(["ONBOARD_DATABASE_URL", "ONBOARD_SIGNING_KEYS", "ONBOARD_TOKEN", "ONBOARD_SMTP_URL"]);
 
 /** A bad environment variable; the CLI prints the message alone and exits 2. */
 export class ConfigError extends Error {}
@@ -186,6 +202,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // Beside the database by default, not in whatever folder an MCP host starts the stdio server in.
     mailDir: e.ONBOARD_MAIL_DIR ?? (e.ONBOARD_DB === ":memory:" ? "./data/mail" : join(dirname(e.ONBOARD_DB), "mail")),
     mailFrom: e.ONBOARD_MAIL_FROM,
+    smtpUrl: e.ONBOARD_SMTP_URL,
+    smtpTimeoutMs: e.ONBOARD_SMTP_TIMEOUT_SECONDS * 1000,
     trustProxy: e.ONBOARD_TRUST_PROXY,
     signingKeys: e.ONBOARD_SIGNING_KEYS?.length ? e.ONBOARD_SIGNING_KEYS : undefined,
     allowedOrigins: (e.ONBOARD_ALLOWED_ORIGINS ?? "")

@@ -232,10 +232,10 @@ describe("server.json", () => {
     expect([...listed].sort()).toEqual([...fromConfig].sort());
   });
 
-  it("marks every variable optional and described, and only the token, the signing keys and the database URL (it may hold a password) secret", () => {
+  it("marks every variable optional and described, and only the token, the signing keys and the database and SMTP URLs (they may hold a password) secret", () => {
     for (const variable of npmPackage().environmentVariables) {
       expect(variable.isRequired, variable.name).toBe(false);
-      expect(variable.isSecret, variable.name).toBe(["ONBOARD_TOKEN", "ONBOARD_SIGNING_KEYS", "ONBOARD_DATABASE_URL"].includes(variable.name));
+      expect(variable.isSecret, variable.name).toBe(["ONBOARD_TOKEN", "ONBOARD_SIGNING_KEYS", "ONBOARD_DATABASE_URL", "ONBOARD_SMTP_URL"].includes(variable.name));
       expect(variable.description?.trim(), variable.name).toBeTruthy();
     }
   });

@@ -330,6 +330,25 @@ export const mailSends = sqliteTable(
 );
 
 /**
+ * Mail on its way through SMTP: kept here from hand-over until the server
+ * accepts it, so that any instance retries what another could not send. The
+ * message (recipient, subject, body with its links) is sealed with the
+ * database's key; only the schedule is readable.
+ */
+export const mailOutbox = sqliteTable(
+  "mail_outbox",
+  {
+    id: serialId(),
+    sealed: text("sealed").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    /** When the next attempt is due; an attempt under way pushes it ahead, so no other instance takes the same mail. */
+    nextAttemptAt: instant("next_attempt_at").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("mail_outbox_next_attempt_at").on(t.nextAttemptAt)],
+);
+
+/**
  * Signed-in browsers. The cookie holds a random id; only its hash is kept, so
  * a copy of the database signs nobody in.
  */

@@ -6,8 +6,8 @@ import type { Mailer, MailMessage } from "../services/mail.js";
 
 /**
  * Delivers mail as RFC 5322 files in a folder (one .eml per message, readable
- * by the owner only), for a relay or a person to pick up: this server speaks
- * no SMTP itself. Written to a temporary name and renamed, so a reader never
+ * by the owner only), for a relay or a person to pick up: the default, with no
+ * ONBOARD_SMTP_URL set. Written to a temporary name and renamed, so a reader never
  * sees half a message.
  */
 export function mailDirMailer(dir: string, from: string, log: Logger): Mailer {

@@ -8,8 +8,9 @@ import { forgetExpiredSignupChallenges } from "../services/signup-challenges.js"
 import { forgetOldSignupAttempts } from "../services/signup-limits.js";
 
 const HOUR = 3_600_000;
+const MINUTE = 60_000;
 
-/** Locks unclaimed agent accounts, and forgets request states and signup challenges past replaying, signups, mails and wrong passwords past counting and ended sessions, now and then every hour, for as long as the process runs. */
+/** Locks unclaimed agent accounts, and forgets request states and signup challenges past replaying, signups, mails and wrong passwords past counting and ended sessions, now and then every hour, and retries due mail every minute, for as long as the process runs. */
 export function startSweeper(deps: Deps, log: Logger, everyMs = HOUR): () => void {
   const sweep = async () => {
     try {
@@ -27,5 +28,12 @@ export function startSweeper(deps: Deps, log: Logger, everyMs = HOUR): () => voi
   void sweep();
   const timer = setInterval(() => void sweep(), everyMs);
   timer.unref();
-  return () => clearInterval(timer);
+  // Mail an SMTP server refused or never answered, every minute: any instance's turn will do.
+  const retryMail = () => deps.mailer.retryDue?.().catch((error) => log.error({ err: error }, "retrying mail failed"));
+  const mailTimer = setInterval(() => void retryMail(), MINUTE);
+  mailTimer.unref();
+  return () => {
+    clearInterval(timer);
+    clearInterval(mailTimer);
+  };
 }

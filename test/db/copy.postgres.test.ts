@@ -48,6 +48,7 @@ const ALL_TABLES = [
   "used_signup_challenges",
   "mail_sends",
   "claim_transfers",
+  "mail_outbox",
 ];
 
 const SIGNUP_ATTEMPTS = 2100;
@@ -167,6 +168,9 @@ async function populate(file: string, signupAttempts = SIGNUP_ATTEMPTS) {
     ]);
     await tx.insert(t.claimTransfers).values([
       { id: 2, uid: "transfer-ü", claimTokenId: 3, orgId: 5, agentOrgName: "agent-ä", entities: '[{"kind":"TransferEntityStack","projectName":"wéb","stackName":"dev"}]', createdAt: at("2025-02-02T00:00:00.456Z") },
+    ]);
+    await tx.insert(t.mailOutbox).values([
+      { id: 4, sealed: "c2VhbGVkLW1haWw", attempts: 2, nextAttemptAt: at("2025-02-01T00:03:00.001Z"), createdAt: at("2025-02-01T00:00:00.001Z") },
     ]);
     await tx.insert(t.inviteLinks).values([
       { id: 1, orgId: 1, secretHash: "link-1", secretSealed: "c2VhbGVk", name: "Team 🎉", enabled: true, expiresAt: at("2026-01-01T00:00:00.000Z"), createdAt: at("2025-02-10T00:00:00.000Z"), createdByUserId: 1 },
