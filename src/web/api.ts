@@ -146,7 +146,15 @@ export function apiRouter(deps: Deps, limiter: SignupLimiter) {
     }
     try {
       const refreshed = await refreshAccessToken(deps, refreshToken);
-      res.json({ access_token: refreshed.accessToken, token_type: "Bearer", expires_in: refreshed.expiresInSeconds, refresh_token: refreshed.refreshToken });
+      // Pulumi's TokenExchangeGrantResponse requires issued_token_type and scope as well (RFC 8693's names).
+      res.json({
+        access_token: refreshed.accessToken,
+        issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
+        token_type: "Bearer",
+        expires_in: refreshed.expiresInSeconds,
+        scope: "",
+        refresh_token: refreshed.refreshToken,
+      });
     } catch (error) {
       if (!(error instanceof AppError) || error.details?.oauthError !== "invalid_grant") throw error;
       res.status(400).json({ error: "invalid_grant", error_description: error.message });

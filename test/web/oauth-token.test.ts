@@ -41,7 +41,14 @@ test("an agent whose access token expired refreshes it and works again; the refr
   const refreshed = await refresh(http, { grant_type: "refresh_token", refresh_token: signup.refreshToken });
   expect(refreshed.status, JSON.stringify(refreshed.body)).toBe(200);
   expect(refreshed.cache).toBe("no-store");
-  expect(refreshed.body).toEqual({ access_token: expect.any(String), token_type: "Bearer", expires_in: 72 * 3600, refresh_token: expect.any(String) });
+  expect(refreshed.body).toEqual({
+    access_token: expect.any(String),
+    issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
+    token_type: "Bearer",
+    expires_in: 72 * 3600,
+    scope: "",
+    refresh_token: expect.any(String),
+  });
   expect(refreshed.body.refresh_token).not.toBe(signup.refreshToken);
   expect(await whoami(http, refreshed.body.access_token)).toBe(200);
   // And the next one refreshes in turn.
