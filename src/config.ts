@@ -9,19 +9,23 @@ const hostnamePattern = /^[A-Za-z0-9.:[\]-]+$/;
 const positiveNumber = (unit: string) =>
   z.coerce.number({ message: `must be a number of ${unit}` }).positive(`must be a positive number of ${unit}`);
 
-const envSchema = z.object({
-  ONBOARD_DB: z.string().min(1).default("./data/onboard.db"),
-  ONBOARD_DATABASE_URL: z
+/** An optional URL of one of these schemes, with a host. */
+const urlWithHost = (protocols: string[], message: string) =>
+  z
     .string()
     .refine((value) => {
       try {
         const url = new URL(value);
-        return ["postgres:", "postgresql:"].includes(url.protocol) && url.hostname !== "";
+        return protocols.includes(url.protocol) && url.hostname !== "";
       } catch {
         return false;
       }
-    }, "must be a PostgreSQL URL such as postgres://user:password@db.example.com:5432/onboard")
-    .optional(),
+    }, message)
+    .optional();
+
+const envSchema = z.object({
+  ONBOARD_DB: z.string().min(1).default("./data/onboard.db"),
+  ONBOARD_DATABASE_URL: urlWithHost(["postgres:", "postgresql:"], "must be a PostgreSQL URL such as postgres://user:password@db.example.com:5432/onboard"),
   ONBOARD_DATABASE_POOL_SIZE: z.coerce
     .number({ message: "must be a number of connections" })
     .int("must be a whole number of connections")
@@ -41,17 +45,7 @@ const envSchema = z.object({
   ONBOARD_TOKEN: z.string().min(1).optional(),
   ONBOARD_MAIL_DIR: z.string().min(1).optional(),
   ONBOARD_MAIL_FROM: z.string().min(3).default("agent-onboard <no-reply@localhost>"),
-  ONBOARD_SMTP_URL: z
-    .string()
-    .refine((value) => {
-      try {
-        const url = new URL(value);
-        return ["smtp:", "smtps:"].includes(url.protocol) && url.hostname !== "";
-      } catch {
-        return false;
-      }
-    }, "must be an SMTP URL such as smtp://user:password@mail.example.com:587 (STARTTLS) or smtps://…:465")
-    .optional(),
+  ONBOARD_SMTP_URL: urlWithHost(["smtp:", "smtps:"], "must be an SMTP URL such as smtp://user:password@mail.example.com:587 (STARTTLS) or smtps://…:465"),
   ONBOARD_SMTP_TIMEOUT_SECONDS: positiveNumber("seconds").default(10),
   ONBOARD_CREDENTIALS: z.string().min(1).optional(),
   ONBOARD_ALLOWED_ORIGINS: z.string().optional(),
