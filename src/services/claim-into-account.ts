@@ -193,6 +193,15 @@ export type AgentClaimRequest = z.infer<typeof agentClaimRequestShape>;
 const noSuchClaim = () =>
   new AppError("not_found", "This claim token is unknown, has expired or has already been used. Ask the agent for its claim URL again; it can call get_claim_status to see whether it was claimed.");
 
+/** Pulumi's API answers an unknown, used and expired claim token alike: 404. */
+async function claimableOrNotFound(deps: Deps, claimToken: string) {
+  const found = await findClaim(deps, claimToken).catch((error: unknown) => {
+    throw error instanceof AppError && error.code === "not_found" ? noSuchClaim() : error;
+  });
+  if (found.state !== "claimable") throw noSuchClaim();
+  return found.claim;
+}
+
 /** The organization an agent got at signup, named after it: the one Pulumi's claim empties. */
 async function agentSummary(db: ReadDb, agentId: number) {
   const { memberships, organizations, users } = db.tables;
@@ -240,10 +249,7 @@ async function transferPlan(db: ReadDb, ownOrgId: number | undefined, destinatio
  * claim would move, while the token is claimable; a used or expired one is not found.
  */
 export async function validateClaimToken(deps: Deps, claimToken: string): Promise<AgentClaimResponse> {
-  const { claim, state } = await findClaim(deps, claimToken).catch(() => {
-    throw noSuchClaim();
-  });
-  if (state !== "claimable") throw noSuchClaim();
+  const claim = await claimableOrNotFound(deps, claimToken);
   const { agent, ownOrgId } = await agentSummary(deps.db, claim.userId);
   const { moves } = await transferPlan(deps.db, ownOrgId, undefined);
   return { agent, entities: moves.map((move) => move.entity), conflicts: [], failures: [], claimExpiresAt: claim.expiresAt.toISOString() };
@@ -282,10 +288,7 @@ export interface ClaimIntoOrganizationInput {
 export async function claimIntoOrganization(deps: Deps, input: ClaimIntoOrganizationInput): Promise<AgentClaimResponse> {
   const destination = await destinationFor(deps.db, input.caller, input.orgName);
   requireWriter(destination, "claim an agent's stacks into it");
-  const { claim, state } = await findClaim(deps, input.request.claimToken).catch(() => {
-    throw noSuchClaim();
-  });
-  if (state !== "claimable") throw noSuchClaim();
+  const claim = await claimableOrNotFound(deps, input.request.claimToken);
   if (claim.userId === input.caller.id) throw new AppError("forbidden", "This is the agent's own account; sign in as yourself to claim it.");
 
   return deps.db.transact(async (tx) => {
