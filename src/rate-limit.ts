@@ -24,4 +24,9 @@ export class SignupLimiter {
   take(address: string): Promise<void> {
     return admitAccountCreation(this.deps, addressBucket(address), this.perHour);
   }
+
+  /** Records one OAuth client registration for `address`, counted apart from signups but to the same hourly limit. */
+  takeClientRegistration(address: string): Promise<void> {
+    return admitAccountCreation(this.deps, `oauth-client ${addressBucket(address)}`, this.perHour, "OAuth client registrations");
+  }
 }

@@ -152,15 +152,24 @@ interface IdentitySpec {
   phrase: string;
   /** A token is present but not valid: HTTP refuses it before any tool runs, on every route. */
   badToken?: boolean;
-  /** The message of its 401, per surface. */
-  unauthorized: { mcp: RegExp; rest: RegExp };
+  /** No token: /mcp answers a call that needs an account with HTTP 401 and a challenge, where an OAuth host signs in. */
+  anonymous?: boolean;
+  /** The message of its 401, per surface (`http`, where /mcp says it otherwise than stdio). */
+  unauthorized: { mcp: RegExp; rest: RegExp; http?: RegExp };
 }
+
+/** Whether HTTP itself refuses the cell's request, with a 401, before any tool runs. */
+const refusedByHttp = (surface: Surface, who: IdentitySpec) => surface === "rest" || (surface === "http" && Boolean(who.badToken || who.anonymous));
 
 const same = (pattern: RegExp) => ({ mcp: pattern, rest: pattern });
 const NEVER_401 = same(/^$/); // matches no real message: the table gives these identities no 401
 
 const IDENTITIES: Record<IdentityKey, IdentitySpec> = {
-  nobody: { phrase: "nobody", unauthorized: { mcp: /^You are not signed in\. Call agent_signup/, rest: /^Authentication required/ } },
+  nobody: {
+    phrase: "nobody",
+    anonymous: true,
+    unauthorized: { mcp: /^You are not signed in\. Call agent_signup/, rest: /^Authentication required/, http: /^This tool acts as an account, and the request carries none\. .*agent_signup/ },
+  },
   agent: { phrase: "an agent", unauthorized: NEVER_401 },
   claimed: { phrase: "a claimed human (agent access kept)", unauthorized: NEVER_401 },
   claimEnded: { phrase: "an agent whose human ended its access", unauthorized: same(/claimed this account at .* and ended your access/) },
@@ -247,7 +256,7 @@ function testName({ identity, surface, op, outcome }: Cell): string {
   const madeUp = isHidden(OPERATIONS[op], outcome) ? ", same as for a made-up one" : "";
   const how = {
     ok: "allowed",
-    "401": mcp && !(surface === "http" && who.badToken) ? "isError: unauthenticated" : "401",
+    "401": refusedByHttp(surface, who) ? "401" : "isError: unauthenticated",
     "403": mcp ? "isError: forbidden" : "403",
     "404": `${mcp ? "isError: not found" : "404"}${madeUp}`,
     empty: `empty list${madeUp}`,
@@ -350,6 +359,12 @@ async function mcpOverHttp(token: string | undefined, tool: string, args: Record
   }
   try {
     return fromTool((await client.callTool({ name: tool, arguments: args })) as CallToolResult);
+  } catch (error) {
+    if (!(error instanceof SdkHttpError)) throw error;
+    // A call refused by HTTP: the SDK keeps the status, and the JSON-RPC error of the body in its message.
+    const body = JSON.parse(error.message.slice(error.message.indexOf("{"))) as { error: { code: number; message: string } };
+    expect(body.error.code).toBe(-32001);
+    return { ok: false, status: error.status, message: body.error.message, data: undefined };
   } finally {
     await client.close();
   }
@@ -365,6 +380,12 @@ async function mcpOverStdio(token: string | undefined, tool: string, args: Recor
   await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
   try {
     return fromTool((await client.callTool({ name: tool, arguments: args })) as CallToolResult);
+  } catch (error) {
+    if (!(error instanceof SdkHttpError)) throw error;
+    // A call refused by HTTP: the SDK keeps the status, and the JSON-RPC error of the body in its message.
+    const body = JSON.parse(error.message.slice(error.message.indexOf("{"))) as { error: { code: number; message: string } };
+    expect(body.error.code).toBe(-32001);
+    return { ok: false, status: error.status, message: body.error.message, data: undefined };
   } finally {
     await client.close();
   }
@@ -723,13 +744,12 @@ async function runCell(cell: Cell): Promise<void> {
       return;
     case "401": {
       expect(answer.ok, context).toBe(false);
-      // A present token that is not valid is refused by HTTP itself, never taken as anonymous.
-      const refusedByHttp = rest || (cell.surface === "http" && spec.badToken);
-      expect(answer.status, context).toBe(refusedByHttp ? 401 : undefined);
+      // A present token that is not valid is refused by HTTP itself, never taken as anonymous; so is a call without one that needs an account.
+      expect(answer.status, context).toBe(refusedByHttp(cell.surface, spec) ? 401 : undefined);
       // Unleash's paths call a token they do not accept an UnauthorizedError, and only a missing one AuthenticationRequired; Pulumi's say the latter.
       const unleash = /^\/(api\/admin|invite)\//.test(op.rest?.path(call) ?? "");
       if (rest) expect(answer.data.name).toBe(unleash && call.identity.token ? "UnauthorizedError" : "AuthenticationRequired");
-      expect(answer.message).toMatch(spec.unauthorized[rest ? "rest" : "mcp"]);
+      expect(answer.message).toMatch((rest ? spec.unauthorized.rest : cell.surface === "http" ? spec.unauthorized.http : undefined) ?? spec.unauthorized.mcp);
       return;
     }
     case "403":

@@ -5,7 +5,7 @@ import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/cli
 import { openStore, type Store } from "../db/client.js";
 import { freshDatabase } from "./databases.js";
 import { loadConfig } from "../src/config.js";
-import { type HttpHandle, startHttp } from "../src/transports/http.js";
+import { type HttpHandle, type HttpOptions, startHttp } from "../src/transports/http.js";
 import { captureLogs, type ConnectOptions, TestClock } from "./fixture.js";
 
 export interface TestHttp {
@@ -30,9 +30,10 @@ export interface TestHttp {
 
 /**
  * Starts the full HTTP server (MCP, REST, pages) on a free port over a temp
- * db. `env` takes the same variables as the real server (ONBOARD_*).
+ * db. `env` takes the same variables as the real server (ONBOARD_*);
+ * `options`, how client metadata documents are fetched.
  */
-export async function startTestHttp(env: Record<string, string> = {}): Promise<TestHttp> {
+export async function startTestHttp(env: Record<string, string> = {}, options: Pick<HttpOptions, "clientMetadataFetch"> = {}): Promise<TestHttp> {
   const dir = mkdtempSync(join(tmpdir(), "onboard-http-"));
   const database = await freshDatabase();
   const store = await openStore(database.settings);
@@ -40,7 +41,7 @@ export async function startTestHttp(env: Record<string, string> = {}): Promise<T
   const { logs, log } = captureLogs();
   const mailDir = join(dir, "mail");
   const config = loadConfig({ ONBOARD_PORT: "0", ONBOARD_SIGNUPS_PER_HOUR: "0", ONBOARD_SIGNUP_CHALLENGE_BITS: "0", ONBOARD_MAILS_PER_SENDER: "0", ONBOARD_MAILS_PER_RECIPIENT: "0", ONBOARD_MAIL_DIR: mailDir, ...env });
-  const handle = await startHttp(config, log, { full: true, store, clock: clock.now });
+  const handle = await startHttp(config, log, { full: true, store, clock: clock.now, ...options });
   const clients: Client[] = [];
   return {
     handle,

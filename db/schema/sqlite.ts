@@ -349,6 +349,38 @@ export const mailOutbox = sqliteTable(
 );
 
 /**
+ * The OAuth authorization server's records (oidc-provider's models: clients
+ * registered on the fly, interactions, grants, codes, access and refresh
+ * tokens), so that any instance continues what another began. Ids are kept
+ * as hashes: a copy of the database holds no usable code or token.
+ */
+export const oauthRecords = sqliteTable(
+  "oauth_records",
+  {
+    model: text("model").notNull(),
+    id: text("id").notNull(),
+    /** The model's own fields, as JSON. */
+    payload: text("payload").notNull(),
+    grantId: text("grant_id"),
+    /** The account a grant (a connected host) acts as, for the console's list. */
+    accountId: text("account_id"),
+    uid: text("uid"),
+    /** Set on the codes and tokens used once: a second use revokes their grant. */
+    consumedAt: instant("consumed_at"),
+    expiresAt: instant("expires_at"),
+    /** On a grant: when a host last called /mcp with one of its tokens (kept to the minute). */
+    lastUsedAt: instant("last_used_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.model, t.id] }),
+    index("oauth_records_account_id").on(t.accountId),
+    index("oauth_records_grant_id").on(t.grantId),
+    index("oauth_records_uid").on(t.uid),
+    index("oauth_records_expires_at").on(t.expiresAt),
+  ],
+);
+
+/**
  * Signed-in browsers. The cookie holds a random id; only its hash is kept, so
  * a copy of the database signs nobody in.
  */

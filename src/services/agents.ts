@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, ne, notInArray, or } from "drizzle-orm";
 import type { ReadDb } from "../../db/client.js";
 import { AppError } from "../errors.js";
+import { disconnectAllHosts } from "./connected-hosts.js";
 import { type AccessTokenSummary, consoleTokenNames, issueToken, listAccessTokens, revokeAccessToken } from "./access-tokens.js";
 import type { Deps } from "./deps.js";
 import { type Page, pageWindow, toPage } from "./paging.js";
@@ -125,7 +126,7 @@ export async function listAgentTokens(deps: Deps, humanId: number, agentUid: str
   return { agent, tokens: toPage(tokens, page, TOKENS_PER_PAGE) };
 }
 
-/** Ends one of the human's agents' access: every agent token of it still working is revoked at once. */
+/** Ends one of the human's agents' access: every agent token of it still working is revoked at once, and every host connected to it. */
 export async function endAgentAccess(deps: Deps, humanId: number, agentUid: string): Promise<number> {
   const agent = await ownedAgent(deps, humanId, agentUid);
   const now = deps.clock();
@@ -137,6 +138,7 @@ export async function endAgentAccess(deps: Deps, humanId: number, agentUid: stri
       .where(and(eq(accessTokens.userId, agent.id), eq(accessTokens.kind, "agent"), isNull(accessTokens.revokedAt), gt(accessTokens.expiresAt, now)))
       .returning({ jti: accessTokens.jti });
     await revokeRefreshTokens(tx, agent.id, now);
+    await disconnectAllHosts(tx, agent.id);
     return revoked.length;
   });
 }

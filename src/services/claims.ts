@@ -3,6 +3,7 @@ import { alias } from "drizzle-orm/pg-core";
 import { z } from "zod";
 import type { Db, Tables } from "../../db/client.js";
 import { AppError } from "../errors.js";
+import { disconnectAllHosts } from "./connected-hosts.js";
 import { assertIdentityFree, heldUnconfirmed, usernameShape } from "./accounts.js";
 import { emailShape } from "./email-address.js";
 import type { Deps } from "./deps.js";
@@ -195,7 +196,7 @@ async function finishClaim(
 }
 
 
-/** The human's "end the agent's access" at a claim: every token of the agent stops, access and refresh alike. */
+/** The human's "end the agent's access" at a claim: every token of the agent stops, access and refresh alike, and every host connected to it. */
 export async function endAgentAccessAtClaim(tx: Db, agentId: number, now: Date): Promise<void> {
   const { accessTokens } = tx.tables;
   await tx
@@ -203,6 +204,7 @@ export async function endAgentAccessAtClaim(tx: Db, agentId: number, now: Date):
     .set({ revokedAt: now, revokedReason: "claimed" })
     .where(and(eq(accessTokens.userId, agentId), isNull(accessTokens.revokedAt)));
   await revokeRefreshTokens(tx, agentId, now);
+  await disconnectAllHosts(tx, agentId);
 }
 
 /** What the human is about to own, for the claim page; never consumes the token. */

@@ -10,7 +10,7 @@ const WINDOW_MS = 3_600_000;
  * Counted in the db, under its write lock, so every process and instance on
  * it sees the same count.
  */
-export async function admitAccountCreation(deps: Deps, bucket: string, perHour: number): Promise<void> {
+export async function admitAccountCreation(deps: Deps, bucket: string, perHour: number, what = "signup attempts"): Promise<void> {
   if (perHour === 0) return;
   const now = deps.clock();
   const since = new Date(now.getTime() - WINDOW_MS);
@@ -25,7 +25,7 @@ export async function admitAccountCreation(deps: Deps, bucket: string, perHour: 
         const seconds = Math.ceil((retryAt.getTime() - now.getTime()) / 1000);
         throw new AppError(
           "rate_limited",
-          `Too many signup attempts from your address in the last hour (limit ${perHour}). Retry after ${retryAt.toISOString()} (in ${seconds} s).`,
+          `Too many ${what} from your address in the last hour (limit ${perHour}). Retry after ${retryAt.toISOString()} (in ${seconds} s).`,
           { retryAfterSeconds: seconds },
         );
       }

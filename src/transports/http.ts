@@ -8,6 +8,7 @@ import type { Logger } from "../log.js";
 import { selectTools } from "../server.js";
 import type { Clock, Deps } from "../services/deps.js";
 import { apiRouter } from "../web/api.js";
+import { oauthServer } from "../web/oauth-server.js";
 import { browserSession } from "../web/browser-session.js";
 import { consoleRouter } from "../web/console.js";
 import { errorHandler, notFound } from "../web/errors.js";
@@ -17,7 +18,6 @@ import { pagesRouter } from "../web/pages.js";
 import { depsFrom } from "./deps.js";
 import { allowedHosts, allowedOrigins, rebindingGuard } from "./guards.js";
 import { mcpRouter } from "./mcp-http.js";
-import { oauthFallbackRouter } from "./oauth-fallback.js";
 import { SignupLimiter } from "../rate-limit.js";
 import { trustProxyFrom } from "../client-address.js";
 import { startSweeper } from "./sweeper.js";
@@ -33,6 +33,8 @@ export interface HttpOptions {
   /** An open database to use instead of the configured one (it is then not closed here). */
   store?: Store;
   clock?: Clock;
+  /** How the authorization server fetches client metadata documents (tests); unset, from the network, never from private addresses. */
+  clientMetadataFetch?: typeof fetch;
 }
 
 export interface HttpHandle {
@@ -105,10 +107,12 @@ ${options.full ? html`<p>MCP endpoint: <code>${publicUrl}/mcp</code></p>` : html
   app.use(pagesRouter(deps, limiter, browser));
   app.use(consoleRouter(deps, limiter, browser));
 
-  const mcp = options.full ? mcpRouter({ deps, tools, log, limiter, endpointUrl: `${publicUrl}/mcp` }) : undefined;
-  if (mcp) {
+  const endpointUrl = `${publicUrl}/mcp`;
+  const oauth = options.full ? await oauthServer({ deps, browser, limiter, log, mcpUrl: endpointUrl, clientMetadataFetch: options.clientMetadataFetch }) : undefined;
+  const mcp = oauth ? mcpRouter({ deps, tools, log, limiter, endpointUrl, challenge: oauth.challenge }) : undefined;
+  if (oauth && mcp) {
+    app.use(oauth.router);
     app.use("/mcp", mcp.router);
-    app.use(oauthFallbackRouter());
     app.use(apiRouter(deps, limiter));
   }
   app.use(notFound);

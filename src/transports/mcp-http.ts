@@ -6,6 +6,7 @@ import { isAppError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { createServer } from "../server.js";
 import type { Deps } from "../services/deps.js";
+import { authenticateOAuth, isOAuthAccessToken } from "../services/oauth-tokens.js";
 import { authenticate, type Caller } from "../services/tokens.js";
 import { html, page } from "../web/html.js";
 import { tokenFrom } from "../credentials.js";
@@ -16,8 +17,10 @@ export interface McpHttpOptions {
   tools: AnyToolDef[];
   log: Logger;
   limiter: SignupLimiter;
-  /** The endpoint's own URL, shown to a browser that opens it. */
+  /** The endpoint's own URL, shown to a browser that opens it, and the resource OAuth tokens must be issued for. */
   endpointUrl: string;
+  /** The `WWW-Authenticate` value of a 401, naming the resource's OAuth metadata. */
+  challenge?: (error?: string, description?: string) => string;
 }
 
 /** What the factory needs to build one request's server; carried in the SDK's pass-through authInfo. */
@@ -54,6 +57,18 @@ export function mcpHandler({ deps, log, tools, limiter }: Omit<McpHttpOptions, "
 
 /** The SDK's pass-through authInfo for a caller. */
 export const authInfoFor = (caller: RequestCaller) => ({ token: caller.token ?? "", clientId: "", scopes: [], extra: { ...caller } });
+
+/** The tools a caller without an account may call: the two that make one. */
+const ACCOUNTLESS_TOOLS = new Set(["agent_signup", "redeem_invite"]);
+
+const needsAccount = (body: unknown) => {
+  const message = body as { method?: unknown; params?: { name?: unknown } } | undefined;
+  return message?.method === "tools/call" && !ACCOUNTLESS_TOOLS.has(String(message.params?.name));
+};
+
+const SIGN_IN_FIRST =
+  "This tool acts as an account, and the request carries none. An MCP host connects with OAuth: it opens a page where your human signs in, or starts a new agent account, and approves. " +
+  'An agent on its own calls agent_signup (or redeem_invite with an invite link) and sends "Authorization: Bearer <accessToken>" with every request.';
 
 const rpcError = (res: Response, status: number, code: number, message: string) =>
   res.status(status).json({ jsonrpc: "2.0", error: { code, message }, id: null });
@@ -100,6 +115,12 @@ export function mcpRouter(options: McpHttpOptions) {
   router.all("/", async (req, res) => {
     const caller = await callerOf(req, res);
     if (!caller) return;
+    // Connecting and discovery stay open to everyone; the first call that needs an account is where an OAuth host signs in.
+    if (!caller.caller && needsAccount(req.body)) {
+      // RFC 9728: the challenge sends an OAuth-capable host to sign in; an agent reads the body.
+      if (options.challenge) res.setHeader("WWW-Authenticate", options.challenge());
+      return rpcError(res, 401, -32001, SIGN_IN_FIRST);
+    }
     (req as Request & { auth?: unknown }).auth = authInfoFor(caller);
     await serve(req, res, req.body);
   });
@@ -110,11 +131,12 @@ export function mcpRouter(options: McpHttpOptions) {
     const token = tokenFrom(req);
     if (token === undefined) return { address };
     try {
-      return { token, address, caller: await authenticate(deps, token) };
+      const caller = isOAuthAccessToken(token) ? await authenticateOAuth(deps, token, options.endpointUrl) : await authenticate(deps, token);
+      return { token, address, caller };
     } catch (error) {
       if (!isAppError(error)) throw error;
       const reason = error.message.replace(/["\\]/g, "'");
-      res.setHeader("WWW-Authenticate", `Bearer error="invalid_token", error_description="${reason}"`);
+      res.setHeader("WWW-Authenticate", options.challenge?.("invalid_token", reason) ?? `Bearer error="invalid_token", error_description="${reason}"`);
       rpcError(res, 401, -32001, `${error.message} (HTTP 401: the Authorization header of your MCP host's configuration holds this token.)`);
       return undefined;
     }

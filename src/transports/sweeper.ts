@@ -2,6 +2,7 @@ import type { Logger } from "../log.js";
 import { lockUnclaimedAgents } from "../services/claims.js";
 import type { Deps } from "../services/deps.js";
 import { forgetOldMailSends } from "../services/mail-limits.js";
+import { forgetExpiredOAuthRecords } from "../services/oauth-records.js";
 import { forgetExpiredRequestStates } from "../services/request-states.js";
 import { forgetEndedSessions } from "../services/sessions.js";
 import { forgetExpiredSignupChallenges } from "../services/signup-challenges.js";
@@ -10,7 +11,7 @@ import { forgetOldSignupAttempts } from "../services/signup-limits.js";
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
 
-/** Locks unclaimed agent accounts, and forgets request states and signup challenges past replaying, signups, mails and wrong passwords past counting and ended sessions, now and then every hour, and retries due mail every minute, for as long as the process runs. */
+/** Locks unclaimed agent accounts, and forgets request states and signup challenges past replaying, signups, mails and wrong passwords past counting, ended sessions and expired OAuth codes and tokens, now and then every hour, and retries due mail every minute, for as long as the process runs. */
 export function startSweeper(deps: Deps, log: Logger, everyMs = HOUR): () => void {
   const sweep = async () => {
     try {
@@ -21,6 +22,7 @@ export function startSweeper(deps: Deps, log: Logger, everyMs = HOUR): () => voi
       await forgetEndedSessions(deps);
       await forgetExpiredSignupChallenges(deps);
       await forgetOldMailSends(deps);
+      await forgetExpiredOAuthRecords(deps);
     } catch (error) {
       log.error({ err: error }, "sweeping unclaimed agent accounts failed");
     }

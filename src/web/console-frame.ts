@@ -9,6 +9,7 @@ const SECTIONS = [
   ["/console", "Overview"],
   ["/console/agents", "Agents"],
   ["/console/tokens", "Access tokens"],
+  ["/console/hosts", "Connected hosts"],
   ["/console/account", "Account"],
 ] as const;
 

@@ -11,6 +11,7 @@ import { type BrowserSession, sessionOf } from "./browser-session.js";
 import { accountPages } from "./console-account.js";
 import { agentPages } from "./console-agents.js";
 import { type ConsoleKit, consoleFrame, pager } from "./console-frame.js";
+import { hostPages } from "./console-hosts.js";
 import { organizationPages } from "./console-orgs.js";
 import { tokenPages } from "./console-tokens.js";
 import { errorBox, formText, html, okBox, pageHeaders, send, staleForm, when } from "./page-parts.js";
@@ -153,6 +154,7 @@ ${nextPage ? html`<p><a href="${nextPage}" rel="next">Next page</a></p>` : ""}
   organizationPages(kit);
   agentPages(kit);
   tokenPages(kit);
+  hostPages(kit);
   accountPages(kit);
 
   return router;

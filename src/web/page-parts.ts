@@ -22,7 +22,7 @@ export const staleForm = (res: Response) =>
   send(res, 403, "Please try again", html`<h1>Please try again</h1><p>This form has expired or was sent from another site. Reload the page and submit it again.</p>`);
 
 /** Whether a path is one of the pages a human opens in a browser (not /mcp or the REST API). */
-const HUMAN_PAGES = ["/claim", "/new-user", "/verify-email", "/login", "/logout", "/console"];
+const HUMAN_PAGES = ["/claim", "/new-user", "/verify-email", "/login", "/logout", "/console", "/oauth/interaction"];
 export const isHumanPage = (path: string) => HUMAN_PAGES.some((page) => path === page || path.startsWith(`${page}/`));
 
 /** A form posted from another site to a human page: a page saying what to do, not JSON about /mcp's settings. */

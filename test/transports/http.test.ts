@@ -1,5 +1,5 @@
 import { request as httpRequest } from "node:http";
-import type { Client } from "@modelcontextprotocol/client";
+import { type Client, SdkHttpError } from "@modelcontextprotocol/client";
 import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as LegacyHttpTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { allTools } from "../../tools/index.js";
@@ -93,6 +93,23 @@ async function rawCall(http: TestHttp, name: string, args: Record<string, unknow
   return { status: response.status, message: response.status === 200 ? await messageOf(response) : undefined, response };
 }
 
+/**
+ * A call that needs an account, made without one: HTTP 401 whose challenge
+ * sends an OAuth host to sign in, and whose message tells an agent on its own
+ * how to sign up. Returns that message.
+ */
+async function refusedForNoAccount(client: Client, name: string, args: Record<string, unknown> = {}): Promise<string> {
+  const error = await client.callTool({ name, arguments: args }).then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(SdkHttpError);
+  expect((error as SdkHttpError).status).toBe(401);
+  const message = (error as SdkHttpError).message;
+  expect(message).toMatch(/signs in, or starts a new agent account.*agent_signup.*Authorization: Bearer <accessToken>/);
+  return message;
+}
+
 /** A request with a Host header of the test's choosing (fetch does not allow setting Host). */
 function withHost(http: TestHttp, host: string, request = discover()): Promise<{ status: number; body: string }> {
   const url = new URL(`${http.url}/mcp`);
@@ -143,8 +160,8 @@ async function inviteFrom(client: Client): Promise<string> {
 async function expectUnauthorized(response: Response): Promise<RpcMessage> {
   expect(response.status).toBe(401);
   const challenge = response.headers.get("www-authenticate") ?? "";
-  expect(challenge).toMatch(/^Bearer error="invalid_token", error_description="[^"]{20,}"$/);
-  expect(challenge).not.toContain("resource_metadata"); // no authorization server to send hosts to
+  // RFC 9728 section 5.1: the challenge names the resource's metadata, where an OAuth host starts signing in.
+  expect(challenge).toMatch(/^Bearer resource_metadata="http:\/\/[^"]+\/\.well-known\/oauth-protected-resource\/mcp", error="invalid_token", error_description="[^"]{20,}"$/);
   const body = (await response.json()) as RpcMessage;
   expect(body.jsonrpc).toBe("2.0");
   expect(body.error?.code).toEqual(expect.any(Number));
@@ -159,13 +176,13 @@ describe("identity over HTTP: the credentials on each request, never a session",
   test("an agent signs up without a token and is told to send it; without it the next request is anonymous, with it the account", async () => {
     const http = await start();
     const { client } = await http.connect();
-    expect(await fails(client, "get_current_user")).toContain("agent_signup");
+    await refusedForNoAccount(client, "get_current_user");
 
     const result = await call(client, "agent_signup", { agentName: "Builder" });
     const signup = seedAgentSignupResponse.parse(result.structuredContent);
     expect(signup.claimUrl).toBe(`${http.url}/claim/${signup.claimToken}`);
     expect(textOf(result)).toContain('send "Authorization: Bearer <accessToken>" with every request');
-    expect(await fails(client, "get_current_user")).toContain("not signed in");
+    await refusedForNoAccount(client, "get_current_user");
 
     const { client: signedIn } = await http.connect({ Authorization: `Bearer ${signup.accessToken}` });
     const me = seedUser.parse(await ok(signedIn, "get_current_user"));
@@ -186,10 +203,10 @@ describe("identity over HTTP: the credentials on each request, never a session",
     // Whatever id a client makes up or copies, it is no credential.
     for (const sessionId of ["00000000-0000-4000-8000-000000000000", signup.userInfo.githubLogin, signup.accessToken.slice(0, 36)]) {
       const answer = await rawCall(http, "get_current_user", {}, { "mcp-session-id": sessionId });
-      expect(answer.status).toBe(200);
-      expect(answer.message?.result?.isError).toBe(true);
-      expect(answer.message?.result?.content[0].text).toContain("not signed in");
-      expect((await rawCall(http, "create_stack", { projectName: "p", stackName: "s" }, { "mcp-session-id": sessionId })).message?.result?.isError).toBe(true);
+      expect(answer.status).toBe(401);
+      expect(answer.response.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${http.url}/.well-known/oauth-protected-resource/mcp"`);
+      expect(((await answer.response.json()) as RpcMessage).error?.message).toContain("the request carries none");
+      expect((await rawCall(http, "create_stack", { projectName: "p", stackName: "s" }, { "mcp-session-id": sessionId })).status).toBe(401);
     }
     expect(await countRows(http, "stacks")).toBe(0);
   });
@@ -231,16 +248,13 @@ describe("identity over HTTP: the credentials on each request, never a session",
     expect(page.stacks.map((s: { stackName: string }) => s.stackName)).toEqual(["prod"]);
   });
 
-  test("without a token, get_current_user tells the agent to call agent_signup, while discovery, agent_signup and redeem_invite work", async () => {
+  test("without a token, get_current_user is a 401 that tells the agent to call agent_signup, while discovery, agent_signup and redeem_invite work", async () => {
     const http = await start();
     const { client: inviter } = await signUp(http);
     const inviteUrl = await inviteFrom(inviter);
 
     const { client } = await http.connect();
-    const result = await call(client, "get_current_user");
-    expect(result.isError).toBe(true);
-    expect(textOf(result)).toContain("agent_signup");
-    expect(result.structuredContent).toBeUndefined();
+    await refusedForNoAccount(client, "get_current_user");
 
     const { tools } = await client.listTools();
     expect(tools.map((tool) => tool.name)).toEqual(allTools.map((tool) => tool.name));
@@ -368,16 +382,30 @@ describe("401 for a token that is present but not valid", () => {
     expect(await countUsers(http)).toBe(1);
   });
 
-  test("no protected-resource metadata sends OAuth hosts to an authorization server that does not exist; their guesses get the reason", async () => {
+  test("the resource's metadata names the authorization server on this origin, whose metadata points back (RFC 9728, RFC 8414)", async () => {
     const http = await start();
-    for (const path of ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource", "/.well-known/oauth-authorization-server"]) {
-      expect((await fetch(`${http.url}${path}`)).status, path).toBe(404);
+    for (const path of ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"]) {
+      const resource = (await (await fetch(`${http.url}${path}`)).json()) as { resource: string; authorization_servers: string[] };
+      expect(resource, path).toMatchObject({ resource: `${http.url}/mcp`, authorization_servers: [http.url] });
     }
-    const registration = await fetch(`${http.url}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
-    expect(registration.status).toBe(400);
-    const error = (await registration.json()) as { error: string; error_description: string };
-    expect(error.error).toBe("invalid_request");
-    expect(error.error_description).toMatch(/no OAuth sign-in.*Authorization: Bearer <token>.*agent_signup/);
+    const server = (await (await fetch(`${http.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    expect(server).toMatchObject({
+      issuer: http.url,
+      authorization_endpoint: `${http.url}/oauth/authorize`,
+      token_endpoint: `${http.url}/oauth/token`,
+      registration_endpoint: `${http.url}/oauth/register`,
+      revocation_endpoint: `${http.url}/oauth/revoke`,
+      code_challenge_methods_supported: ["S256"],
+      response_types_supported: ["code"],
+      client_id_metadata_document_supported: true,
+    });
+  });
+
+  test("a refused token's 401 names the resource's metadata, where an OAuth host starts signing in", async () => {
+    const http = await start();
+    const refused = await send(http, discover(), { Authorization: "Bearer forged.token.value" });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("www-authenticate")).toMatch(new RegExp(`^Bearer resource_metadata="${http.url}/\\.well-known/oauth-protected-resource/mcp", error="invalid_token"`));
   });
 });
 
