@@ -14,7 +14,10 @@
 # entry by revision). Exit status: 0 when every check of both runs passes or is
 # listed there; non-zero on an unexpected failure (the suite counts a WARNING
 # as one), on a listed check that now passes (the list is stale), or on a
-# set-up error. Both revisions run even when the first one fails.
+# set-up error. Both revisions run even when the first one fails. Then the
+# suite's authorization-server scenarios (`conformance authorization`: the
+# metadata, and a whole authorization code grant, approved in Chromium by
+# conformance/approve.mjs) run against the same server.
 # Per-scenario checks are saved in conformance/results/REVISION/.
 #
 #   bash conformance/run.sh                  # builds dist/ first
@@ -112,6 +115,44 @@ for revision in "${revisions[@]}"; do
   fi
 done
 
+# 4. The authorization server's scenarios (`conformance authorization`): its
+# metadata, and a whole authorization code grant with PKCE and the resource
+# parameter, for a client registered here, whose consent conformance/approve.mjs
+# gives in Chromium.
+echo
+echo "conformance: ===== authorization server ====="
+issuer=${url%/mcp}
+callback_port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+client_id=$(curl -sf -X POST "$issuer/oauth/register" -H 'content-type: application/json' \
+  -d "{\"client_name\":\"Conformance\",\"redirect_uris\":[\"http://127.0.0.1:$callback_port/callback\"],\"token_endpoint_auth_method\":\"none\",\"grant_types\":[\"authorization_code\"],\"response_types\":[\"code\"]}" |
+  node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).client_id))')
+auth_out=$work/authorization.out
+auth_status=0
+timeout -k 10 120 "$node22" "$suite" authorization --url "$issuer" --client-id "$client_id" --resource "$url" -p "$callback_port" \
+  -o "$results/authorization" "${verbose[@]}" >"$auth_out" 2>&1 &
+auth_pid=$!
+authorize=
+for _ in $(seq 300); do # up to 30 s
+  authorize=$(grep -m1 -o "$issuer/oauth/authorize?[^ ]*" "$auth_out" || true)
+  [[ -n $authorize ]] && break
+  kill -0 "$auth_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [[ -n $authorize ]]; then
+  node "$here/approve.mjs" "$authorize" || auth_status=$?
+else
+  echo "conformance: the authorization scenarios printed no authorization URL" >&2
+  auth_status=1
+fi
+wait "$auth_pid" || auth_status=$?
+cat "$auth_out"
+# Its summary line decides: every check passed, none failed or warned.
+if ! grep -qE '^Total: [1-9][0-9]* passed, 0 failed$' "$auth_out" && ((auth_status == 0)); then auth_status=1; fi
+if ((auth_status != 0)); then
+  failed+=("authorization server (exit $auth_status)")
+  status=$auth_status
+fi
+
 stop_server
 echo
 if ((status != 0)); then
@@ -119,6 +160,6 @@ if ((status != 0)); then
   echo "conformance: FAILED for ${failed_list%, }; per-scenario checks are in $results/REVISION/, server log follows" >&2
   tail -n 50 "$work/server.err" >&2
 else
-  echo "conformance: passed for ${revisions[*]} (every failing check is in its revision's baseline)"
+  echo "conformance: passed for ${revisions[*]} (every failing check is in its revision's baseline) and for the authorization server"
 fi
 exit "$status"

@@ -61,9 +61,11 @@ export const authInfoFor = (caller: RequestCaller) => ({ token: caller.token ?? 
 /** The tools a caller without an account may call: the two that make one. */
 const ACCOUNTLESS_TOOLS = new Set(["agent_signup", "redeem_invite"]);
 
-const needsAccount = (body: unknown) => {
+/** Whether a request calls one of the tools that act as an account (a name that is no tool gets the SDK's own answer). */
+const needsAccount = (body: unknown, toolNames: Set<string>) => {
   const message = body as { method?: unknown; params?: { name?: unknown } } | undefined;
-  return message?.method === "tools/call" && !ACCOUNTLESS_TOOLS.has(String(message.params?.name));
+  const name = String(message?.params?.name);
+  return message?.method === "tools/call" && toolNames.has(name) && !ACCOUNTLESS_TOOLS.has(name);
 };
 
 const SIGN_IN_FIRST =
@@ -82,6 +84,7 @@ const rpcError = (res: Response, status: number, code: number, message: string) 
 export function mcpRouter(options: McpHttpOptions) {
   const { deps, log } = options;
   const handler = mcpHandler(options);
+  const toolNames = new Set(options.tools.map((tool) => tool.name));
   const serve = toNodeHandler(handler, { onerror: (error) => log.error({ err: error }, "MCP request could not be served") });
 
   const router = Router();
@@ -116,7 +119,7 @@ export function mcpRouter(options: McpHttpOptions) {
     const caller = await callerOf(req, res);
     if (!caller) return;
     // Connecting and discovery stay open to everyone; the first call that needs an account is where an OAuth host signs in.
-    if (!caller.caller && needsAccount(req.body)) {
+    if (!caller.caller && needsAccount(req.body, toolNames)) {
       // RFC 9728: the challenge sends an OAuth-capable host to sign in; an agent reads the body.
       if (options.challenge) res.setHeader("WWW-Authenticate", options.challenge());
       return rpcError(res, 401, -32001, SIGN_IN_FIRST);

@@ -78,7 +78,9 @@ ${okBox(values.notice)}${errorBox(values.message)}
     if (!csrfValid(req)) return staleForm(res);
     await signOut(deps, browser.sessionIdOf(req));
     browser.setSessionCookie(res, undefined);
-    res.redirect(303, "/login?signedOut=1");
+    // From the consent page, back to it after signing in as someone else.
+    const next = req.query.next === undefined ? "" : `&next=${encodeURIComponent(safeNext(req.query.next))}`;
+    res.redirect(303, `/login?signedOut=1${next}`);
   });
 
   // Everything under /console needs a session; without one, sign in and come back.

@@ -264,7 +264,7 @@ ${
     ? html`<form method="post" action="/oauth/interaction/${uid}/allow"><input type="hidden" name="csrf" value="${csrf}">
 <p>It will act as <strong>${session.user.login}</strong>.</p>
 <button type="submit">Allow ${host}</button></form>
-<p><a href="/logout">Not you? Sign out</a> and come back through ${host}.</p>`
+<form method="post" action="/logout?next=${encodeURIComponent(req.originalUrl)}"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">Not ${session.user.login}? Sign out and use another account</button></form>`
     : html`<p><a class="button" href="/login?next=${encodeURIComponent(req.originalUrl)}">Sign in</a> to connect it to your account.</p>`
 }
 <form method="post" action="/oauth/interaction/${uid}/new-agent"><input type="hidden" name="csrf" value="${csrf}">
@@ -345,6 +345,16 @@ ${
       if (typeof retryAfter === "number") res.setHeader("Retry-After", String(retryAfter));
       res.status(429).json({ error: "temporarily_unavailable", error_description: error.message });
     }
+  });
+
+  // RFC 6749 section 3.3: a request without a scope gets the default, the one scope there is.
+  router.get("/oauth/authorize", (req, _res, next) => {
+    const url = new URL(req.url, issuer);
+    if (!url.searchParams.get("scope")) {
+      url.searchParams.set("scope", MCP_SCOPE);
+      req.url = `${url.pathname}${url.search}`;
+    }
+    next();
   });
 
   // Everything else under /oauth is the authorization server's own.

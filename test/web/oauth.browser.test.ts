@@ -207,6 +207,24 @@ describe("OAuth for MCP hosts", () => {
     await host.client.close();
   });
 
+  test("\"Not you?\" on the consent page signs the human out and brings them back to it under another account", async () => {
+    await signedInHuman();
+    const { client } = await http.connect();
+    const other = await ok(client, "agent_signup", { agentName: "Other" });
+    await claimAccount(http.handle.deps, { claimToken: new URL(other.claimUrl).pathname.split("/").pop()!, username: "ada", email: "ada@example.com", password: HUMAN_PASSWORD, keepAgentAccess: false });
+    const host = await connectHost(async () => {
+      await page.getByRole("button", { name: "Not grace? Sign out and use another account" }).click();
+      await expect.poll(() => page.getByRole("status").textContent()).toContain("You are signed out.");
+      await page.getByLabel("Username or email").fill("ada");
+      await page.getByLabel("Password").fill(HUMAN_PASSWORD);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await expect.poll(() => page.getByText("It will act as").textContent()).toContain("ada");
+      await allow();
+    });
+    expect(await ok(host.client, "get_current_user")).toMatchObject({ githubLogin: "ada" });
+    await host.client.close();
+  });
+
   test("the agent-first path gives the host a new agent account, with a claim link for the human", async () => {
     let claimUrl = "";
     const { client } = await connectHost(async () => {
@@ -292,6 +310,19 @@ describe("what the authorization server refuses", () => {
     expect(refused.headers.get("www-authenticate")).toContain(`resource_metadata="${http.url}/.well-known/oauth-protected-resource/mcp"`);
   });
 
+  test("a host that asks for no scope gets the one scope there is", async () => {
+    await signedInHuman();
+    const provider = new HostProvider();
+    expect(await auth(provider, { serverUrl: `${http.url}/mcp` })).toBe("REDIRECT");
+    const url = new URL(provider.authorizationUrl!);
+    url.searchParams.delete("scope");
+    const callback = await authorizeInBrowser(url, allow);
+    expect(callback.searchParams.get("error"), callback.toString()).toBeNull();
+    const issued = await tokenRequest({ grant_type: "authorization_code", code: callback.searchParams.get("code")!, client_id: (await provider.clientInformation())!.client_id, code_verifier: provider.codeVerifier(), redirect_uri: REDIRECT, resource: `${http.url}/mcp` });
+    expect(issued).toMatchObject({ status: 200, body: { token_type: "Bearer", scope: "mcp" } });
+    expect((await toolsListWith(issued.body.access_token)).status).toBe(200);
+  });
+
   test("a wrong code_verifier is refused", async () => {
     await signedInHuman();
     const { code, clientId } = await codeFor();
@@ -308,6 +339,29 @@ describe("what the authorization server refuses", () => {
     expect(res.status).toBe(400);
     expect(res.headers.get("location")).toBeNull();
     expect(await res.text()).toMatch(/redirect_uri/);
+  });
+
+  test("a native host's loopback redirect may name another port (RFC 8252), but nothing else may differ", async () => {
+    class NativeHost extends HostProvider {
+      override get clientMetadata(): OAuthClientMetadata {
+        return { ...super.clientMetadata, application_type: "native" } as OAuthClientMetadata;
+      }
+    }
+    const provider = new NativeHost();
+    expect(await auth(provider, { serverUrl: `${http.url}/mcp` })).toBe("REDIRECT");
+    const authorizeWith = (redirect: string) => {
+      const url = new URL(provider.authorizationUrl!);
+      url.searchParams.set("redirect_uri", redirect);
+      return fetch(url, { redirect: "manual" });
+    };
+    const otherPort = await authorizeWith("http://127.0.0.1:40999/callback");
+    expect(otherPort.status).toBe(303);
+    expect(otherPort.headers.get("location")).toMatch(/^\/oauth\/interaction\//);
+    for (const redirect of ["http://127.0.0.1:40999/elsewhere", "http://localhost:33418/callback", "http://192.0.2.1:33418/callback"]) {
+      const refused = await authorizeWith(redirect);
+      expect(refused.status, redirect).toBe(400);
+      expect(refused.headers.get("location"), redirect).toBeNull();
+    }
   });
 
   test("a token for another resource is refused at the authorization request", async () => {
