@@ -49,6 +49,7 @@ const ALL_TABLES = [
   "mail_sends",
   "claim_transfers",
   "mail_outbox",
+  "oauth_records",
 ];
 
 const SIGNUP_ATTEMPTS = 2100;
@@ -171,6 +172,10 @@ async function populate(file: string, signupAttempts = SIGNUP_ATTEMPTS) {
     ]);
     await tx.insert(t.mailOutbox).values([
       { id: 4, sealed: "c2VhbGVkLW1haWw", attempts: 2, nextAttemptAt: at("2025-02-01T00:03:00.001Z"), createdAt: at("2025-02-01T00:00:00.001Z") },
+    ]);
+    await tx.insert(t.oauthRecords).values([
+      { model: "Grant", id: "grant-ö", payload: '{"kind":"Grant","accountId":"usr_1","jti":"grant-ö"}', grantId: null, accountId: "usr_1", uid: null, consumedAt: null, expiresAt: at("2025-05-01T00:00:00.000Z"), lastUsedAt: at("2025-02-03T00:01:00.000Z") },
+      { model: "RefreshToken", id: "aGFzaGVk", payload: '{"kind":"RefreshToken","jti":null}', grantId: "grant-ö", accountId: null, uid: "uid-1", consumedAt: at("2025-02-03T00:00:00.001Z"), expiresAt: null, lastUsedAt: null },
     ]);
     await tx.insert(t.inviteLinks).values([
       { id: 1, orgId: 1, secretHash: "link-1", secretSealed: "c2VhbGVk", name: "Team 🎉", enabled: true, expiresAt: at("2026-01-01T00:00:00.000Z"), createdAt: at("2025-02-10T00:00:00.000Z"), createdByUserId: 1 },
