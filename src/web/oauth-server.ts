@@ -366,7 +366,8 @@ ${
 
   return {
     router,
+    // The scope names what a token needs here (MCP asks for it in every challenge).
     challenge: (error, description) =>
-      `Bearer resource_metadata="${resourceMetadataUrl}"${error ? `, error="${error}"` : ""}${description ? `, error_description="${description.replace(/["\\]/g, "'")}"` : ""}`,
+      `Bearer resource_metadata="${resourceMetadataUrl}", scope="${MCP_SCOPE}"${error ? `, error="${error}"` : ""}${description ? `, error_description="${description.replace(/["\\]/g, "'")}"` : ""}`,
   };
 }

@@ -161,7 +161,7 @@ async function expectUnauthorized(response: Response): Promise<RpcMessage> {
   expect(response.status).toBe(401);
   const challenge = response.headers.get("www-authenticate") ?? "";
   // RFC 9728 section 5.1: the challenge names the resource's metadata, where an OAuth host starts signing in.
-  expect(challenge).toMatch(/^Bearer resource_metadata="http:\/\/[^"]+\/\.well-known\/oauth-protected-resource\/mcp", error="invalid_token", error_description="[^"]{20,}"$/);
+  expect(challenge).toMatch(/^Bearer resource_metadata="http:\/\/[^"]+\/\.well-known\/oauth-protected-resource\/mcp", scope="mcp", error="invalid_token", error_description="[^"]{20,}"$/);
   const body = (await response.json()) as RpcMessage;
   expect(body.jsonrpc).toBe("2.0");
   expect(body.error?.code).toEqual(expect.any(Number));
@@ -204,7 +204,7 @@ describe("identity over HTTP: the credentials on each request, never a session",
     for (const sessionId of ["00000000-0000-4000-8000-000000000000", signup.userInfo.githubLogin, signup.accessToken.slice(0, 36)]) {
       const answer = await rawCall(http, "get_current_user", {}, { "mcp-session-id": sessionId });
       expect(answer.status).toBe(401);
-      expect(answer.response.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${http.url}/.well-known/oauth-protected-resource/mcp"`);
+      expect(answer.response.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${http.url}/.well-known/oauth-protected-resource/mcp", scope="mcp"`);
       expect(((await answer.response.json()) as RpcMessage).error?.message).toContain("the request carries none");
       expect((await rawCall(http, "create_stack", { projectName: "p", stackName: "s" }, { "mcp-session-id": sessionId })).status).toBe(401);
     }
@@ -405,7 +405,7 @@ describe("401 for a token that is present but not valid", () => {
     const http = await start();
     const refused = await send(http, discover(), { Authorization: "Bearer forged.token.value" });
     expect(refused.status).toBe(401);
-    expect(refused.headers.get("www-authenticate")).toMatch(new RegExp(`^Bearer resource_metadata="${http.url}/\\.well-known/oauth-protected-resource/mcp", error="invalid_token"`));
+    expect(refused.headers.get("www-authenticate")).toMatch(new RegExp(`^Bearer resource_metadata="${http.url}/\\.well-known/oauth-protected-resource/mcp", scope="mcp", error="invalid_token"`));
   });
 });
 
