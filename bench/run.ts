@@ -5,6 +5,7 @@ import { coldStartFigure } from "./cold-start.js";
 import { httpThroughput } from "./http.js";
 import { instancesBehindNginx } from "./instances.js";
 import { inProcessLatency, stdioLatency } from "./latency.js";
+import { oauthTokenCost } from "./oauth.js";
 import { machine, now, progress, type Row, table } from "./lib.js";
 import { hashingBurst, redeemUnderLoad, signupRate } from "./signup.js";
 import { stacksPaging } from "./stacks.js";
@@ -31,6 +32,7 @@ const figures: Array<[string, () => Promise<Row[] | { rows: Row[]; notes: string
   ["4", stacksPaging],
   ["5", coldStartFigure],
   ["6", instancesBehindNginx],
+  ["7", oauthTokenCost],
 ];
 const only = process.argv.slice(2);
 for (const [figure, run] of figures) {

@@ -5,22 +5,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  auth,
-  Client,
-  type ElicitRequestURLParams,
-  type OAuthClientInformationMixed,
-  type OAuthClientProvider,
-  type OAuthDiscoveryState,
-  type OAuthTokens,
-  StreamableHTTPClientTransport,
-} from "@modelcontextprotocol/client";
+import { Client, type ElicitRequestURLParams, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openStore, type Store } from "../db/client.js";
 import { type FreshDatabase, freshDatabase, testEngine } from "./databases.js";
 import { jsonOrUndefined, ok } from "./fixture.js";
 import { brokenRules } from "./invariants.js";
 import { freePort, type LoadBalancer, loadBalancer } from "./nginx.js";
+import { connectAgentFirst, HostProvider } from "./oauth-host.js";
 import { type Serving, startServe } from "./processes.js";
 import { seedAgentSignupResponse, seedClaimStatus, seedInviteToken, seedRedeemedAgent, seedStacksPage } from "./seed-shapes.js";
 
@@ -125,49 +117,8 @@ describe(`three instances on one ${testEngine} database behind nginx`, () => {
   });
 
   test("a host signs in with OAuth across the instances: discovery, registration, consent, the agent-first path and the code exchange each on whichever instance answers", async () => {
-    const redirect = "http://127.0.0.1:33418/callback";
-    const saved: { info?: OAuthClientInformationMixed; tokens?: OAuthTokens; verifier?: string; discovery?: OAuthDiscoveryState; url?: URL } = {};
-    const provider: OAuthClientProvider = {
-      redirectUrl: redirect,
-      clientMetadata: { client_name: "Balanced host", redirect_uris: [redirect], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none" },
-      clientInformation: () => saved.info,
-      saveClientInformation: (info) => void (saved.info = info),
-      tokens: () => saved.tokens,
-      saveTokens: (tokens) => void (saved.tokens = tokens),
-      redirectToAuthorization: (url) => void (saved.url = url),
-      saveCodeVerifier: (verifier) => void (saved.verifier = verifier),
-      codeVerifier: () => saved.verifier!,
-      saveDiscoveryState: (state) => void (saved.discovery = state),
-      discoveryState: () => saved.discovery,
-    };
-    expect(await auth(provider, { serverUrl: `${lb.url}/mcp` })).toBe("REDIRECT");
-
-    // The browser's part, by hand: a cookie jar, the consent page, its agent-first button, and the redirects back.
-    const jar = new Map<string, string>();
-    const browse = async (path: string, init: RequestInit = {}) => {
-      const answer = await request(path, { ...init, headers: { ...(init.headers as Record<string, string>), cookie: [...jar].map(([name, value]) => `${name}=${value}`).join("; ") } });
-      for (const line of answer.headers.getSetCookie()) {
-        const [pair] = line.split(";");
-        const at = pair!.indexOf("=");
-        jar.set(pair!.slice(0, at), pair!.slice(at + 1));
-      }
-      return answer;
-    };
-    const started = await browse(saved.url!.pathname + saved.url!.search);
-    expect(started.status).toBe(303);
-    const consent = await browse(started.headers.get("location")!);
-    expect(consent.text).toContain("Connect Balanced host");
-    const action = /action="(\/oauth\/interaction\/[^"]+\/new-agent)"><input type="hidden" name="csrf" value="([^"]+)">/.exec(consent.text)!;
-    const created = await browse(action[1]!, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ csrf: action[2]! }).toString() });
-    expect(created.status).toBe(200);
-    let next = /<a class="button" href="([^"]+)">Continue to Balanced host<\/a>/.exec(created.text)![1]!.replaceAll("&amp;", "&");
-    for (let hops = 0; !next.startsWith(redirect); hops++) {
-      expect(hops).toBeLessThan(5);
-      next = (await browse(new URL(next, lb.url).pathname + new URL(next, lb.url).search)).headers.get("location")!;
-    }
-    const code = new URL(next).searchParams.get("code")!;
-    expect(await auth(provider, { serverUrl: `${lb.url}/mcp`, authorizationCode: code, iss: new URL(next).searchParams.get("iss") ?? undefined })).toBe("AUTHORIZED");
-
+    const provider = new HostProvider("Balanced host");
+    await connectAgentFirst(lb.url, provider);
     const host = new Client({ name: "balanced-oauth", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
     await host.connect(new StreamableHTTPClientTransport(new URL(`${lb.url}/mcp`), { authProvider: provider }));
     clients.push(host);

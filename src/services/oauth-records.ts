@@ -95,13 +95,6 @@ export async function touchOAuthGrant(db: ReadDb, grantId: string, now: Date): P
   );
 }
 
-/** When a grant was last used, or undefined for a grant never used or gone. */
-export async function grantLastUsed(db: ReadDb, grantId: string): Promise<Date | null | undefined> {
-  const { oauthRecords } = db.tables;
-  const [row] = await db.select({ lastUsedAt: oauthRecords.lastUsedAt }).from(oauthRecords).where(and(eq(oauthRecords.model, "Grant"), eq(oauthRecords.id, oauthRecordKey(grantId))));
-  return row?.lastUsedAt;
-}
-
 /** Forgets codes, tokens, interactions and grants past their expiry: nothing can use them any more. */
 export function forgetExpiredOAuthRecords(deps: { db: ReadDb; clock: () => Date }): Promise<number> {
   return deps.db.transact(async (tx) => {

@@ -13,8 +13,6 @@ import {
   auth,
   Client,
   type OAuthClientMetadata,
-  type OAuthClientProvider,
-  type OAuthDiscoveryState,
   StreamableHTTPClientTransport,
   UnauthorizedError,
 } from "@modelcontextprotocol/client";
@@ -26,9 +24,10 @@ import { disconnectHost, listConnectedHosts } from "../../src/services/connected
 import { launchChromium } from "../browser.js";
 import { HUMAN_PASSWORD, jsonOrUndefined, ok } from "../fixture.js";
 import { startTestHttp, type TestHttp } from "../http-fixture.js";
+import { HOST_REDIRECT, HostProvider } from "../oauth-host.js";
 
 const SCREENSHOTS = fileURLToPath(new URL("../../test-results/screenshots/", import.meta.url));
-const REDIRECT = "http://127.0.0.1:33418/callback";
+const REDIRECT = HOST_REDIRECT;
 
 let browser: Browser;
 let http: TestHttp;
@@ -51,46 +50,6 @@ afterEach(async () => {
   await context?.close();
   await http?.close();
 });
-
-/** What a host keeps: its registration, the PKCE verifier of the flow under way, its tokens. */
-class HostProvider implements OAuthClientProvider {
-  authorizationUrl?: URL;
-  private info?: Awaited<ReturnType<NonNullable<OAuthClientProvider["clientInformation"]>>>;
-  private saved?: Awaited<ReturnType<OAuthClientProvider["tokens"]>>;
-  private verifier = "";
-  private discovery?: OAuthDiscoveryState;
-  readonly redirectUrl = REDIRECT;
-  get clientMetadata(): OAuthClientMetadata {
-    return { client_name: "Test MCP host", redirect_uris: [REDIRECT], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none" };
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(info: NonNullable<HostProvider["info"]>) {
-    this.info = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: NonNullable<HostProvider["saved"]>) {
-    this.saved = tokens;
-  }
-  redirectToAuthorization(url: URL) {
-    this.authorizationUrl = url;
-  }
-  saveCodeVerifier(verifier: string) {
-    this.verifier = verifier;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-  saveDiscoveryState(state: OAuthDiscoveryState) {
-    this.discovery = state;
-  }
-  discoveryState() {
-    return this.discovery;
-  }
-}
 
 /** A human with an account and a password, signed in in the browser. */
 async function signedInHuman() {
