@@ -47,17 +47,21 @@ export class HostProvider implements OAuthClientProvider {
   discoveryState() {
     return this.discovery;
   }
+  invalidateCredentials(scope: "all" | "client" | "tokens" | "verifier" | "discovery") {
+    if (scope === "all" || scope === "tokens") this.saved = undefined;
+    if (scope === "all" || scope === "client") this.info = undefined;
+    if (scope === "all" || scope === "verifier") this.verifier = "";
+    if (scope === "all" || scope === "discovery") this.discovery = undefined;
+  }
 }
 
 /**
- * The whole dance for a host that takes the agent-first path: discovery and
- * registration by the SDK, the consent page answered by hand (a cookie jar,
- * every request on whichever instance `baseUrl` reaches), the code exchanged
- * by the SDK. Afterwards `provider` holds the tokens.
+ * The human's part of the agent-first path, by hand: opens `authorizationUrl`
+ * with a cookie jar (every request on whichever instance `baseUrl` reaches),
+ * presses "Start a new agent account" on the consent page, and follows the
+ * redirects back. Returns where the host was sent back to, with its code.
  */
-export async function connectAgentFirst(baseUrl: string, provider: HostProvider): Promise<void> {
-  const serverUrl = `${baseUrl}/mcp`;
-  if ((await auth(provider, { serverUrl })) !== "REDIRECT") throw new Error("the host was not sent to sign in");
+export async function agentFirstConsent(baseUrl: string, authorizationUrl: URL): Promise<URL> {
   const jar = new Map<string, string>();
   const browse = async (path: string, init: RequestInit = {}) => {
     const cookie = [...jar].map(([name, value]) => `${name}=${value}`).join("; ");
@@ -69,8 +73,7 @@ export async function connectAgentFirst(baseUrl: string, provider: HostProvider)
     }
     return { status: response.status, location: response.headers.get("location"), text: await response.text() };
   };
-  const url = provider.authorizationUrl!;
-  const consent = await browse((await browse(url.pathname + url.search)).location!);
+  const consent = await browse((await browse(authorizationUrl.pathname + authorizationUrl.search)).location!);
   const form = /action="(\/oauth\/interaction\/[^"]+\/new-agent)"><input type="hidden" name="csrf" value="([^"]+)">/.exec(consent.text);
   if (!form) throw new Error(`no consent page: ${consent.status} ${consent.text.slice(0, 200)}`);
   const created = await browse(form[1]!, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ csrf: form[2]! }).toString() });
@@ -80,9 +83,16 @@ export async function connectAgentFirst(baseUrl: string, provider: HostProvider)
     const at = new URL(next, baseUrl);
     next = (await browse(at.pathname + at.search)).location!;
   }
-  const back = new URL(next);
+  return new URL(next);
+}
+
+/** The whole dance for a host that takes the agent-first path; afterwards `provider` holds the tokens. */
+export async function connectAgentFirst(baseUrl: string, provider: HostProvider): Promise<void> {
+  const serverUrl = `${baseUrl}/mcp`;
+  if ((await auth(provider, { serverUrl })) !== "REDIRECT") throw new Error("the host was not sent to sign in");
+  const back = await agentFirstConsent(baseUrl, provider.authorizationUrl!);
   const authorizationCode = back.searchParams.get("code");
-  if (!authorizationCode) throw new Error(`the host got no code: ${next}`);
+  if (!authorizationCode) throw new Error(`the host got no code: ${back}`);
   if ((await auth(provider, { serverUrl, authorizationCode, iss: back.searchParams.get("iss") ?? undefined })) !== "AUTHORIZED") {
     throw new Error("the code exchange failed");
   }

@@ -3,6 +3,7 @@ import type { Db, ReadDb } from "../../db/client.js";
 import { AppError } from "../errors.js";
 import type { Deps } from "./deps.js";
 import { oauthRecordKey, revokeOAuthGrant } from "./oauth-records.js";
+import { OAUTH_SCOPES } from "./oauth-tokens.js";
 import { type Page, pageWindow, toPage } from "./paging.js";
 
 /** An MCP host the human approved through OAuth: one grant of the authorization server. */
@@ -10,6 +11,8 @@ export interface ConnectedHost {
   grantId: string;
   /** The name the host registered with, or its client id (a URL, for a host that publishes its metadata). */
   name: string;
+  /** What the human let it do: every tool, or only those that change nothing. */
+  access: "everything" | "read only";
   connectedAt: Date | null;
   lastUsedAt: Date | null;
 }
@@ -20,7 +23,15 @@ interface GrantPayload {
   jti?: string;
   clientId?: string;
   iat?: number;
+  /** The scopes granted per resource, space-separated; `rejected` holds those the human said no to. */
+  resources?: Record<string, string>;
+  rejected?: { resources?: Record<string, string> };
 }
+
+const accessOf = (grant: GrantPayload) => {
+  const has = (scopes?: Record<string, string>) => Object.values(scopes ?? {}).some((list) => list.split(" ").includes(OAUTH_SCOPES.full));
+  return has(grant.resources) && !has(grant.rejected?.resources) ? "everything" : "read only";
+};
 
 /** How a host calls itself: its registered client_name, else the host part of a metadata-document client id, else the id. */
 async function hostNames(db: ReadDb, clientIds: string[]): Promise<Map<string, string>> {
@@ -53,6 +64,7 @@ async function hostsOf(db: ReadDb, rows: GrantRow[]): Promise<ConnectedHost[]> {
   return grants.map((grant) => ({
     grantId: grant.jti ?? "",
     name: names.get(grant.clientId ?? "") ?? "an unnamed host",
+    access: accessOf(grant),
     connectedAt: grant.iat ? new Date(grant.iat * 1000) : null,
     lastUsedAt: grant.lastUsedAt,
   }));

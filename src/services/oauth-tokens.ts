@@ -7,6 +7,13 @@ import type { Caller } from "./tokens.js";
 
 const MINUTE = 60_000;
 
+/**
+ * What an OAuth grant may do on /mcp: `mcp` every tool the account may call,
+ * `mcp:read` only the tools that change nothing (readOnlyHint). `mcp`
+ * includes `mcp:read`.
+ */
+export const OAUTH_SCOPES = { full: "mcp", read: "mcp:read" } as const;
+
 /** Whether a bearer value is one of the authorization server's opaque access tokens rather than one of our JWTs. */
 export const isOAuthAccessToken = (token: string) => /^[A-Za-z0-9_-]{20,100}$/.test(token);
 
@@ -42,7 +49,7 @@ export async function authenticateOAuth(deps: Deps, token: string, resource: str
   // Read on every call: a prepared statement, as the JWT path's is.
   const [row] = await accessTokenRecord(deps.db).execute({ key: oauthRecordKey(token) });
   if (!row || (row.expiresAt && row.expiresAt <= now)) throw refused("This access token is unknown, expired or revoked.");
-  const access = JSON.parse(row.payload) as { aud?: unknown; grantId?: unknown; accountId?: unknown };
+  const access = JSON.parse(row.payload) as { aud?: unknown; grantId?: unknown; accountId?: unknown; scope?: unknown };
   const audience = access.aud;
   const audiences = Array.isArray(audience) ? audience : [audience];
   if (!audiences.includes(resource)) throw refused(`This access token was issued for another resource, not ${resource}.`);
@@ -54,5 +61,6 @@ export async function authenticateOAuth(deps: Deps, token: string, resource: str
   if (user.uid !== access.accountId) throw refused("This access token's account is not its grant's.");
   if (user.lockedAt) throw refused(`This agent account was locked at ${user.lockedAt.toISOString()} because nobody claimed it in time.`);
   if (!lastUsedAt || now.getTime() - lastUsedAt.getTime() >= MINUTE) await touchOAuthGrant(deps.db, grantId, now);
-  return { user, jti: `oauth:${grantId}`, revokedByClaim: false };
+  const scopes = String(access.scope ?? "").split(" ");
+  return { user, jti: `oauth:${grantId}`, revokedByClaim: false, readOnly: !scopes.includes(OAUTH_SCOPES.full) };
 }

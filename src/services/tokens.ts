@@ -120,6 +120,8 @@ export interface Caller {
   jti: string;
   /** The human who claimed the account ended this token; only get_claim_status still answers it. */
   revokedByClaim: boolean;
+  /** An MCP host the human let only read: the tools that change nothing are all it gets. */
+  readOnly?: boolean;
 }
 
 const invalidToken = () =>

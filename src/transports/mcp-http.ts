@@ -36,6 +36,7 @@ const SIGN_IN_OVER_HTTP =
 
 /** The SDK's per-request handler: each request gets a server built for the caller `authInfo.extra` names. */
 export function mcpHandler({ deps, log, tools, limiter }: Omit<McpHttpOptions, "endpointUrl">) {
+  const readOnlyTools = tools.filter((tool) => tool.annotations.readOnlyHint);
   return createMcpHandler(
     ({ authInfo }) => {
       const caller = authInfo?.extra as RequestCaller | undefined;
@@ -48,7 +49,7 @@ export function mcpHandler({ deps, log, tools, limiter }: Omit<McpHttpOptions, "
           signIn: () => SIGN_IN_OVER_HTTP,
           admitAccountCreation: () => limiter.take(caller?.address ?? "unknown"),
         },
-        tools,
+        caller?.caller?.readOnly ? readOnlyTools : tools,
       );
     },
     { onerror: (error) => log.warn({ reason: error.message }, "MCP request failed in the SDK") },
@@ -61,12 +62,14 @@ export const authInfoFor = (caller: RequestCaller) => ({ token: caller.token ?? 
 /** The tools a caller without an account may call: the two that make one. */
 const ACCOUNTLESS_TOOLS = new Set(["agent_signup", "redeem_invite"]);
 
-/** Whether a request calls one of the tools that act as an account (a name that is no tool gets the SDK's own answer). */
-const needsAccount = (body: unknown, toolNames: Set<string>) => {
+/** The tool a request calls, if it calls one of ours (a name that is no tool gets the SDK's own answer). */
+const toolCalled = (body: unknown, tools: Map<string, AnyToolDef>) => {
   const message = body as { method?: unknown; params?: { name?: unknown } } | undefined;
-  const name = String(message?.params?.name);
-  return message?.method === "tools/call" && toolNames.has(name) && !ACCOUNTLESS_TOOLS.has(name);
+  return message?.method === "tools/call" ? tools.get(String(message.params?.name)) : undefined;
 };
+
+const READ_ONLY_GRANT =
+  "This host was given read-only access, and this tool changes things. Ask your human to connect the host again and allow everything: the host opens the page where they choose.";
 
 const SIGN_IN_FIRST =
   "This tool acts as an account, and the request carries none. An MCP host connects with OAuth: it opens a page where your human signs in, or starts a new agent account, and approves. " +
@@ -84,7 +87,7 @@ const rpcError = (res: Response, status: number, code: number, message: string) 
 export function mcpRouter(options: McpHttpOptions) {
   const { deps, log } = options;
   const handler = mcpHandler(options);
-  const toolNames = new Set(options.tools.map((tool) => tool.name));
+  const toolsByName = new Map(options.tools.map((tool) => [tool.name, tool]));
   const serve = toNodeHandler(handler, { onerror: (error) => log.error({ err: error }, "MCP request could not be served") });
 
   const router = Router();
@@ -119,10 +122,16 @@ export function mcpRouter(options: McpHttpOptions) {
     const caller = await callerOf(req, res);
     if (!caller) return;
     // Connecting and discovery stay open to everyone; the first call that needs an account is where an OAuth host signs in.
-    if (!caller.caller && needsAccount(req.body, toolNames)) {
+    const tool = toolCalled(req.body, toolsByName);
+    if (!caller.caller && tool && !ACCOUNTLESS_TOOLS.has(tool.name)) {
       // RFC 9728: the challenge sends an OAuth-capable host to sign in; an agent reads the body.
       if (options.challenge) res.setHeader("WWW-Authenticate", options.challenge());
       return rpcError(res, 401, -32001, SIGN_IN_FIRST);
+    }
+    if (caller.caller?.readOnly && tool && !tool.annotations.readOnlyHint) {
+      // MCP's step-up: a 403 naming the scope needed, which the host may ask its human for.
+      if (options.challenge) res.setHeader("WWW-Authenticate", options.challenge("insufficient_scope", READ_ONLY_GRANT));
+      return rpcError(res, 403, -32001, READ_ONLY_GRANT);
     }
     (req as Request & { auth?: unknown }).auth = authInfoFor(caller);
     await serve(req, res, req.body);

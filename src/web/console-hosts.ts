@@ -24,9 +24,9 @@ ${notice instanceof Html ? notice : okBox(notice)}
 <p>MCP hosts you approved in the browser act as <strong>${user.login}</strong> through <code>/mcp</code>. Disconnecting one ends its access at once; it asks you again the next time it connects.</p>
 ${hosts.items.length === 0 && page === 1
   ? html`<p class="empty">No host is connected. Add this server's <code>/mcp</code> URL to Claude, VS Code, Cursor or another MCP host: it opens a page here where you approve it.</p>`
-  : html`<div class="table"><table><thead><tr><th scope="col">Host</th><th scope="col">Connected</th><th scope="col">Last used</th><th scope="col"><span class="hint">Action</span></th></tr></thead><tbody>
+  : html`<div class="table"><table><thead><tr><th scope="col">Host</th><th scope="col">May</th><th scope="col">Connected</th><th scope="col">Last used</th><th scope="col"><span class="hint">Action</span></th></tr></thead><tbody>
 ${hosts.items.map(
-  (host) => html`<tr><td>${host.name}</td><td>${when(host.connectedAt)}</td><td>${when(host.lastUsedAt)}</td>
+  (host) => html`<tr><td>${host.name}</td><td>${host.access === "everything" ? "do everything" : "read only"}</td><td>${when(host.connectedAt)}</td><td>${when(host.lastUsedAt)}</td>
 <td>${postButton(req, res, `/console/hosts/${encodeURIComponent(host.grantId)}/disconnect`, "Disconnect", { danger: true, ariaLabel: `Disconnect ${host.name}` })}</td></tr>`,
 )}
 </tbody></table></div>`}

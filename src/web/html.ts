@@ -53,7 +53,7 @@ table{border-collapse:collapse;width:100%;font-size:.95rem}
 th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid color-mix(in srgb,var(--muted) 30%,Canvas);vertical-align:top}
 th{color:var(--muted);font-weight:600}
 td form{margin:0 0 .25rem}td button{margin:0;width:auto;padding:.3rem .7rem;font-size:.875rem}
-button.danger{background:var(--bad)}button.secondary{background:transparent;color:var(--accent);border:1px solid var(--accent)}
+button.danger{background:var(--bad)}fieldset{border:1px solid var(--muted);border-radius:.4rem;margin:1rem 0 0;padding:.5rem 1rem}legend{font-weight:600;padding:0 .25rem}button.secondary{background:transparent;color:var(--accent);border:1px solid var(--accent)}
 .secret{display:block;padding:.6rem;border:1px dashed var(--muted);border-radius:.4rem;overflow-wrap:anywhere;font-family:ui-monospace,monospace;font-size:.875rem}
 .empty{color:var(--muted)}
 form.inline{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:flex-end}

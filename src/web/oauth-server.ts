@@ -16,13 +16,20 @@ import {
   revokeOAuthGrant,
   saveOAuthRecord,
 } from "../services/oauth-records.js";
+import { OAUTH_SCOPES } from "../services/oauth-tokens.js";
 import { sealingSecret } from "../services/tokens.js";
 import { type BrowserSession, sessionOf } from "./browser-session.js";
 import { page } from "./html.js";
-import { errorBox, html, pageHeaders, send, staleForm } from "./page-parts.js";
+import { errorBox, formText, html, pageHeaders, send, staleForm } from "./page-parts.js";
 
-/** The one scope: everything the account may do through the tools. */
-const MCP_SCOPE = "mcp";
+const { full: MCP_SCOPE, read: READ_SCOPE } = OAUTH_SCOPES;
+
+/** `mcp` includes `mcp:read`: a client that may ask for everything may be granted less. */
+const withRead = (scope: string) => {
+  const scopes = new Set(scope.split(" ").filter(Boolean));
+  if (scopes.has(MCP_SCOPE)) scopes.add(READ_SCOPE);
+  return [...scopes].join(" ");
+};
 const HOUR = 3600;
 const DAY = 24 * HOUR;
 
@@ -48,7 +55,9 @@ function adapterOn(deps: Deps) {
   return class DatabaseAdapter implements Adapter {
     constructor(private readonly model: string) {}
     upsert(id: string, payload: AdapterPayload, expiresIn: number) {
-      return saveOAuthRecord(deps.db, this.model, id, payload as OAuthPayload, expiresIn, deps.clock());
+      // A host registered for `mcp` may also be granted `mcp:read` alone, should its human choose so.
+      const kept = this.model === "Client" && typeof payload.scope === "string" ? { ...payload, scope: withRead(payload.scope) } : payload;
+      return saveOAuthRecord(deps.db, this.model, id, kept as OAuthPayload, expiresIn, deps.clock());
     }
     find(id: string) {
       return findOAuthRecord(deps.db, this.model, id, deps.clock()) as Promise<AdapterPayload | undefined>;
@@ -126,7 +135,7 @@ export async function oauthServer({ deps, browser, limiter, log, mcpUrl, clientM
     responseTypes: ["code"],
     jwks: { keys: [jwk as never] },
     cookies: { keys: [cookieKey] },
-    scopes: [MCP_SCOPE, "offline_access"],
+    scopes: [MCP_SCOPE, READ_SCOPE, "offline_access"],
     claims: { openid: ["sub"] },
     clientDefaults: { grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none", id_token_signed_response_alg: "EdDSA" },
     enabledJWA: { idTokenSigningAlgValues: ["EdDSA"] },
@@ -167,7 +176,7 @@ export async function oauthServer({ deps, browser, limiter, log, mcpUrl, clientM
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, indicator) => {
           if (indicator !== mcpUrl) throw new errors.InvalidTarget(`Tokens here are for ${mcpUrl} only.`);
-          return { scope: MCP_SCOPE, accessTokenFormat: "opaque", accessTokenTTL: HOUR };
+          return { scope: `${MCP_SCOPE} ${READ_SCOPE}`, accessTokenFormat: "opaque", accessTokenTTL: HOUR };
         },
       },
     },
@@ -208,7 +217,7 @@ export async function oauthServer({ deps, browser, limiter, log, mcpUrl, clientM
 
   const router = Router();
   // RFC 9728: the resource names its authorization server; RFC 8414: the server describes itself.
-  const resourceMetadata = { resource: mcpUrl, authorization_servers: [issuer], scopes_supported: [MCP_SCOPE], bearer_methods_supported: ["header"], resource_name: "agent-onboard" };
+  const resourceMetadata = { resource: mcpUrl, authorization_servers: [issuer], scopes_supported: [MCP_SCOPE, READ_SCOPE], bearer_methods_supported: ["header"], resource_name: "agent-onboard" };
   router.get(["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"], (_req, res) => {
     res.json(resourceMetadata);
   });
@@ -244,6 +253,7 @@ export async function oauthServer({ deps, browser, limiter, log, mcpUrl, clientM
       const details = await provider.interactionDetails(req, res);
       const host = await clientName(String(details.params.client_id));
       const facts = await hostFacts(String(details.params.client_id), String(details.params.redirect_uri));
+      const asked = String(details.params.scope ?? "").split(" ");
       const session = sessionOf(res);
       // The answer to these forms ends at the host's redirect URI, which a form-action of 'self' alone would block.
       const redirect = new URL(String(details.params.redirect_uri));
@@ -256,13 +266,23 @@ export async function oauthServer({ deps, browser, limiter, log, mcpUrl, clientM
         200,
         "Connect a host",
         html`<h1>Connect ${host}</h1>
-<p><strong>${host}</strong> asks to use agent-onboard on your behalf: to call every tool as the account you choose, until you disconnect it in your console.</p>
+<p><strong>${host}</strong> asks to use agent-onboard on your behalf, as the account you choose, until you disconnect it in your console.</p>
 <p class="hint">${facts.published ? html`Its description is published by <strong>${facts.published}</strong>. ` : ""}After you answer, your browser goes back to <strong>${facts.redirectHost}</strong>.</p>
 ${facts.warnLoopback ? html`<p class="error" role="note">This host returns to a program on this computer. Continue only if you just started connecting ${host} yourself.</p>` : ""}
 ${
   session
     ? html`<form method="post" action="/oauth/interaction/${uid}/allow"><input type="hidden" name="csrf" value="${csrf}">
 <p>It will act as <strong>${session.user.login}</strong>.</p>
+${
+  !asked.includes(MCP_SCOPE)
+    ? html`<p>It asks to read only: it can look at your account, organizations and stacks, and change nothing.</p><input type="hidden" name="access" value="read">`
+    : asked.includes(READ_SCOPE)
+      ? html`<fieldset><legend>What it may do</legend>
+<label class="check"><input type="radio" name="access" value="full" checked> Everything your account may do</label>
+<label class="check"><input type="radio" name="access" value="read"> Read only: look at your account, organizations and stacks, and change nothing</label>
+</fieldset>`
+      : ""
+}
 <button type="submit">Allow ${host}</button></form>
 <form method="post" action="/logout?next=${encodeURIComponent(req.originalUrl)}"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="secondary">Not ${session.user.login}? Sign out and use another account</button></form>`
     : html`<p><a class="button" href="/login?next=${encodeURIComponent(req.originalUrl)}">Sign in</a> to connect it to your account.</p>`
@@ -278,14 +298,22 @@ ${
   });
 
   /** Grants the host the resource for the account, and hands back the address that resumes the authorization. */
-  async function approve(req: Request, res: Response, accountId: string): Promise<string> {
+  async function approve(req: Request, res: Response, accountId: string, readOnly = false): Promise<string> {
     const details = await provider.interactionDetails(req, res);
     const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId, clientId: String(details.params.client_id) });
     if (!grant) throw new errors.AccessDenied("The grant of this sign-in is gone; start again from the host.");
-    // Login and consent in one step: the grant covers what the host asked for, whichever prompt came first.
-    const requested = String(details.params.scope ?? "").split(" ").filter((scope) => scope === MCP_SCOPE || scope === "offline_access");
-    if (requested.length) grant.addOIDCScope(requested.join(" "));
-    grant.addResourceScope(mcpUrl, MCP_SCOPE);
+    // Login and consent in one step: the grant covers what the host asked for, whichever prompt came first,
+    // less everything but reading if the human said so (rejected, so that the host is not asked again for it).
+    const asked = String(details.params.scope ?? "").split(" ");
+    const granted = asked.filter((scope) => scope === "offline_access" || scope === READ_SCOPE || (scope === MCP_SCOPE && !readOnly));
+    (grant as { rejected?: unknown }).rejected = undefined;
+    if (granted.length) grant.addOIDCScope(granted.join(" "));
+    const resourceScopes = granted.filter((scope) => scope !== "offline_access");
+    if (resourceScopes.length) grant.addResourceScope(mcpUrl, resourceScopes.join(" "));
+    if (readOnly && asked.includes(MCP_SCOPE)) {
+      grant.rejectOIDCScope(MCP_SCOPE);
+      grant.rejectResourceScope(mcpUrl, MCP_SCOPE);
+    }
     const grantId = await grant.save();
     return provider.interactionResult(req, res, { login: { accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
   }
@@ -295,7 +323,7 @@ ${
       if (!browser.csrfValid(req)) return staleForm(res);
       const session = sessionOf(res);
       if (!session) return res.redirect(303, `/login?next=${encodeURIComponent(`/oauth/interaction/${req.params.uid}`)}`);
-      res.redirect(303, await approve(req, res, session.user.uid));
+      res.redirect(303, await approve(req, res, session.user.uid, formText(req.body.access) === "read"));
     } catch (error) {
       next(error);
     }
@@ -347,14 +375,20 @@ ${
     }
   });
 
-  // RFC 6749 section 3.3: a request without a scope gets the default, the one scope there is.
-  router.get("/oauth/authorize", (req, _res, next) => {
-    const url = new URL(req.url, issuer);
-    if (!url.searchParams.get("scope")) {
-      url.searchParams.set("scope", MCP_SCOPE);
+  // RFC 6749 section 3.3: a request without a scope gets the default, everything. And `mcp` includes
+  // `mcp:read`, for the human to grant only that, where the client may hold it.
+  router.get("/oauth/authorize", async (req, _res, next) => {
+    try {
+      const url = new URL(req.url, issuer);
+      const asked = url.searchParams.get("scope") || MCP_SCOPE;
+      const client = await provider.Client.find(url.searchParams.get("client_id") ?? "").catch(() => undefined);
+      const allowed = client?.scope?.split(" ");
+      url.searchParams.set("scope", !allowed || allowed.includes(READ_SCOPE) ? withRead(asked) : asked);
       req.url = `${url.pathname}${url.search}`;
+      next();
+    } catch (error) {
+      next(error);
     }
-    next();
   });
 
   // Everything else under /oauth is the authorization server's own.

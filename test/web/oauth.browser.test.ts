@@ -22,14 +22,24 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { claimAccount } from "../../src/services/claims.js";
 import { disconnectHost, listConnectedHosts } from "../../src/services/connected-hosts.js";
 import { launchChromium } from "../browser.js";
-import { HUMAN_PASSWORD, jsonOrUndefined, ok } from "../fixture.js";
+import { countRows, HUMAN_PASSWORD, jsonOrUndefined, ok } from "../fixture.js";
 import { startTestHttp, type TestHttp } from "../http-fixture.js";
-import { HOST_REDIRECT, HostProvider } from "../oauth-host.js";
+import { agentFirstConsent, HOST_REDIRECT, HostProvider } from "../oauth-host.js";
 
 const SCREENSHOTS = fileURLToPath(new URL("../../test-results/screenshots/", import.meta.url));
 const REDIRECT = HOST_REDIRECT;
 
+/** What hosts that identify themselves by a metadata document publish at https://host.example. */
+const CLIENT_ID = "https://host.example/mcp-client.json";
+const PUBLISHED: Record<string, object> = {
+  "/mcp-client.json": { client_id: CLIENT_ID, client_name: "Published host", redirect_uris: [REDIRECT], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none" },
+  "/nameless.json": { client_id: "https://host.example/nameless.json", redirect_uris: [REDIRECT], token_endpoint_auth_method: "none" },
+};
+
 let browser: Browser;
+let documents: Server;
+/** The documents the authorization server fetched, by path. */
+let fetched: string[] = [];
 let http: TestHttp;
 let context: BrowserContext;
 let page: Page;
@@ -37,12 +47,22 @@ let page: Page;
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   browser = await launchChromium();
+  documents = createServer((req, res) => {
+    fetched.push(req.url ?? "");
+    const body = PUBLISHED[req.url ?? ""];
+    res.writeHead(body ? 200 : 404, { "content-type": "application/json", "cache-control": "max-age=60" }).end(JSON.stringify(body ?? {}));
+  });
+  await new Promise<void>((resolve) => documents.listen(0, "127.0.0.1", resolve));
 });
 afterAll(async () => {
   await browser?.close();
+  await new Promise((resolve) => documents?.close(resolve));
 });
 beforeEach(async () => {
-  http = await startTestHttp();
+  fetched = [];
+  // https://host.example is the local document server, reached through the fetch the authorization server is given.
+  const local = `http://127.0.0.1:${(documents.address() as AddressInfo).port}`;
+  http = await startTestHttp({}, { clientMetadataFetch: (url, init) => fetch(String(url).replace("https://host.example", local), init) });
   context = await browser.newContext();
   page = await context.newPage();
 });
@@ -71,7 +91,9 @@ async function authorizeInBrowser(url: URL, decide: () => Promise<void>): Promis
   });
   await page.goto(url.toString());
   await decide();
-  await expect.poll(() => callback, { timeout: 10_000 }).toBeDefined();
+  // Back at the host: the page has arrived there, so the next navigation of the test is its own.
+  await page.waitForURL((at) => at.href.startsWith(REDIRECT), { timeout: 10_000 });
+  await expect.poll(() => callback).toBeDefined();
   return callback!;
 }
 
@@ -138,6 +160,46 @@ describe("OAuth for MCP hosts", () => {
     await expect.poll(() => page.getByRole("status").textContent()).toContain("Test MCP host is disconnected");
     expect(await page.getByRole("row", { name: /Test MCP host/ }).count()).toBe(0);
     await expectDisconnected(provider);
+  });
+
+  test("read-only access: the host sees and calls only the tools that change nothing; another is a 403 naming the scope it needs, and asking again for it gets everything", async () => {
+    await signedInHuman();
+    const { client, provider } = await connectHost(async () => {
+      await page.getByLabel(/Read only: look at your account/).check();
+      await page.screenshot({ path: `${SCREENSHOTS}oauth-consent-read-only.png`, fullPage: true });
+      await allow();
+    });
+    expect(await ok(client, "get_current_user")).toMatchObject({ githubLogin: "grace" });
+    const { tools } = await client.listTools();
+    expect(tools.length).toBeGreaterThan(0);
+    expect(tools.every((tool) => tool.annotations?.readOnlyHint)).toBe(true);
+    expect(tools.map((tool) => tool.name)).not.toContain("create_stack");
+    const createStack = (token: string) =>
+      fetch(`${http.url}/mcp`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "create_stack", arguments: { projectName: "p", stackName: "s" } } }),
+      });
+    const refused = await createStack((await provider.tokens())!.access_token);
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get("www-authenticate")).toMatch(/^Bearer resource_metadata="[^"]+", scope="mcp", error="insufficient_scope"/);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain("read-only access");
+    expect(await countRows(http, "stacks")).toBe(0);
+    await page.goto(`${http.url}/console/hosts`);
+    expect(await page.getByRole("row", { name: /Test MCP host/ }).textContent()).toContain("read only");
+
+    // Step-up: the host signs in again for the scope the 403 named; the human allows everything this time.
+    provider.invalidateCredentials("tokens");
+    expect(await auth(provider, { serverUrl: `${http.url}/mcp`, scope: "mcp" })).toBe("REDIRECT");
+    const callback = await authorizeInBrowser(provider.authorizationUrl!, async () => {
+      await page.getByLabel("Everything your account may do").check();
+      await allow();
+    });
+    expect(await auth(provider, { serverUrl: `${http.url}/mcp`, authorizationCode: callback.searchParams.get("code")!, iss: callback.searchParams.get("iss") ?? undefined })).toBe("AUTHORIZED");
+    expect((await createStack((await provider.tokens())!.access_token)).status).toBe(200);
+    expect(await countRows(http, "stacks")).toBe(1);
+    await page.goto(`${http.url}/console/hosts`);
+    expect(await page.getByRole("row", { name: /Test MCP host/ }).textContent()).toContain("do everything");
   });
 
   test("another account cannot disconnect a host that is not theirs", async () => {
@@ -246,17 +308,22 @@ async function tokenRequest(fields: Record<string, string>) {
   return { status: res.status, body: jsonOrUndefined(await res.text()) };
 }
 
-/** Up to the code: registration and PKCE by the SDK, consent in the browser; the exchange is left to the test. */
-async function codeFor(decide = allow) {
+/**
+ * Up to the code: registration and PKCE by the SDK, consent given by hand on
+ * the agent-first path (no browser, no password); the exchange is left to the test.
+ */
+async function codeFor(adjust: (url: URL) => void = () => {}) {
   const provider = new HostProvider();
   expect(await auth(provider, { serverUrl: `${http.url}/mcp` })).toBe("REDIRECT");
-  const callback = await authorizeInBrowser(provider.authorizationUrl!, decide);
+  const url = new URL(provider.authorizationUrl!);
+  adjust(url);
+  const callback = await agentFirstConsent(http.url, url);
+  expect(callback.searchParams.get("error"), callback.toString()).toBeNull();
   return { provider, code: callback.searchParams.get("code")!, clientId: (await provider.clientInformation())!.client_id, verifier: provider.codeVerifier() };
 }
 
 describe("what the authorization server refuses", () => {
   test("a code used twice: the second exchange fails, and the tokens of the first stop working", async () => {
-    await signedInHuman();
     const { code, clientId, verifier } = await codeFor();
     const exchange = { grant_type: "authorization_code", code, client_id: clientId, code_verifier: verifier, redirect_uri: REDIRECT, resource: `${http.url}/mcp` };
     const first = await tokenRequest(exchange);
@@ -269,21 +336,15 @@ describe("what the authorization server refuses", () => {
     expect(refused.headers.get("www-authenticate")).toContain(`resource_metadata="${http.url}/.well-known/oauth-protected-resource/mcp"`);
   });
 
-  test("a host that asks for no scope gets the one scope there is", async () => {
-    await signedInHuman();
-    const provider = new HostProvider();
-    expect(await auth(provider, { serverUrl: `${http.url}/mcp` })).toBe("REDIRECT");
-    const url = new URL(provider.authorizationUrl!);
-    url.searchParams.delete("scope");
-    const callback = await authorizeInBrowser(url, allow);
-    expect(callback.searchParams.get("error"), callback.toString()).toBeNull();
-    const issued = await tokenRequest({ grant_type: "authorization_code", code: callback.searchParams.get("code")!, client_id: (await provider.clientInformation())!.client_id, code_verifier: provider.codeVerifier(), redirect_uri: REDIRECT, resource: `${http.url}/mcp` });
-    expect(issued).toMatchObject({ status: 200, body: { token_type: "Bearer", scope: "mcp" } });
+  test("a host that asks for no scope gets everything (which includes reading)", async () => {
+    const { code, clientId, verifier } = await codeFor((url) => url.searchParams.delete("scope"));
+    const issued = await tokenRequest({ grant_type: "authorization_code", code, client_id: clientId, code_verifier: verifier, redirect_uri: REDIRECT, resource: `${http.url}/mcp` });
+    expect(issued).toMatchObject({ status: 200, body: { token_type: "Bearer" } });
+    expect(issued.body.scope.split(" ").sort()).toEqual(["mcp", "mcp:read"]);
     expect((await toolsListWith(issued.body.access_token)).status).toBe(200);
   });
 
   test("a wrong code_verifier is refused", async () => {
-    await signedInHuman();
     const { code, clientId } = await codeFor();
     const answer = await tokenRequest({ grant_type: "authorization_code", code, client_id: clientId, code_verifier: "x".repeat(64), redirect_uri: REDIRECT });
     expect(answer).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
@@ -334,7 +395,6 @@ describe("what the authorization server refuses", () => {
   });
 
   test("a refresh token used twice ends the whole grant", async () => {
-    await signedInHuman();
     const { code, clientId, verifier } = await codeFor();
     const issued = await tokenRequest({ grant_type: "authorization_code", code, client_id: clientId, code_verifier: verifier, redirect_uri: REDIRECT });
     expect(issued.body.refresh_token).toBeTruthy();
@@ -349,32 +409,6 @@ describe("what the authorization server refuses", () => {
 });
 
 describe("hosts identified by a Client ID Metadata Document", () => {
-  const CLIENT_ID = "https://host.example/mcp-client.json";
-  let documents: Server;
-  let fetched: string[];
-  let cimd: TestHttp;
-
-  /** Serves the host's published documents from a local server, reached as https://host.example by the authorization server. */
-  beforeEach(async () => {
-    fetched = [];
-    const published: Record<string, object> = {
-      "/mcp-client.json": { client_id: CLIENT_ID, client_name: "Published host", redirect_uris: [REDIRECT], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none" },
-      "/nameless.json": { client_id: "https://host.example/nameless.json", redirect_uris: [REDIRECT], token_endpoint_auth_method: "none" },
-    };
-    documents = createServer((req, res) => {
-      fetched.push(req.url ?? "");
-      const body = published[req.url ?? ""];
-      res.writeHead(body ? 200 : 404, { "content-type": "application/json", "cache-control": "max-age=60" }).end(JSON.stringify(body ?? {}));
-    });
-    await new Promise<void>((resolve) => documents.listen(0, "127.0.0.1", resolve));
-    const local = `http://127.0.0.1:${(documents.address() as AddressInfo).port}`;
-    cimd = await startTestHttp({}, { clientMetadataFetch: (url, init) => fetch(String(url).replace("https://host.example", local), init) });
-  });
-  afterEach(async () => {
-    await cimd?.close();
-    await new Promise((resolve) => documents?.close(resolve));
-  });
-
   class PublishedHost extends HostProvider {
     constructor(readonly clientMetadataUrl = CLIENT_ID) {
       super();
@@ -383,12 +417,12 @@ describe("hosts identified by a Client ID Metadata Document", () => {
 
   test("the host needs no registration: the server reads its document, the consent page names its publisher and warns of a loopback redirect", async () => {
     const provider = new PublishedHost();
-    const serverUrl = `${cimd.url}/mcp`;
+    const serverUrl = `${http.url}/mcp`;
     expect(await auth(provider, { serverUrl })).toBe("REDIRECT");
     expect(provider.authorizationUrl!.searchParams.get("client_id")).toBe(CLIENT_ID);
-    const { client: first } = await cimd.connect();
+    const { client: first } = await http.connect();
     const agent = await ok(first, "agent_signup", { agentName: "First" });
-    await claimAccount(cimd.handle.deps, { claimToken: new URL(agent.claimUrl).pathname.split("/").pop()!, username: "grace", email: "grace@example.com", password: HUMAN_PASSWORD, keepAgentAccess: false });
+    await claimAccount(http.handle.deps, { claimToken: new URL(agent.claimUrl).pathname.split("/").pop()!, username: "grace", email: "grace@example.com", password: HUMAN_PASSWORD, keepAgentAccess: false });
     let callback: URL | undefined;
     await page.route(`${REDIRECT}**`, (route) => {
       callback = new URL(route.request().url());
@@ -409,14 +443,14 @@ describe("hosts identified by a Client ID Metadata Document", () => {
     await client.connect(new StreamableHTTPClientTransport(new URL(serverUrl), { authProvider: provider }));
     expect(await ok(client, "get_current_user")).toMatchObject({ githubLogin: "grace" });
     expect(fetched).toContain("/mcp-client.json");
-    const { oauthRecords } = cimd.store.db.tables;
-    expect(await cimd.store.db.select().from(oauthRecords).where(eq(oauthRecords.model, "Client"))).toEqual([]);
+    const { oauthRecords } = http.store.db.tables;
+    expect(await http.store.db.select().from(oauthRecords).where(eq(oauthRecords.model, "Client"))).toEqual([]);
     await client.close();
   });
 
   test("a document without a client_name is refused on a page, and the host is never redirected to", async () => {
     const provider = new PublishedHost("https://host.example/nameless.json");
-    expect(await auth(provider, { serverUrl: `${cimd.url}/mcp` })).toBe("REDIRECT");
+    expect(await auth(provider, { serverUrl: `${http.url}/mcp` })).toBe("REDIRECT");
     const res = await fetch(provider.authorizationUrl!, { redirect: "manual" });
     expect(res.status).toBe(400);
     expect(res.headers.get("location")).toBeNull();
