@@ -1,4 +1,5 @@
 import { request as httpRequest } from "node:http";
+import { eq } from "drizzle-orm";
 import { type Client, SdkHttpError } from "@modelcontextprotocol/client";
 import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as LegacyHttpTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -399,6 +400,25 @@ describe("401 for a token that is present but not valid", () => {
       response_types_supported: ["code"],
       client_id_metadata_document_supported: true,
     });
+  });
+
+  test("dynamic client registration is counted per address, apart from signups: past the hourly limit a 429 says when to retry, and signing up still works", async () => {
+    const http = await start({ ONBOARD_SIGNUPS_PER_HOUR: "2" });
+    const register = () =>
+      fetch(`${http.url}/oauth/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ client_name: "Host", redirect_uris: ["http://127.0.0.1:33418/callback"], token_endpoint_auth_method: "none" }),
+      });
+    for (let i = 0; i < 2; i++) expect((await register()).status).toBe(201);
+    const refused = await register();
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await refused.json()).toMatchObject({ error: "temporarily_unavailable", error_description: expect.stringMatching(/Too many OAuth client registrations .*Retry after/) });
+    const { oauthRecords } = http.store.db.tables;
+    expect(await http.store.db.select().from(oauthRecords).where(eq(oauthRecords.model, "Client"))).toHaveLength(2);
+    const { client } = await http.connect();
+    await ok(client, "agent_signup");
   });
 
   test("a refused token's 401 names the resource's metadata, where an OAuth host starts signing in", async () => {
