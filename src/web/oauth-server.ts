@@ -30,6 +30,7 @@ const withRead = (scope: string) => {
   if (scopes.has(MCP_SCOPE)) scopes.add(READ_SCOPE);
   return [...scopes].join(" ");
 };
+
 const HOUR = 3600;
 const DAY = 24 * HOUR;
 
@@ -99,13 +100,6 @@ export interface OAuthServer {
   challenge(error?: string, description?: string): string;
 }
 
-/**
- * The OAuth 2.1 authorization server for MCP hosts (oidc-provider): the
- * authorization code flow with PKCE (S256), tokens bound to /mcp (RFC 8707),
- * dynamic registration (RFC 7591) and Client ID Metadata Documents, rotating
- * refresh tokens whose reuse ends the grant, and revocation. Sign-in and
- * consent are our own pages, on the human's browser session.
- */
 export interface OAuthServerOptions {
   deps: Deps;
   browser: BrowserSession;
@@ -124,6 +118,13 @@ export interface OAuthServerOptions {
 /** A client id that is a URL must name a document, not a site (MCP's Client ID Metadata Documents). */
 const namesADocument = (clientId: string) => new URL(clientId).pathname.length > 1;
 
+/**
+ * The OAuth 2.1 authorization server for MCP hosts (oidc-provider): the
+ * authorization code flow with PKCE (S256), tokens bound to /mcp (RFC 8707),
+ * dynamic registration (RFC 7591) and Client ID Metadata Documents, rotating
+ * refresh tokens whose reuse ends the grant, and revocation. Sign-in and
+ * consent are our own pages, on the human's browser session.
+ */
 export async function oauthServer({ deps, browser, limiter, log, mcpUrl, clientMetadataFetch }: OAuthServerOptions): Promise<OAuthServer> {
   const issuer = deps.settings.publicUrl;
   const { default: Provider, errors } = await importOidcProvider();
