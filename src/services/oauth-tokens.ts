@@ -20,11 +20,6 @@ export const isOAuthAccessToken = (token: string) => /^[A-Za-z0-9_-]{20,100}$/.t
 const refused = (why: string) =>
   new AppError("unauthenticated", `${why} Connect the host again: it opens the sign-in page, where you approve it once more.`);
 
-/**
- * The account an MCP host acts as with an access token from the OAuth flow:
- * unexpired, issued for exactly this resource (a token for another audience
- * is refused, RFC 8707), and of a grant the human has not disconnected.
- */
 const accessTokenRecord = preparedPerDb((db, name) => {
   const { oauthRecords } = db.tables;
   return db
@@ -44,6 +39,11 @@ const grantWithUser = preparedPerDb((db, name) => {
     .prepare(name);
 }, "oauth_grant_with_user");
 
+/**
+ * The account an MCP host acts as with an access token from the OAuth flow:
+ * unexpired, issued for exactly this resource (a token for another audience
+ * is refused, RFC 8707), and of a grant the human has not disconnected.
+ */
 export async function authenticateOAuth(deps: Deps, token: string, resource: string): Promise<Caller> {
   const now = deps.clock();
   // Read on every call: a prepared statement, as the JWT path's is.
